@@ -1,0 +1,52 @@
+namespace Pgrelay.Core.Model;
+
+/// <summary>
+/// The shape of one replicated table. Immutable: a relation change (ALTER TABLE) produces a new
+/// instance, and rows always carry values in the column order of the schema they were built for.
+/// </summary>
+public sealed class TableSchema
+{
+    public TableSchema(uint relationId, string schemaName, string tableName, IReadOnlyList<ColumnSchema> columns,
+        ReplicaIdentity replicaIdentity)
+    {
+        RelationId = relationId;
+        SchemaName = schemaName;
+        TableName = tableName;
+        Columns = columns;
+        ReplicaIdentity = replicaIdentity;
+        KeyColumns = columns.Select((c, i) => (c, i)).Where(t => t.c.IsKey).Select(t => t.i).ToArray();
+        KeyName = schemaName == "public" ? tableName : schemaName + "." + tableName;
+        Utf8KeyName = System.Text.Encoding.UTF8.GetBytes(KeyName);
+    }
+
+    public uint RelationId { get; }
+    public string SchemaName { get; }
+    public string TableName { get; }
+    public IReadOnlyList<ColumnSchema> Columns { get; }
+    public ReplicaIdentity ReplicaIdentity { get; }
+
+    /// <summary>Indexes of key columns in key order (primary key order, or the replica identity index).</summary>
+    public int[] KeyColumns { get; }
+
+    /// <summary>The table part of a cache key: the bare name in schema public, "schema.table" elsewhere.</summary>
+    public string KeyName { get; }
+    public byte[] Utf8KeyName { get; }
+
+    public string QualifiedName => $"\"{SchemaName.Replace("\"", "\"\"")}\".\"{TableName.Replace("\"", "\"\"")}\"";
+
+    public int ColumnIndex(string name)
+    {
+        for (int i = 0; i < Columns.Count; i++)
+            if (Columns[i].Name == name) return i;
+        return -1;
+    }
+
+    public int ColumnIndex(ReadOnlySpan<byte> utf8Name)
+    {
+        for (int i = 0; i < Columns.Count; i++)
+            if (utf8Name.SequenceEqual(Columns[i].Utf8Name)) return i;
+        return -1;
+    }
+
+    public override string ToString() => $"{SchemaName}.{TableName}";
+}

@@ -1,0 +1,11 @@
+namespace Pgrelay.Core.Status;
+
+public enum ReplicationPhase
+{
+    Starting,
+    Snapshotting,
+    Streaming,
+    Reconnecting,
+    Failed,
+    Stopped,
+}
