@@ -1,0 +1,37 @@
+using System.Text;
+using Pgrelay.Store.Tables;
+
+namespace Pgrelay.Store;
+
+/// <summary>A publication's namespace of keys: <c>name.table.key</c>.</summary>
+public sealed class PublicationView(string name, IReadOnlyList<StoredTable> tables)
+{
+    public string Name { get; } = name;
+    public byte[] Utf8Name { get; } = Encoding.UTF8.GetBytes(name);
+    public IReadOnlyList<StoredTable> Tables { get; } = tables;
+
+    /// <summary>Finds the table whose key name starts <paramref name="rest"/> and is followed by '.';
+    /// returns the length consumed including the dot, or 0.</summary>
+    public int MatchTable(ReadOnlySpan<byte> rest, out StoredTable? table)
+    {
+        table = null;
+        int best = 0;
+        foreach (var candidate in Tables)
+        {
+            var name = candidate.Schema.Utf8KeyName;
+            if (rest.Length > name.Length && rest[name.Length] == (byte)'.' && rest.StartsWith(name) && name.Length + 1 > best)
+            {
+                best = name.Length + 1;
+                table = candidate;
+            }
+        }
+        return best;
+    }
+
+    public StoredTable? FindTable(string keyName)
+    {
+        foreach (var t in Tables)
+            if (t.KeyName == keyName) return t;
+        return null;
+    }
+}
