@@ -86,18 +86,22 @@ public sealed class RowBuilder
     public byte[] Build()
     {
         int n = _columns;
-        bool wide = _payloadLength > ushort.MaxValue;
+        int width = RowFormat.OffsetWidth(_payloadLength);
         int statesSize = RowFormat.StatesSize(n);
         int offsets = RowFormat.HeaderSize + statesSize;
-        int payload = offsets + n * (wide ? 4 : 2);
+        int payload = offsets + n * width;
         var row = new byte[payload + _payloadLength];
-        row[RowFormat.FlagsOffset] = wide ? RowFormat.WideOffsets : (byte)0;
+        row[RowFormat.FlagsOffset] = RowFormat.OffsetWidthCode(width);
         BinaryPrimitives.WriteUInt16LittleEndian(row.AsSpan(RowFormat.CountOffset), (ushort)n);
         for (int i = 0; i < n; i++)
         {
             row[RowFormat.HeaderSize + (i >> 2)] |= (byte)((int)_states[i] << ((i & 3) << 1));
-            if (wide) BinaryPrimitives.WriteInt32LittleEndian(row.AsSpan(offsets + i * 4), _ends[i]);
-            else BinaryPrimitives.WriteUInt16LittleEndian(row.AsSpan(offsets + i * 2), (ushort)_ends[i]);
+            switch (width)
+            {
+                case 1: row[offsets + i] = (byte)_ends[i]; break;
+                case 2: BinaryPrimitives.WriteUInt16LittleEndian(row.AsSpan(offsets + i * 2), (ushort)_ends[i]); break;
+                default: BinaryPrimitives.WriteInt32LittleEndian(row.AsSpan(offsets + i * 4), _ends[i]); break;
+            }
         }
         _payload.AsSpan(0, _payloadLength).CopyTo(row.AsSpan(payload));
         Reset();

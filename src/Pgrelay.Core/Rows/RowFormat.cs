@@ -8,11 +8,11 @@ namespace Pgrelay.Core.Rows;
 /// <code>
 ///  0  u64  commit LSN (stamped by the store when the row is applied)
 ///  8  i32  key hash   (stamped by the store)
-/// 12  u8   flags: 1 = offsets are u32 (else u16), 2 = tombstone (row deleted at that LSN)
+/// 12  u8   flags: bits 0-1 offset width (0 = u8, 1 = u16, 2 = u32), 4 = tombstone (row deleted at that LSN)
 /// 13  u8   reserved
 /// 14  u16  column count n
 /// 16  ceil(n/4) bytes: 2-bit ColumnState per column
-///     n end offsets (u16 or u32), relative to the payload start
+///     n end offsets (u8, u16 or u32: the narrowest that holds the payload length), relative to the payload start
 ///     payload: the values' UTF-8 bytes back to back
 /// </code>
 /// </summary>
@@ -24,8 +24,13 @@ public static class RowFormat
     public const int CountOffset = 14;
     public const int HeaderSize = 16;
 
-    public const byte WideOffsets = 1;
-    public const byte Tombstone = 2;
+    public const byte OffsetWidthMask = 3;
+    public const byte Tombstone = 4;
+
+    /// <summary>Bytes per end offset for a payload of this length: most rows are short, so one byte.</summary>
+    public static int OffsetWidth(int payloadLength) => payloadLength <= byte.MaxValue ? 1 : payloadLength <= ushort.MaxValue ? 2 : 4;
+    public static byte OffsetWidthCode(int width) => width switch { 1 => 0, 2 => 1, _ => 2 };
+    public static int OffsetWidthOf(byte flags) => (flags & OffsetWidthMask) switch { 0 => 1, 1 => 2, _ => 4 };
 
     public static int StatesSize(int columns) => (columns + 3) >> 2;
 

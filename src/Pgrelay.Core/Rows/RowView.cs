@@ -27,10 +27,10 @@ public readonly struct RowView
     {
         int n = ColumnCount;
         int offsets = RowFormat.HeaderSize + RowFormat.StatesSize(n);
-        bool wide = (_row[RowFormat.FlagsOffset] & RowFormat.WideOffsets) != 0;
-        int payload = offsets + n * (wide ? 4 : 2);
-        int start = column == 0 ? 0 : ReadOffset(offsets, column - 1, wide);
-        int end = ReadOffset(offsets, column, wide);
+        int width = RowFormat.OffsetWidthOf(_row[RowFormat.FlagsOffset]);
+        int payload = offsets + n * width;
+        int start = column == 0 ? 0 : ReadOffset(offsets, column - 1, width);
+        int end = ReadOffset(offsets, column, width);
         return _row.AsSpan(payload + start, end - start);
     }
 
@@ -41,12 +41,14 @@ public readonly struct RowView
         {
             int n = ColumnCount;
             if (n == 0) return 0;
-            bool wide = (_row[RowFormat.FlagsOffset] & RowFormat.WideOffsets) != 0;
-            return ReadOffset(RowFormat.HeaderSize + RowFormat.StatesSize(n), n - 1, wide);
+            return ReadOffset(RowFormat.HeaderSize + RowFormat.StatesSize(n), n - 1, RowFormat.OffsetWidthOf(_row[RowFormat.FlagsOffset]));
         }
     }
 
-    private int ReadOffset(int offsets, int index, bool wide) => wide
-        ? BinaryPrimitives.ReadInt32LittleEndian(_row.AsSpan(offsets + index * 4))
-        : BinaryPrimitives.ReadUInt16LittleEndian(_row.AsSpan(offsets + index * 2));
+    private int ReadOffset(int offsets, int index, int width) => width switch
+    {
+        1 => _row[offsets + index],
+        2 => BinaryPrimitives.ReadUInt16LittleEndian(_row.AsSpan(offsets + index * 2)),
+        _ => BinaryPrimitives.ReadInt32LittleEndian(_row.AsSpan(offsets + index * 4)),
+    };
 }

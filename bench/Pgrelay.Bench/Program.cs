@@ -1,0 +1,16 @@
+using Pgrelay.Bench;
+
+// dotnet run -c Release --project bench/Pgrelay.Bench -- replication [snapshotRows] [transactions] [changesPerTxn] [lagSeconds] [lagRate]
+var mode = args.FirstOrDefault() ?? "replication";
+int Arg(int i, int fallback) => args.Length > i && int.TryParse(args[i], out var v) ? v : fallback;
+switch (mode)
+{
+    case "replication":
+        var report = await new ReplicationBench(Arg(1, 1_000_000), Arg(2, 2_000), Arg(3, 100), Arg(4, 20), Arg(5, 200)).RunAsync();
+        Directory.CreateDirectory("bench/results");
+        await File.WriteAllTextAsync($"bench/results/replication-{DateTime.UtcNow:yyyyMMdd-HHmm}.md", report);
+        return 0;
+    default:
+        Console.Error.WriteLine("usage: Pgrelay.Bench replication [snapshotRows] [transactions] [changesPerTxn] [lagSeconds] [lagRate]");
+        return 2;
+}

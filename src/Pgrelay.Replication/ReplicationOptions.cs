@@ -1,0 +1,56 @@
+namespace Pgrelay.Replication;
+
+/// <summary>What to replicate and how. Validated by <see cref="Validate"/> (the CLI calls it before start).</summary>
+public sealed class ReplicationOptions
+{
+    /// <summary><c>postgres://user:pass@host:port/db?sslmode=...</c>, <c>postgresql://...</c> or an Npgsql connection string.</summary>
+    public required string Source { get; set; }
+
+    /// <summary>Publications to replicate (at least one).</summary>
+    public IList<string> Publications { get; set; } = new List<string>();
+
+    /// <summary>The logical slot; default <c>pgrelay_&lt;database&gt;</c>. Dropped and recreated at each start.</summary>
+    public string? SlotName { get; set; }
+
+    /// <summary>Connections copying the snapshot in parallel.</summary>
+    public int CopyParallelism { get; set; } = 3;
+
+    /// <summary>Heap pages per ctid range in the snapshot copy.</summary>
+    public int CopyRangePages { get; set; } = 8192;
+
+    /// <summary>Rows per batch handed to the target during the snapshot.</summary>
+    public int CopyBatchRows { get; set; } = 1000;
+
+    /// <summary>How often a logical message is written to the source so an idle or filtered slot advances. Zero disables.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often a status update is sent to the server even when nothing changed.</summary>
+    public TimeSpan StatusInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A transaction buffered beyond this many bytes moves its changes to a temp file.</summary>
+    public long SpillThresholdBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Where spill files go; the system temp folder when null.</summary>
+    public string? SpillDirectory { get; set; }
+
+    public TimeSpan ReconnectInitialDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Throws <see cref="ReplicationSetupException"/> naming the first bad setting.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Source)) throw new ReplicationSetupException("source: no source database given");
+        if (Publications.Count == 0 || Publications.Any(string.IsNullOrWhiteSpace))
+            throw new ReplicationSetupException("publications: name at least one publication");
+        if (SlotName is not null && !SlotNames.IsValid(SlotName))
+            throw new ReplicationSetupException($"slot: '{SlotName}' is not a valid slot name (lower-case letters, digits and _; at most 63)");
+        if (CopyParallelism is < 1 or > 64) throw new ReplicationSetupException("copy-parallelism: must be between 1 and 64");
+        if (CopyRangePages < 1) throw new ReplicationSetupException("copy-range-pages: must be positive");
+        if (CopyBatchRows < 1) throw new ReplicationSetupException("copy-batch-rows: must be positive");
+        if (HeartbeatInterval < TimeSpan.Zero) throw new ReplicationSetupException("heartbeat-interval: must not be negative");
+        if (StatusInterval <= TimeSpan.Zero) throw new ReplicationSetupException("status-interval: must be positive");
+        if (SpillThresholdBytes < 0) throw new ReplicationSetupException("spill-threshold: must not be negative");
+        if (ReconnectInitialDelay <= TimeSpan.Zero || ReconnectMaxDelay < ReconnectInitialDelay)
+            throw new ReplicationSetupException("reconnect delays: initial must be positive and not above the maximum");
+    }
+}

@@ -1,0 +1,232 @@
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Npgsql.Replication;
+using Pgrelay.Core.Changes;
+using Pgrelay.Core.Model;
+using Pgrelay.Core.Status;
+using Pgrelay.Replication.Connection;
+using Pgrelay.Replication.Schema;
+using Pgrelay.Replication.Snapshot;
+using Pgrelay.Replication.Streaming;
+
+namespace Pgrelay.Replication;
+
+/// <summary>
+/// Keeps an <see cref="IReplicationTarget"/> equal to the source's published tables:
+/// preflight, slot with exported snapshot, introspection and parallel copy inside that snapshot,
+/// then pgoutput streaming from the slot's consistent point, reconnecting with back-off when the
+/// connection drops. No gap, no duplicate: the stream starts exactly where the snapshot ends, and
+/// transactions replayed after a reconnect are at or below the target's applied LSN.
+/// </summary>
+public sealed class ReplicationService
+{
+    private readonly ReplicationOptions _options;
+    private readonly IReplicationTarget _target;
+    private readonly ReplicationStatus _status;
+    private readonly ILogger _log;
+    private readonly SourceOptions _source;
+    private readonly string _slotName;
+
+    public ReplicationService(ReplicationOptions options, IReplicationTarget target, ReplicationStatus status, ILoggerFactory loggerFactory)
+    {
+        options.Validate();
+        _options = options;
+        _target = target;
+        _status = status;
+        _log = loggerFactory.CreateLogger("Pgrelay.Replication");
+        _source = SourceOptions.Parse(options.Source);
+        _slotName = options.SlotName ?? SlotNames.DefaultFor(_source.Database);
+        _status.SlotName = _slotName;
+    }
+
+    public string SlotName => _slotName;
+    public SourceOptions Source => _source;
+
+    /// <summary>Checks the source without changing anything; throws <see cref="ReplicationSetupException"/> with one line.</summary>
+    public async Task<PreflightResult> PreflightAsync(CancellationToken ct = default)
+    {
+        var result = await Preflight.RunAsync(_source, _options.Publications.ToList(), ct).ConfigureAwait(false);
+        _status.ServerVersionNum = result.ServerVersionNum;
+        _status.ProtocolVersion = result.ProtocolVersion;
+        return result;
+    }
+
+    /// <summary>
+    /// Runs until cancelled. Setup problems the user must fix throw <see cref="ReplicationSetupException"/>;
+    /// connection problems are retried forever with back-off.
+    /// </summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var backoff = new Backoff(_options.ReconnectInitialDelay, _options.ReconnectMaxDelay);
+        try
+        {
+            while (true)
+            {
+                ct.ThrowIfCancellationRequested();
+                RelationCatalog catalog;
+                PreflightResult preflight;
+                LogicalReplicationConnection? conn = null;
+                try
+                {
+                    _status.Phase = ReplicationPhase.Starting;
+                    preflight = await PreflightAsync(ct).ConfigureAwait(false);
+                    (conn, catalog) = await StartUpAsync(preflight, ct).ConfigureAwait(false);
+                }
+                catch (Exception e) when (IsRetryable(e, ct))
+                {
+                    if (conn is not null) await conn.DisposeAsync().ConfigureAwait(false);
+                    await FailedAsync("start-up", e, backoff, ct).ConfigureAwait(false);
+                    continue;
+                }
+                backoff.Reset();
+
+                // Streaming: the first session reuses the connection that created the slot.
+                bool restartFromScratch = false;
+                while (!restartFromScratch)
+                {
+                    try
+                    {
+                        conn ??= await OpenReplicationAsync(ct).ConfigureAwait(false);
+                        var session = new StreamingSession(_source, _options, _target, _status, catalog, _log);
+                        await session.RunAsync(conn, _slotName, preflight.ProtocolVersion, ct).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (IsRetryable(e, ct))
+                    {
+                        if (e is PostgresException { SqlState: PostgresErrorCodes.UndefinedObject })
+                        {
+                            _log.LogWarning("slot {Slot} is gone ({Error}); starting over with a new snapshot", _slotName, Preflight.Describe(e));
+                            restartFromScratch = true;
+                        }
+                        else if (e is InvalidDataException)
+                        {
+                            _log.LogError(e, "could not decode the replication stream; starting over with a new snapshot");
+                            restartFromScratch = true;
+                        }
+                        await FailedAsync("replication", e, backoff, ct).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        if (conn is not null) await conn.DisposeAsync().ConfigureAwait(false);
+                        conn = null;
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            _status.Phase = ReplicationPhase.Stopped;
+            throw;
+        }
+        catch (Exception e)
+        {
+            _status.Phase = ReplicationPhase.Failed;
+            _status.LastError = e.Message;
+            throw;
+        }
+    }
+
+    /// <summary>Slot with exported snapshot, introspection and copy inside it, CompleteSnapshot. Returns the still-open replication connection.</summary>
+    private async Task<(LogicalReplicationConnection, RelationCatalog)> StartUpAsync(PreflightResult preflight, CancellationToken ct)
+    {
+        var conn = await OpenReplicationAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await DropExistingSlotAsync(conn, ct).ConfigureAwait(false);
+            // The exported snapshot lives only while this connection stays idle, so it is left alone until the copy is done.
+            var slot = await conn.CreatePgOutputReplicationSlot(_slotName, temporarySlot: false,
+                slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: ct).ConfigureAwait(false);
+            var consistentPoint = new Lsn((ulong)slot.ConsistentPoint);
+            var snapshotName = slot.SnapshotName ?? throw new InvalidOperationException("the server exported no snapshot");
+            _status.ConsistentPoint = consistentPoint;
+            _status.ConfirmedLsn = consistentPoint;
+            _log.LogInformation("created slot {Slot} at {ConsistentPoint}, snapshot {Snapshot}", _slotName, consistentPoint, snapshotName);
+
+            var schema = await IntrospectAsync(snapshotName, preflight, ct).ConfigureAwait(false);
+            _status.Phase = ReplicationPhase.Snapshotting;
+            _target.BeginSnapshot(schema.Publications);
+            var copier = new SnapshotCopier(_source, _options, _target, _status, _log);
+            await copier.CopyAsync(snapshotName, schema.Tables, ct).ConfigureAwait(false);
+            _target.CompleteSnapshot(consistentPoint);
+            _status.AppliedLsn = _target.AppliedLsn;
+            _log.LogInformation("snapshot complete: {Rows} rows in {Tables} tables", _status.SnapshotRowsCopied, schema.Tables.Count);
+            return (conn, new RelationCatalog(schema.Tables.Select(t => t.Schema)));
+        }
+        catch
+        {
+            await conn.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Reads the publications as of the snapshot, so the schema matches the copied rows exactly.</summary>
+    private async Task<SourceSchema> IntrospectAsync(string snapshotName, PreflightResult preflight, CancellationToken ct)
+    {
+        await using var conn = await Preflight.OpenAsync(_source, ct).ConfigureAwait(false);
+        await using (var begin = new NpgsqlCommand(
+            $"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snapshotName.Replace("'", "''")}'", conn))
+            await begin.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        var schema = await new PublicationIntrospector(_log).LoadAsync(conn, preflight.ServerVersionNum, _options.Publications.ToList(), ct)
+            .ConfigureAwait(false);
+        await using (var commit = new NpgsqlCommand("COMMIT", conn))
+            await commit.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        return schema;
+    }
+
+    private async Task DropExistingSlotAsync(LogicalReplicationConnection replication, CancellationToken ct)
+    {
+        await using var conn = await Preflight.OpenAsync(_source, ct).ConfigureAwait(false);
+        await using var cmd = new NpgsqlCommand("SELECT active_pid FROM pg_replication_slots WHERE slot_name = @slot", conn);
+        cmd.Parameters.AddWithValue("slot", _slotName);
+        var found = await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false);
+        if (found is null) return;
+        // The cache is in memory, so an old slot's position means nothing to us: start fresh.
+        _log.LogInformation("dropping existing slot {Slot} to start from a fresh snapshot", _slotName);
+        if (found is int pid)
+        {
+            await using var kill = new NpgsqlCommand("SELECT pg_terminate_backend(@pid)", conn);
+            kill.Parameters.AddWithValue("pid", pid);
+            await kill.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+        await replication.DropReplicationSlot(_slotName, wait: true, cancellationToken: ct).ConfigureAwait(false);
+    }
+
+    private async Task<LogicalReplicationConnection> OpenReplicationAsync(CancellationToken ct)
+    {
+        var conn = new LogicalReplicationConnection(_source.ReplicationConnectionString("pgrelay"))
+        {
+            WalReceiverStatusInterval = _options.StatusInterval,
+        };
+        try
+        {
+            await conn.Open(ct).ConfigureAwait(false);
+            return conn;
+        }
+        catch
+        {
+            await conn.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task FailedAsync(string stage, Exception e, Backoff backoff, CancellationToken ct)
+    {
+        var delay = backoff.Next();
+        _status.Phase = ReplicationPhase.Reconnecting;
+        _status.LastError = Preflight.Describe(e);
+        _status.CountReconnect();
+        _log.LogWarning("{Stage} failed: {Error}; retrying in {Delay:0.0}s", stage, _status.LastError, delay.TotalSeconds);
+        await Task.Delay(delay, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Connection-level failures are retried; a user-fixable setup problem stops pgrelay, as does cancellation.</summary>
+    private static bool IsRetryable(Exception e, CancellationToken ct)
+    {
+        if (ct.IsCancellationRequested) return false;
+        if (e is ReplicationSetupException setup)
+            // The server being down (e.g. mid-restart) shows up as a setup failure to connect: retry that.
+            return setup.InnerException is not null and not PostgresException { SqlState: "28P01" or "28000" or "3D000" };
+        return e is NpgsqlException or IOException or SocketException or TimeoutException or InvalidDataException
+            or OperationCanceledException or InvalidOperationException;
+    }
+}

@@ -1,0 +1,117 @@
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Pgrelay.Core.Model;
+
+namespace Pgrelay.Replication.Schema;
+
+/// <summary>
+/// Reads publications from the catalog into <see cref="PublicationSchema"/>/<see cref="TableSchema"/>:
+/// published columns only (PG15 column lists) in attnum order, which is the order pgoutput sends them,
+/// row filters for the snapshot copy, keys by <see cref="KeyRules"/>, and page/tuple counts for the copy.
+/// </summary>
+public sealed class PublicationIntrospector
+{
+    private readonly ILogger _log;
+
+    public PublicationIntrospector(ILogger log) => _log = log;
+
+    private sealed record Row(string Publication, uint Oid, string Schema, string Table, char Identity, long Pages, long Tuples,
+        string[]? AttNames, string? RowFilter, char Kind);
+
+    private sealed record Attribute(short Num, string Name, uint TypeOid, int TypeMod);
+
+    public async Task<SourceSchema> LoadAsync(NpgsqlConnection conn, int serverVersionNum, IReadOnlyList<string> publications, CancellationToken ct)
+    {
+        bool pg15 = serverVersionNum >= 150000;
+        var sql = $"""
+            SELECT pt.pubname, c.oid, pt.schemaname, pt.tablename, c.relreplident, c.relpages::int8, c.reltuples::int8,
+                   {(pg15 ? "pt.attnames::text[]" : "NULL::text[]")}, {(pg15 ? "pt.rowfilter" : "NULL::text")}, c.relkind
+            FROM pg_publication_tables pt
+            JOIN pg_namespace n ON n.nspname = pt.schemaname
+            JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+            WHERE pt.pubname = ANY(@pubs)
+            ORDER BY pt.schemaname, pt.tablename
+            """;
+        var rows = new List<Row>();
+        await using (var cmd = new NpgsqlCommand(sql, conn))
+        {
+            cmd.Parameters.AddWithValue("pubs", publications.ToArray());
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+                rows.Add(new Row(r.GetString(0), r.GetFieldValue<uint>(1), r.GetString(2), r.GetString(3), r.GetChar(4),
+                    r.GetInt64(5), r.GetInt64(6), r.IsDBNull(7) ? null : r.GetFieldValue<string[]>(7), r.IsDBNull(8) ? null : r.GetString(8), r.GetChar(9)));
+        }
+
+        var tables = new Dictionary<uint, PublishedTable>();
+        var skipped = new HashSet<uint>();
+        foreach (var group in rows.GroupBy(x => x.Oid))
+        {
+            var first = group.First();
+            // A table in several publications: PostgreSQL publishes the union of column lists and ORs the filters.
+            string[]? columnList = group.Any(g => g.AttNames is null) ? null : group.SelectMany(g => g.AttNames!).Distinct().ToArray();
+            string? filter = group.Any(g => g.RowFilter is null) ? null
+                : string.Join(" OR ", group.Select(g => g.RowFilter!).Distinct().Select(f => "(" + f + ")"));
+            var schema = await LoadTableAsync(conn, first, columnList, ct).ConfigureAwait(false);
+            if (schema is null) { skipped.Add(first.Oid); continue; }
+            tables[first.Oid] = new PublishedTable(schema, filter, first.Pages, first.Tuples, first.Kind == 'p');
+        }
+
+        var pubSchemas = publications.Select(p => new PublicationSchema(p,
+            rows.Where(r => r.Publication == p && tables.ContainsKey(r.Oid)).Select(r => tables[r.Oid].Schema).ToList())).ToList();
+        foreach (var p in pubSchemas.Where(p => p.Tables.Count == 0))
+            _log.LogWarning("publication {Publication} has no replicable tables", p.Name);
+        return new SourceSchema(pubSchemas, tables.Values.ToList());
+    }
+
+    private async Task<TableSchema?> LoadTableAsync(NpgsqlConnection conn, Row table, string[]? columnList, CancellationToken ct)
+    {
+        var attributes = new List<Attribute>();
+        // pgoutput leaves out dropped and generated columns.
+        await using (var cmd = new NpgsqlCommand("""
+            SELECT attnum, attname, atttypid, atttypmod FROM pg_attribute
+            WHERE attrelid = @oid AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
+            ORDER BY attnum
+            """, conn))
+        {
+            cmd.Parameters.AddWithValue("oid", NpgsqlTypes.NpgsqlDbType.Oid, table.Oid);
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                var attname = r.GetString(1);
+                if (columnList is null || columnList.Contains(attname))
+                    attributes.Add(new Attribute(r.GetInt16(0), attname, r.GetFieldValue<uint>(2), r.GetInt32(3)));
+            }
+        }
+
+        short[]? primaryKey = null, identityIndex = null;
+        await using (var cmd = new NpgsqlCommand(
+            "SELECT indisprimary, indisreplident, indkey::int2[] FROM pg_index WHERE indrelid = @oid AND (indisprimary OR indisreplident)", conn))
+        {
+            cmd.Parameters.AddWithValue("oid", NpgsqlTypes.NpgsqlDbType.Oid, table.Oid);
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                var key = r.GetFieldValue<short[]>(2);
+                if (r.GetBoolean(0)) primaryKey = key;
+                if (r.GetBoolean(1)) identityIndex = key;
+            }
+        }
+
+        var identity = (ReplicaIdentity)(byte)table.Identity;
+        var keys = KeyRules.KeyAttnums(identity, primaryKey, identityIndex, attributes.Select(a => a.Num));
+        var name = $"{table.Schema}.{table.Table}";
+        if (keys is null)
+        {
+            _log.LogWarning("skipping table {Table}: no primary key and replica identity {Identity}; add a primary key or set REPLICA IDENTITY FULL/USING INDEX",
+                name, identity.ToString().ToUpperInvariant());
+            return null;
+        }
+        if (!keys.All(k => attributes.Any(a => a.Num == k)))
+        {
+            _log.LogWarning("skipping table {Table}: its publication column list leaves out key columns", name);
+            return null;
+        }
+        var columns = attributes.Select(a => new ColumnSchema(a.Name, a.TypeOid, a.TypeMod, keys.Contains(a.Num))).ToList();
+        return new TableSchema(table.Oid, table.Schema, table.Table, columns, identity);
+    }
+}

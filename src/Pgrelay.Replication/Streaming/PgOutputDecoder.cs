@@ -1,0 +1,234 @@
+using Microsoft.Extensions.Logging;
+using Npgsql.Replication.PgOutput.Messages;
+using NpgsqlTypes;
+using Pgrelay.Core.Changes;
+using Pgrelay.Core.Model;
+using Pgrelay.Core.Status;
+
+namespace Pgrelay.Replication.Streaming;
+
+/// <summary>
+/// Turns the pgoutput message stream of one replication session into committed <see cref="Transaction"/>s
+/// applied to the target in commit order. Ordinary transactions are buffered from Begin to Commit; streamed
+/// (in-progress) transactions are buffered per top-level xid across stream blocks until StreamCommit, and
+/// dropped (whole or one subtransaction) at StreamAbort. One decoder per session: after a reconnect the server
+/// resends everything not yet confirmed, so open buffers are simply dropped.
+/// </summary>
+internal sealed class PgOutputDecoder : IDisposable
+{
+    private readonly IReplicationTarget _target;
+    private readonly ReplicationStatus _status;
+    private readonly RelationCatalog _catalog;
+    private readonly MissingValueLookup _missing;
+    private readonly ReplicationOptions _options;
+    private readonly string _spillDirectory;
+    private readonly ILogger _log;
+    private readonly TupleReader _reader = new();
+    private readonly Dictionary<uint, TransactionBuffer> _streamed = new();
+
+    private TransactionBuffer? _current;
+    private bool _currentAlreadyApplied;
+    private uint? _streamXid;
+    private int _openTransactions;
+    private long _messages;
+
+    public PgOutputDecoder(IReplicationTarget target, ReplicationStatus status, RelationCatalog catalog, MissingValueLookup missing,
+        ReplicationOptions options, ILogger log)
+    {
+        _target = target;
+        _status = status;
+        _catalog = catalog;
+        _missing = missing;
+        _options = options;
+        _spillDirectory = options.SpillDirectory ?? Path.GetTempPath();
+        _log = log;
+    }
+
+    /// <summary>Transactions begun and not yet committed or aborted. Read by the feedback loop.</summary>
+    public int OpenTransactions => Volatile.Read(ref _openTransactions);
+
+    /// <summary>Messages handled so far; lets the feedback loop see that nothing arrived while it looked.</summary>
+    public long MessagesHandled => Interlocked.Read(ref _messages);
+
+    public async ValueTask HandleAsync(PgOutputReplicationMessage message, CancellationToken ct)
+    {
+        var walEnd = new Lsn((ulong)message.WalEnd);
+        if (walEnd > _status.ReceivedLsn) _status.ReceivedLsn = walEnd;
+        if (walEnd > _status.ServerWalEnd) _status.ServerWalEnd = walEnd;
+        _status.LastMessageTime = DateTimeOffset.UtcNow;
+
+        switch (message)
+        {
+            case BeginMessage begin:
+                _current?.Dispose();
+                _current = NewBuffer(begin.TransactionXid);
+                // A replay after reconnect: decode relations (cheap) but keep no rows.
+                _currentAlreadyApplied = new Lsn((ulong)begin.TransactionFinalLsn) <= _target.AppliedLsn;
+                break;
+            case CommitMessage commit:
+                var buffer = _current ?? throw Protocol("Commit without Begin");
+                _current = null;
+                Commit(buffer, commit.CommitLsn, commit.TransactionEndLsn, commit.TransactionCommitTimestamp, _currentAlreadyApplied);
+                break;
+            case StreamStartMessage start:
+                _streamXid = start.TransactionXid;
+                if (!_streamed.ContainsKey(start.TransactionXid)) _streamed[start.TransactionXid] = NewBuffer(start.TransactionXid);
+                break;
+            case StreamStopMessage:
+                _streamXid = null;
+                break;
+            case StreamCommitMessage streamCommit:
+                if (!_streamed.Remove(streamCommit.TransactionXid, out var streamedBuffer))
+                    throw Protocol($"StreamCommit for unknown transaction {streamCommit.TransactionXid}");
+                Commit(streamedBuffer, streamCommit.CommitLsn, streamCommit.TransactionEndLsn, streamCommit.TransactionCommitTimestamp,
+                    alreadyApplied: false);
+                break;
+            case StreamAbortMessage abort:
+                if (abort.SubtransactionXid == abort.TransactionXid)
+                {
+                    if (_streamed.Remove(abort.TransactionXid, out var aborted)) Close(aborted);
+                }
+                else if (_streamed.TryGetValue(abort.TransactionXid, out var parent))
+                {
+                    parent.AbortSubtransaction(abort.SubtransactionXid);
+                }
+                break;
+            case RelationMessage relation:
+                await OnRelationAsync(relation, BufferFor(relation), ct).ConfigureAwait(false);
+                break;
+            case InsertMessage insert:
+                await OnRowAsync(insert, insert.Relation.RelationId, ChangeKind.Insert, null, insert.NewRow, ct).ConfigureAwait(false);
+                break;
+            case FullUpdateMessage full:
+                await OnRowAsync(full, full.Relation.RelationId, ChangeKind.Update, full.OldRow, full.NewRow, ct).ConfigureAwait(false);
+                break;
+            case IndexUpdateMessage keyed:
+                await OnRowAsync(keyed, keyed.Relation.RelationId, ChangeKind.Update, keyed.Key, keyed.NewRow, ct).ConfigureAwait(false);
+                break;
+            case UpdateMessage update:
+                await OnRowAsync(update, update.Relation.RelationId, ChangeKind.Update, null, update.NewRow, ct).ConfigureAwait(false);
+                break;
+            case KeyDeleteMessage keyDelete:
+                await OnRowAsync(keyDelete, keyDelete.Relation.RelationId, ChangeKind.Delete, keyDelete.Key, null, ct).ConfigureAwait(false);
+                break;
+            case FullDeleteMessage fullDelete:
+                await OnRowAsync(fullDelete, fullDelete.Relation.RelationId, ChangeKind.Delete, fullDelete.OldRow, null, ct).ConfigureAwait(false);
+                break;
+            case TruncateMessage truncate:
+                OnTruncate(truncate);
+                break;
+            default:
+                // Logical messages (heartbeats, sync markers), Type and Origin messages carry nothing to cache.
+                break;
+        }
+        Interlocked.Increment(ref _messages);
+    }
+
+    private TransactionBuffer NewBuffer(uint xid)
+    {
+        Interlocked.Increment(ref _openTransactions);
+        return new TransactionBuffer(xid, _options.SpillThresholdBytes, _spillDirectory);
+    }
+
+    private void Close(TransactionBuffer buffer)
+    {
+        buffer.Dispose();
+        Interlocked.Decrement(ref _openTransactions);
+    }
+
+    private TransactionBuffer BufferFor(TransactionalMessage message)
+    {
+        if (message.TransactionXid is { } xid)
+        {
+            // Inside a stream block every change names its (sub)transaction; the block names the top-level one.
+            var top = _streamXid ?? xid;
+            return _streamed.TryGetValue(top, out var b) ? b : throw Protocol($"change for transaction {xid} outside its stream");
+        }
+        return _current ?? throw Protocol("change outside a transaction");
+    }
+
+    private bool Skipping(TransactionBuffer buffer) => ReferenceEquals(buffer, _current) && _currentAlreadyApplied;
+
+    private async ValueTask OnRelationAsync(RelationMessage relation, TransactionBuffer buffer, CancellationToken ct)
+    {
+        var known = _catalog.Find(relation.RelationId, buffer);
+        var schema = RelationShapes.FromMessage(relation, known);
+        if (schema is null)
+        {
+            buffer.Relations.Remove(relation.RelationId);
+            if (_catalog.Skip(relation.RelationId))
+                _log.LogWarning("ignoring changes to {Schema}.{Table}: it has no primary key and replica identity {Identity}",
+                    relation.Namespace, relation.RelationName, relation.ReplicaIdentity);
+            return;
+        }
+        if (known is not null && RelationShapes.SameShape(known, schema)) return;
+        if (known is null)
+            _log.LogWarning("table {Table} appeared in the stream without being in the snapshot; its existing rows are not cached until pgrelay restarts", schema);
+        else
+            _log.LogInformation("table {Table} changed shape: ({Old}) -> ({New})", schema,
+                string.Join(", ", known.Columns.Select(c => c.Name)), string.Join(", ", schema.Columns.Select(c => c.Name)));
+        var row = await _missing.BuildRowAsync(schema, known, ct).ConfigureAwait(false);
+        buffer.Relations[relation.RelationId] = schema;
+        buffer.Add(new RowChange(ChangeKind.Relation, schema, row), relation.TransactionXid ?? 0);
+    }
+
+    private async ValueTask OnRowAsync(TransactionalMessage message, uint relationId, ChangeKind kind,
+        Npgsql.Replication.PgOutput.ReplicationTuple? oldTuple, Npgsql.Replication.PgOutput.ReplicationTuple? newTuple, CancellationToken ct)
+    {
+        var buffer = BufferFor(message);
+        if (Skipping(buffer)) return;
+        var schema = _catalog.Find(relationId, buffer);
+        if (schema is null) return; // a skipped relation
+        int columns = schema.Columns.Count;
+        // Old before new: that is their order on the wire.
+        var oldRow = oldTuple is null ? null : await _reader.ReadAsync(oldTuple, columns, ct).ConfigureAwait(false);
+        var newRow = newTuple is null ? null : await _reader.ReadAsync(newTuple, columns, ct).ConfigureAwait(false);
+        buffer.Add(new RowChange(kind, schema, newRow, oldRow), message.TransactionXid ?? 0);
+    }
+
+    private void OnTruncate(TruncateMessage truncate)
+    {
+        var buffer = BufferFor(truncate);
+        if (Skipping(buffer)) return;
+        foreach (var relation in truncate.Relations)
+        {
+            var schema = _catalog.Find(relation.RelationId, buffer);
+            if (schema is not null) buffer.Add(new RowChange(ChangeKind.Truncate, schema), truncate.TransactionXid ?? 0);
+        }
+    }
+
+    private void Commit(TransactionBuffer buffer, NpgsqlLogSequenceNumber commitLsn, NpgsqlLogSequenceNumber endLsn, DateTime commitTime,
+        bool alreadyApplied)
+    {
+        try
+        {
+            var time = new DateTimeOffset(DateTime.SpecifyKind(commitTime, DateTimeKind.Utc));
+            int count = buffer.Count;
+            if (!alreadyApplied)
+            {
+                if (buffer.Spilled)
+                    _log.LogInformation("applying transaction {Xid} with {Changes} changes from its spill file", buffer.Xid, count);
+                var transaction = new Transaction(buffer.Xid, new Lsn((ulong)commitLsn), new Lsn((ulong)endLsn), time, count, buffer.TakeChanges());
+                _target.Apply(transaction);
+                _status.CountTransaction(count);
+                _status.LastCommitTime = time;
+            }
+            _catalog.Commit(buffer);
+            _status.AppliedLsn = _target.AppliedLsn;
+        }
+        finally
+        {
+            Close(buffer);
+        }
+    }
+
+    private static InvalidDataException Protocol(string what) => new($"unexpected pgoutput message order: {what}");
+
+    public void Dispose()
+    {
+        if (_current is not null) Close(_current);
+        _current = null;
+        foreach (var b in _streamed.Values) Close(b);
+        _streamed.Clear();
+    }
+}

@@ -1,0 +1,67 @@
+using System.CommandLine;
+using System.Net.Sockets;
+using Pgrelay.Configuration;
+using Pgrelay.Demo;
+using Pgrelay.Hosting;
+using Pgrelay.Replication;
+
+namespace Pgrelay.Cli;
+
+/// <summary>The <c>pgrelay</c> command line: <c>run</c> and <c>demo</c>.</summary>
+public static class PgrelayCli
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var options = new SettingOptions();
+        var run = new Command("run", "Replicate PostgreSQL publications into memory and serve them over Redis, memcached and HTTP");
+        options.AddTo(run);
+        run.SetAction((result, ct) => Guarded(() => RunServerAsync(SettingsLoader.Load(options.Flags(result)), ct)));
+
+        var demo = new Command("demo", "Start a private PostgreSQL with sample data and serve it");
+        options.AddTo(demo);
+        demo.SetAction((result, ct) => Guarded(() => DemoCommand.RunAsync(options.Flags(result), ct)));
+
+        var root = new RootCommand("pgrelay: PostgreSQL tables in memory, served over Redis, memcached and HTTP, always in step with the database");
+        root.Subcommands.Add(run);
+        root.Subcommands.Add(demo);
+        return await root.Parse(args).InvokeAsync();
+    }
+
+    public static async Task<int> RunServerAsync(PgrelaySettings settings, CancellationToken ct, Func<WebApplication, Task>? started = null)
+    {
+        SettingsLoader.RequireSource(settings);
+        var replicationOptions = PgrelayHost.ReplicationOptionsFrom(settings);
+        replicationOptions.Validate();
+        // Fail fast, before opening any port: wal_level, privileges, publications.
+        await new ReplicationService(replicationOptions, new Store.ReplicatedStore(), new Core.Status.ReplicationStatus(),
+            Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).PreflightAsync(ct);
+
+        var app = PgrelayHost.Build(settings);
+        await app.StartAsync(ct);
+        if (started is not null) await started(app);
+        await app.WaitForShutdownAsync(ct);
+        return Environment.ExitCode;
+    }
+
+    /// <summary>Problems a user can cause become one line on stderr and a non-zero exit.</summary>
+    private static async Task<int> Guarded(Func<Task<int>> action)
+    {
+        try
+        {
+            return await action();
+        }
+        catch (SettingsException e) { return Fail(e.Message, 2); }
+        catch (ReplicationSetupException e) { return Fail(e.Message, 1); }
+        catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+        {
+            return Fail($"cannot listen: {e.Message} (choose another address with --http/--resp/--memcached, or 'off')", 1);
+        }
+        catch (OperationCanceledException) { return 130; }
+    }
+
+    private static int Fail(string message, int code)
+    {
+        Console.Error.WriteLine($"pgrelay: {message}");
+        return code;
+    }
+}

@@ -1,0 +1,39 @@
+using System.CommandLine;
+using Pgrelay.Configuration;
+
+namespace Pgrelay.Cli;
+
+/// <summary>One command-line option per setting; values stay strings so flags, environment and file share one parser.</summary>
+internal sealed class SettingOptions
+{
+    private readonly Dictionary<string, Option<string>> _options = new();
+
+    public SettingOptions()
+    {
+        Add(SettingKeys.Config, "JSON config file with the same keys as the flags");
+        Add(SettingKeys.Source, "source database: postgres://user:pass@host:port/db or an Npgsql connection string");
+        Add(SettingKeys.Publication, "publication(s) to replicate, comma-separated");
+        Add(SettingKeys.Slot, "logical replication slot name (default pgrelay_<database>)");
+        Add(SettingKeys.CopyParallelism, "connections copying the initial snapshot (default 3)");
+        Add(SettingKeys.Heartbeat, "interval of heartbeat messages that keep an idle slot moving (default 10s, 0 = off)");
+        Add(SettingKeys.SpillThreshold, "bytes of one transaction kept in memory before spilling to disk (default 64MB)");
+        Add(SettingKeys.SpillDirectory, "where big transactions spill (default: system temp)");
+        Add(SettingKeys.Http, $"HTTP listen address (default {PgrelaySettings.DefaultHttp}, 'off' to disable)");
+        Add(SettingKeys.Resp, $"Redis protocol listen address (default {PgrelaySettings.DefaultResp}, 'off' to disable)");
+        Add(SettingKeys.Memcached, $"memcached protocol listen address (default {PgrelaySettings.DefaultMemcached}, 'off' to disable)");
+        Add(SettingKeys.RespPassword, "password of the Redis 'default' user (like requirepass)");
+        Add(SettingKeys.AclFile, "Redis ACL file loaded at start");
+        Add(SettingKeys.LogLevel, "Trace, Debug, Information (default), Warning, Error");
+    }
+
+    private void Add(string key, string description) =>
+        _options[key] = new Option<string>("--" + key) { Description = $"{description} [env {SettingKeys.EnvironmentName(key)}]" };
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in _options.Values) command.Options.Add(option);
+    }
+
+    public Dictionary<string, string?> Flags(ParseResult result) =>
+        _options.ToDictionary(kv => kv.Key, kv => result.GetValue(kv.Value));
+}

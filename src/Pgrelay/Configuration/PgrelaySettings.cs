@@ -1,0 +1,27 @@
+namespace Pgrelay.Configuration;
+
+/// <summary>
+/// Every setting, bound from (highest first) command-line flags, <c>PGRELAY_*</c> environment variables,
+/// and the optional JSON config file. Keys are the same everywhere: flag <c>--copy-parallelism</c>,
+/// variable <c>PGRELAY_COPY_PARALLELISM</c>, file key <c>"copy-parallelism"</c>.
+/// </summary>
+public sealed class PgrelaySettings
+{
+    public string? Source { get; set; }
+    public List<string> Publications { get; set; } = [];
+    public string? Slot { get; set; }
+    public int CopyParallelism { get; set; } = 3;
+    public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(10);
+    public long SpillThresholdBytes { get; set; } = 64L * 1024 * 1024;
+    public string? SpillDirectory { get; set; }
+    public ListenAddress? Http { get; set; }
+    public ListenAddress? Resp { get; set; }
+    public ListenAddress? Memcached { get; set; }
+    public string? RespPassword { get; set; }
+    public string? AclFile { get; set; }
+    public string LogLevel { get; set; } = "Information";
+
+    public const string DefaultHttp = "127.0.0.1:8080";
+    public const string DefaultResp = "127.0.0.1:6379";
+    public const string DefaultMemcached = "127.0.0.1:11211";
+}

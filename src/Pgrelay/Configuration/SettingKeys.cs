@@ -1,0 +1,26 @@
+namespace Pgrelay.Configuration;
+
+/// <summary>The names of settings, shared by flags, environment variables and the config file.</summary>
+public static class SettingKeys
+{
+    public const string Config = "config";
+    public const string Source = "source";
+    public const string Publication = "publication";
+    public const string Slot = "slot";
+    public const string CopyParallelism = "copy-parallelism";
+    public const string Heartbeat = "heartbeat";
+    public const string SpillThreshold = "spill-threshold";
+    public const string SpillDirectory = "spill-directory";
+    public const string Http = "http";
+    public const string Resp = "resp";
+    public const string Memcached = "memcached";
+    public const string RespPassword = "requirepass";
+    public const string AclFile = "aclfile";
+    public const string LogLevel = "log-level";
+
+    public static readonly string[] All =
+        [Config, Source, Publication, Slot, CopyParallelism, Heartbeat, SpillThreshold, SpillDirectory, Http, Resp, Memcached, RespPassword, AclFile, LogLevel];
+
+    /// <summary>copy-parallelism → PGRELAY_COPY_PARALLELISM</summary>
+    public static string EnvironmentName(string key) => "PGRELAY_" + key.Replace('-', '_').ToUpperInvariant();
+}

@@ -1,0 +1,131 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Pgrelay.Configuration;
+
+/// <summary>
+/// Merges flags, environment and config file into <see cref="PgrelaySettings"/> and validates them.
+/// Anything wrong becomes a <see cref="SettingsException"/> naming the setting.
+/// </summary>
+public static class SettingsLoader
+{
+    public static PgrelaySettings Load(IReadOnlyDictionary<string, string?> flags, IDictionary<string, string?>? environment = null)
+    {
+        environment ??= Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+            .ToDictionary(e => (string)e.Key, e => (string?)e.Value);
+        var file = ReadFile(Pick(SettingKeys.Config, flags, environment, null));
+
+        string? Get(string key) => Pick(key, flags, environment, file);
+
+        var settings = new PgrelaySettings
+        {
+            Source = Get(SettingKeys.Source),
+            Slot = Get(SettingKeys.Slot),
+            SpillDirectory = Get(SettingKeys.SpillDirectory),
+            RespPassword = Get(SettingKeys.RespPassword),
+            AclFile = Get(SettingKeys.AclFile),
+            Http = ListenAddress.Parse(SettingKeys.Http, Get(SettingKeys.Http), PgrelaySettings.DefaultHttp),
+            Resp = ListenAddress.Parse(SettingKeys.Resp, Get(SettingKeys.Resp), PgrelaySettings.DefaultResp),
+            Memcached = ListenAddress.Parse(SettingKeys.Memcached, Get(SettingKeys.Memcached), PgrelaySettings.DefaultMemcached),
+        };
+        if (Get(SettingKeys.Publication) is { } pubs)
+            settings.Publications = pubs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        if (Get(SettingKeys.CopyParallelism) is { } cp) settings.CopyParallelism = Integer(SettingKeys.CopyParallelism, cp, 1, 64);
+        if (Get(SettingKeys.Heartbeat) is { } hb) settings.Heartbeat = Duration(SettingKeys.Heartbeat, hb);
+        if (Get(SettingKeys.SpillThreshold) is { } st) settings.SpillThresholdBytes = Size(SettingKeys.SpillThreshold, st);
+        if (Get(SettingKeys.LogLevel) is { } level)
+        {
+            if (!Enum.TryParse<Microsoft.Extensions.Logging.LogLevel>(level, true, out var parsed))
+                throw new SettingsException($"{SettingKeys.LogLevel}: '{level}' is not one of Trace, Debug, Information, Warning, Error, Critical, None");
+            settings.LogLevel = parsed.ToString();
+        }
+        return settings;
+    }
+
+    /// <summary>Checks what <c>run</c> needs beyond well-formed values.</summary>
+    public static void RequireSource(PgrelaySettings settings)
+    {
+        if (string.IsNullOrWhiteSpace(settings.Source))
+            throw new SettingsException($"{SettingKeys.Source}: no source database given (--source postgres://user@host/db, or {SettingKeys.EnvironmentName(SettingKeys.Source)})");
+        if (settings.Publications.Count == 0)
+            throw new SettingsException($"{SettingKeys.Publication}: name at least one publication (--publication name[,name...], or {SettingKeys.EnvironmentName(SettingKeys.Publication)})");
+        foreach (var (name, address) in new[] { (SettingKeys.Http, settings.Http), (SettingKeys.Resp, settings.Resp), (SettingKeys.Memcached, settings.Memcached) })
+        {
+            // Protected by default: a cache of database rows must not be opened to the network by accident.
+            if (address is { IsLoopback: false } && name != SettingKeys.Http && settings.RespPassword is null && settings.AclFile is null)
+                throw new SettingsException($"{name}: refusing to listen on {address} without a password; set --{SettingKeys.RespPassword} or --{SettingKeys.AclFile}, or bind to 127.0.0.1");
+        }
+    }
+
+    private static string? Pick(string key, IReadOnlyDictionary<string, string?> flags, IDictionary<string, string?> environment,
+        Dictionary<string, string>? file)
+    {
+        if (flags.TryGetValue(key, out var flag) && flag is not null) return flag;
+        if (environment.TryGetValue(SettingKeys.EnvironmentName(key), out var env) && !string.IsNullOrEmpty(env)) return env;
+        if (file is not null && file.TryGetValue(key, out var fromFile)) return fromFile;
+        return null;
+    }
+
+    private static Dictionary<string, string>? ReadFile(string? path)
+    {
+        if (path is null) return null;
+        if (!File.Exists(path)) throw new SettingsException($"{SettingKeys.Config}: file '{path}' does not exist");
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+                throw new SettingsException($"{SettingKeys.Config}: '{path}' must hold a JSON object of settings");
+            var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                if (!SettingKeys.All.Contains(property.Name, StringComparer.OrdinalIgnoreCase))
+                {
+                    // Sections owned by later features (sinks, rules) are objects; unknown scalars are typos.
+                    if (property.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Array) continue;
+                    throw new SettingsException($"{SettingKeys.Config}: unknown setting '{property.Name}' in '{path}' (known: {string.Join(", ", SettingKeys.All.Skip(1))})");
+                }
+                result[property.Name] = property.Value.ValueKind switch
+                {
+                    JsonValueKind.String => property.Value.GetString()!,
+                    JsonValueKind.Array => string.Join(",", property.Value.EnumerateArray().Select(e => e.ToString())),
+                    _ => property.Value.GetRawText(),
+                };
+            }
+            return result;
+        }
+        catch (JsonException e)
+        {
+            throw new SettingsException($"{SettingKeys.Config}: '{path}' is not valid JSON (line {e.LineNumber + 1}: {e.Message.Split('.')[0]})");
+        }
+    }
+
+    private static int Integer(string key, string text, int min, int max) =>
+        int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) && value >= min && value <= max
+            ? value
+            : throw new SettingsException($"{key}: '{text}' must be a whole number from {min} to {max}");
+
+    /// <summary>Seconds, or a number with ms/s/m suffix.</summary>
+    internal static TimeSpan Duration(string key, string text)
+    {
+        var t = text.Trim().ToLowerInvariant();
+        double scale = 1;
+        if (t.EndsWith("ms")) { scale = 0.001; t = t[..^2]; }
+        else if (t.EndsWith('s')) t = t[..^1];
+        else if (t.EndsWith('m')) { scale = 60; t = t[..^1]; }
+        if (!double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || value < 0)
+            throw new SettingsException($"{key}: '{text}' is not a duration (e.g. 10s, 500ms, 1m; 0 turns it off)");
+        return TimeSpan.FromSeconds(value * scale);
+    }
+
+    /// <summary>Bytes, or a number with kB/MB/GB suffix (powers of 1024, like PostgreSQL).</summary>
+    internal static long Size(string key, string text)
+    {
+        var t = text.Trim().ToUpperInvariant();
+        long scale = 1;
+        foreach (var (suffix, factor) in new[] { ("KB", 1024L), ("MB", 1024L * 1024), ("GB", 1024L * 1024 * 1024), ("B", 1L) })
+            if (t.EndsWith(suffix)) { scale = factor; t = t[..^suffix.Length].Trim(); break; }
+        if (!long.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out long value) || value < 0)
+            throw new SettingsException($"{key}: '{text}' is not a size (e.g. 64MB, 512kB, 1GB)");
+        return value * scale;
+    }
+}

@@ -1,0 +1,65 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Pgrelay.Configuration;
+using Pgrelay.Core.Status;
+using Pgrelay.Http;
+using Pgrelay.Replication;
+using Pgrelay.Store;
+
+namespace Pgrelay.Hosting;
+
+/// <summary>
+/// Wires one pgrelay process: the store, replication into it, and every listener (HTTP, Redis,
+/// memcached) on one Kestrel server, so limits, TLS and graceful shutdown come from one place.
+/// </summary>
+public static class PgrelayHost
+{
+    public static WebApplication Build(PgrelaySettings settings, ReplicatedStore? store = null, ReplicationStatus? status = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+        });
+        builder.Logging.SetMinimumLevel(Enum.Parse<LogLevel>(settings.LogLevel));
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+
+        store ??= new ReplicatedStore();
+        status ??= new ReplicationStatus();
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(store);
+        builder.Services.AddSingleton(status);
+        builder.Services.AddSingleton(ReplicationOptionsFrom(settings));
+        builder.Services.AddSingleton(sp => new ReplicationService(
+            sp.GetRequiredService<ReplicationOptions>(), store, status, sp.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddHostedService<ReplicationWorker>();
+        builder.Services.AddHostedService<StoreMaintenance>();
+        builder.Services.AddHostedService<SnapshotProgress>();
+        builder.Services.AddPgrelayHttp();
+        ProtocolListeners.AddServices(builder.Services, settings);
+
+        builder.WebHost.UseKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            if (settings.Http is { } http) kestrel.Listen(http.EndPoint, l => l.Protocols = HttpProtocols.Http1AndHttp2);
+            ProtocolListeners.Listen(kestrel, settings);
+        });
+
+        var app = builder.Build();
+        app.MapPgrelayHttp();
+        return app;
+    }
+
+    public static ReplicationOptions ReplicationOptionsFrom(PgrelaySettings settings) => new()
+    {
+        Source = settings.Source ?? "",
+        Publications = settings.Publications,
+        SlotName = settings.Slot,
+        CopyParallelism = settings.CopyParallelism,
+        HeartbeatInterval = settings.Heartbeat,
+        SpillThresholdBytes = settings.SpillThresholdBytes,
+        SpillDirectory = settings.SpillDirectory,
+    };
+}

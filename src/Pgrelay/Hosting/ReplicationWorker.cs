@@ -1,0 +1,34 @@
+using Pgrelay.Replication;
+
+namespace Pgrelay.Hosting;
+
+/// <summary>
+/// Runs replication for the life of the host. A setup problem (bad source, missing publication...) is
+/// one log line and a non-zero exit, never a stack trace.
+/// </summary>
+internal sealed class ReplicationWorker(ReplicationService replication, IHostApplicationLifetime lifetime, ILogger<ReplicationWorker> log)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await replication.RunAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        catch (ReplicationSetupException e)
+        {
+            log.LogCritical("{Problem}", e.Message);
+            Environment.ExitCode = 1;
+            lifetime.StopApplication();
+        }
+        catch (Exception e)
+        {
+            log.LogCritical(e, "replication stopped: {Problem}", e.Message);
+            Environment.ExitCode = 1;
+            lifetime.StopApplication();
+        }
+    }
+}

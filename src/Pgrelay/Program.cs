@@ -1,0 +1,3 @@
+using Pgrelay.Cli;
+
+return await PgrelayCli.RunAsync(args);

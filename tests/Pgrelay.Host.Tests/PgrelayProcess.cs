@@ -1,0 +1,67 @@
+using System.Diagnostics;
+
+namespace Pgrelay.Host.Tests;
+
+/// <summary>Runs the built pgrelay executable as a separate process, the way a user does.</summary>
+internal sealed class PgrelayProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly System.Text.StringBuilder _stderr = new(), _stdout = new();
+
+    private PgrelayProcess(Process process)
+    {
+        _process = process;
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_stderr) _stderr.AppendLine(e.Data); };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_stdout) _stdout.AppendLine(e.Data); };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+    }
+
+    public string Stderr { get { lock (_stderr) return _stderr.ToString(); } }
+    public string Stdout { get { lock (_stdout) return _stdout.ToString(); } }
+    public bool HasExited => _process.HasExited;
+    public int ExitCode => _process.ExitCode;
+
+    public static PgrelayProcess Start(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pgrelay.dll"));
+        foreach (var a in args) info.ArgumentList.Add(a);
+        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("PGRELAY_")).ToList()) info.Environment.Remove(key);
+        return new PgrelayProcess(Process.Start(info)!);
+    }
+
+    public async Task<int> WaitForExitAsync(int seconds = 120)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        await _process.WaitForExitAsync(cts.Token);
+        _process.WaitForExit();   // drains redirected output
+        return _process.ExitCode;
+    }
+
+    /// <summary>Asks for a graceful stop (SIGINT), as Ctrl+C would.</summary>
+    public async Task InterruptAsync()
+    {
+        if (_process.HasExited) return;
+        using var kill = Process.Start("kill", ["-INT", _process.Id.ToString()]);
+        await kill.WaitForExitAsync();
+        try { await WaitForExitAsync(60); }
+        catch (OperationCanceledException) { _process.Kill(entireProcessTree: true); }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            await InterruptAsync();
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        }
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,78 @@
+using System.Net;
+using System.Text.Json;
+using Npgsql;
+using Pgrelay.Configuration;
+using Pgrelay.Hosting;
+using Pgrelay.Replication.Local;
+
+namespace Pgrelay.Host.Tests;
+
+/// <summary>The whole product against a real PostgreSQL: replication into the store, served over HTTP.</summary>
+public class RunTests
+{
+    [Fact]
+    public async Task Serves_the_snapshot_then_follows_committed_changes()
+    {
+        await using var cluster = await PrivatePostgresCluster.StartAsync();
+        await Sql(cluster, """
+            CREATE TABLE cities (name text, state text, population int, PRIMARY KEY (name, state));
+            INSERT INTO cities VALUES ('Tulsa', 'OK', 413066), ('Salem', 'OR', 175535);
+            CREATE PUBLICATION pub FOR TABLE cities;
+            """);
+        int httpPort = FreePort.Next();
+        var settings = SettingsLoader.Load(new Dictionary<string, string?>
+        {
+            ["source"] = cluster.UrlFor("postgres"),
+            ["publication"] = "pub",
+            ["http"] = $"127.0.0.1:{httpPort}",
+            ["resp"] = "off",
+            ["memcached"] = "off",
+            ["heartbeat"] = "1s",
+        }, new Dictionary<string, string?>());
+        await using var app = PgrelayHost.Build(settings);
+        await app.StartAsync();
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
+
+        await Eventually.Get(() => http.GetAsync("/readyz"), r => r.StatusCode == HttpStatusCode.OK, "readiness");
+        var tulsa = JsonDocument.Parse(await http.GetStringAsync("/pub/cities/Tulsa/OK")).RootElement;
+        Assert.Equal(413066, tulsa.GetProperty("population").GetInt32());
+
+        await Sql(cluster, "UPDATE cities SET population = 1 WHERE name = 'Tulsa'; DELETE FROM cities WHERE name = 'Salem'; INSERT INTO cities VALUES ('Nome', 'AK', 3699)");
+        await Eventually.Get(() => http.GetAsync("/pub/cities/Nome/AK"), r => r.StatusCode == HttpStatusCode.OK, "the insert");
+        tulsa = JsonDocument.Parse(await http.GetStringAsync("/pub/cities/Tulsa/OK")).RootElement;
+        Assert.Equal(1, tulsa.GetProperty("population").GetInt32());   // same transaction as the insert: already visible
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/pub/cities/Salem/OR")).StatusCode);
+
+        var metrics = await http.GetStringAsync("/metrics");
+        Assert.Contains("pgrelay_", metrics);
+        await app.StopAsync();
+    }
+
+    [Fact]
+    public async Task Demo_serves_the_grades_sample()
+    {
+        int httpPort = FreePort.Next();
+        await using var demo = PgrelayProcess.Start("demo", "--http", $"127.0.0.1:{httpPort}", "--resp", "off", "--memcached", "off");
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
+        await Eventually.Get(async () =>
+        {
+            if (demo.HasExited) throw new InvalidOperationException("demo exited: " + demo.Stderr);
+            try { return (await http.GetAsync("/readyz")).StatusCode; }
+            catch (HttpRequestException) { return HttpStatusCode.ServiceUnavailable; }
+        }, s => s == HttpStatusCode.OK, "demo readiness", 120);
+        var betty = JsonDocument.Parse(await http.GetStringAsync("/pub/grades/234-56-7890")).RootElement;
+        Assert.Equal("Rubble", betty.GetProperty("last_name").GetString());
+        Assert.Equal("C-", betty.GetProperty("grade").GetString());
+        Assert.Contains("curl http://127.0.0.1", demo.Stderr);
+        await demo.InterruptAsync();
+        Assert.True(demo.HasExited);
+    }
+
+    private static async Task Sql(PrivatePostgresCluster cluster, string sql)
+    {
+        await using var connection = new NpgsqlConnection(cluster.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+}

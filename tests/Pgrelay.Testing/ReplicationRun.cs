@@ -1,0 +1,81 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Pgrelay.Core.Changes;
+using Pgrelay.Core.Model;
+using Pgrelay.Core.Status;
+using Pgrelay.Replication;
+
+namespace Pgrelay.Testing;
+
+/// <summary>A <see cref="ReplicationService"/> running in the background against a test database, with wait helpers.</summary>
+public sealed class ReplicationRun : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly PostgresHarness _harness;
+
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(120);
+
+    private ReplicationRun(PostgresHarness harness, string database, IReplicationTarget target, ReplicationService service,
+        ReplicationStatus status)
+    {
+        _harness = harness;
+        Database = database;
+        Target = target;
+        Service = service;
+        Status = status;
+    }
+
+    public string Database { get; }
+    public IReplicationTarget Target { get; }
+    public ReplicationService Service { get; }
+    public ReplicationStatus Status { get; }
+    public Task Running { get; private set; } = Task.CompletedTask;
+
+    public static ReplicationRun Start(PostgresHarness harness, string database, IReplicationTarget target,
+        Action<ReplicationOptions>? configure = null, ILoggerFactory? loggers = null, params string[] publications)
+    {
+        var options = new ReplicationOptions
+        {
+            Source = harness.Cluster.UrlFor(database),
+            Publications = publications.Length == 0 ? ["pub"] : publications.ToList(),
+            HeartbeatInterval = TimeSpan.FromSeconds(1),
+            StatusInterval = TimeSpan.FromSeconds(1),
+            ReconnectInitialDelay = TimeSpan.FromMilliseconds(200),
+            ReconnectMaxDelay = TimeSpan.FromSeconds(2),
+        };
+        configure?.Invoke(options);
+        var status = new ReplicationStatus();
+        var service = new ReplicationService(options, target, status, loggers ?? NullLoggerFactory.Instance);
+        var run = new ReplicationRun(harness, database, target, service, status);
+        run.Running = Task.Run(() => service.RunAsync(run._stop.Token));
+        return run;
+    }
+
+    /// <summary>Waits until the snapshot has been loaded and streaming began.</summary>
+    public Task WaitForStreamingAsync() => WaitAsync(() => Status.Phase == ReplicationPhase.Streaming, "streaming to start");
+
+    /// <summary>Waits until everything committed in the database before this call is applied to the target.</summary>
+    public async Task SyncAsync()
+    {
+        var lsn = await _harness.SyncPointAsync(Database);
+        await WaitAsync(() => Target.AppliedLsn >= lsn, $"the target to apply {lsn}");
+    }
+
+    public async Task WaitAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + DefaultTimeout;
+        while (!condition())
+        {
+            if (Running.IsCompleted) await Running; // surfaces the service's failure instead of a timeout
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"gave up waiting for {what}; phase {Status.Phase}, last error: {Status.LastError}");
+            await Task.Delay(20);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        try { await Running; } catch (OperationCanceledException) { }
+        _stop.Dispose();
+    }
+}
