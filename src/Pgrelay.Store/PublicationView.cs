@@ -6,9 +6,11 @@ namespace Pgrelay.Store;
 /// <summary>A publication's namespace of keys: <c>name.table.key</c>.</summary>
 public sealed class PublicationView(string name, IReadOnlyList<StoredTable> tables)
 {
+    private readonly StoredTable[] _tables = tables.ToArray();
+
     public string Name { get; } = name;
     public byte[] Utf8Name { get; } = Encoding.UTF8.GetBytes(name);
-    public IReadOnlyList<StoredTable> Tables { get; } = tables;
+    public IReadOnlyList<StoredTable> Tables => _tables;
 
     /// <summary>Finds the table whose key name starts <paramref name="rest"/> and is followed by '.';
     /// returns the length consumed including the dot, or 0.</summary>
@@ -16,7 +18,7 @@ public sealed class PublicationView(string name, IReadOnlyList<StoredTable> tabl
     {
         table = null;
         int best = 0;
-        foreach (var candidate in Tables)
+        foreach (var candidate in _tables)   // array: no enumerator allocation on the read path
         {
             var name = candidate.Schema.Utf8KeyName;
             if (rest.Length > name.Length && rest[name.Length] == (byte)'.' && rest.StartsWith(name) && name.Length + 1 > best)

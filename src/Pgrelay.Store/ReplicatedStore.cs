@@ -50,8 +50,10 @@ public sealed class ReplicatedStore : IReplicationTarget
 
     public PublicationView? FindPublication(ReadOnlySpan<byte> utf8Name)
     {
-        foreach (var p in Publications)
-            if (utf8Name.SequenceEqual(p.Utf8Name)) return p;
+        // An array loop, not foreach over the interface: this runs on every read and must not allocate.
+        var publications = Volatile.Read(ref _publications);
+        for (int i = 0; i < publications.Length; i++)
+            if (utf8Name.SequenceEqual(publications[i].Utf8Name)) return publications[i];
         return null;
     }
 
@@ -154,6 +156,7 @@ public sealed class ReplicatedStore : IReplicationTarget
     {
         lock (_write)
         {
+            foreach (var table in _tables.Values) table.StampSnapshot(consistentPoint.Value);
             Volatile.Write(ref _visible, consistentPoint.Value);
             Volatile.Write(ref _appliedEnd, consistentPoint.Value);
             Feed.Restart(consistentPoint);

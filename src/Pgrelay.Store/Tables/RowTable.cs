@@ -225,6 +225,14 @@ internal sealed class RowTable
         }
     }
 
+    /// <summary>Writer only: gives rows loaded by the snapshot (LSN 0) the snapshot's consistent point, so
+    /// their ETag and CAS name the state they came from. Readers are told to wait for readiness meanwhile.</summary>
+    public void StampSnapshot(ulong lsn)
+    {
+        foreach (var slot in _slots)
+            if (slot is byte[] row && RowFormat.ReadLsn(row) == 0) RowFormat.WriteLsn(row, lsn);
+    }
+
     /// <summary>Writer only: newest non-deleted rows, for truncate and schema rewrites.</summary>
     public List<byte[]> NewestLiveRows()
     {

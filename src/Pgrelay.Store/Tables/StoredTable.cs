@@ -113,6 +113,7 @@ public sealed class StoredTable
     internal void Collapse(ReadOnlySpan<byte> rowKey, int hash, ulong horizon) => _rows.Collapse(rowKey, hash, horizon);
     internal void Prune(ReadOnlySpan<byte> rowKey, int hash, ulong horizon) => _rows.Prune(rowKey, hash, horizon);
     internal List<byte[]> NewestLiveRows() => _rows.NewestLiveRows();
+    internal void StampSnapshot(ulong lsn) => _rows.StampSnapshot(lsn);
     internal void AddSchema(ulong from, TableSchema schema) => _schemas.Add(from, schema);
 
     /// <summary>Key bytes of a row (for maintenance and ordered paging).</summary>

@@ -49,12 +49,9 @@ public static class SettingsLoader
             throw new SettingsException($"{SettingKeys.Source}: no source database given (--source postgres://user@host/db, or {SettingKeys.EnvironmentName(SettingKeys.Source)})");
         if (settings.Publications.Count == 0)
             throw new SettingsException($"{SettingKeys.Publication}: name at least one publication (--publication name[,name...], or {SettingKeys.EnvironmentName(SettingKeys.Publication)})");
-        foreach (var (name, address) in new[] { (SettingKeys.Http, settings.Http), (SettingKeys.Resp, settings.Resp), (SettingKeys.Memcached, settings.Memcached) })
-        {
-            // Protected by default: a cache of database rows must not be opened to the network by accident.
-            if (address is { IsLoopback: false } && name != SettingKeys.Http && settings.RespPassword is null && settings.AclFile is null)
-                throw new SettingsException($"{name}: refusing to listen on {address} without a password; set --{SettingKeys.RespPassword} or --{SettingKeys.AclFile}, or bind to 127.0.0.1");
-        }
+        // Protected by default, like Redis: a cache of database rows is not opened to the network by accident.
+        if (settings.Resp is { IsLoopback: false } resp && settings.RespPassword is null && settings.AclFile is null)
+            throw new SettingsException($"{SettingKeys.Resp}: refusing to listen on {resp} without a password; set --{SettingKeys.RespPassword} or --{SettingKeys.AclFile}, or bind to 127.0.0.1");
     }
 
     private static string? Pick(string key, IReadOnlyDictionary<string, string?> flags, IDictionary<string, string?> environment,

@@ -1,0 +1,4 @@
+using BenchmarkDotNet.Running;
+
+// dotnet run -c Release --project bench/Pgrelay.Micro -- --filter '*' [--job short]
+BenchmarkSwitcher.FromAssembly(typeof(Pgrelay.Micro.StoreReadBenchmarks).Assembly).Run(args);
