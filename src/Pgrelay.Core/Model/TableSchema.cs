@@ -6,15 +6,21 @@ namespace Pgrelay.Core.Model;
 /// </summary>
 public sealed class TableSchema
 {
+    /// <param name="keyOrder">Names of the key columns in key order (the primary key's column order, which the
+    /// key convention follows); when null, key columns come in column order.</param>
     public TableSchema(uint relationId, string schemaName, string tableName, IReadOnlyList<ColumnSchema> columns,
-        ReplicaIdentity replicaIdentity)
+        ReplicaIdentity replicaIdentity, IReadOnlyList<string>? keyOrder = null)
     {
         RelationId = relationId;
         SchemaName = schemaName;
         TableName = tableName;
         Columns = columns;
         ReplicaIdentity = replicaIdentity;
-        KeyColumns = columns.Select((c, i) => (c, i)).Where(t => t.c.IsKey).Select(t => t.i).ToArray();
+        var inColumnOrder = columns.Select((c, i) => (c, i)).Where(t => t.c.IsKey).Select(t => t.i).ToList();
+        var ordered = (keyOrder ?? [])
+            .Select(name => inColumnOrder.FirstOrDefault(i => columns[i].Name == name, -1))
+            .Where(i => i >= 0).Distinct().ToList();
+        KeyColumns = [.. ordered, .. inColumnOrder.Except(ordered)];
         KeyName = schemaName == "public" ? tableName : schemaName + "." + tableName;
         Utf8KeyName = System.Text.Encoding.UTF8.GetBytes(KeyName);
     }

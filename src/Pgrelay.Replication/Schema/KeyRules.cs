@@ -6,7 +6,7 @@ namespace Pgrelay.Replication.Schema;
 /// Which columns identify a row: the primary key; else the replica identity index; else, for
 /// REPLICA IDENTITY FULL, every column. A table with none of these cannot be cached by key and is skipped
 /// (PostgreSQL could not tell us which row an UPDATE or DELETE touched).
-/// Note: <see cref="TableSchema.KeyColumns"/> lists key columns in column order.
+/// The key's column order (for joining composite keys) comes from the index; see PublicationIntrospector.
 /// </summary>
 internal static class KeyRules
 {

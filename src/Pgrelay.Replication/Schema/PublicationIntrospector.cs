@@ -112,6 +112,10 @@ public sealed class PublicationIntrospector
             return null;
         }
         var columns = attributes.Select(a => new ColumnSchema(a.Name, a.TypeOid, a.TypeMod, keys.Contains(a.Num))).ToList();
-        return new TableSchema(table.Oid, table.Schema, table.Table, columns, identity);
+        // Keys are joined in index order (pub.cities.Tulsa/OK for PRIMARY KEY (name, state)), not column order.
+        var indexOrder = primaryKey is { Length: > 0 } ? primaryKey
+            : identity == ReplicaIdentity.Index && identityIndex is { Length: > 0 } ? identityIndex : null;
+        var keyOrder = indexOrder?.Select(num => attributes.First(a => a.Num == num).Name).ToList();
+        return new TableSchema(table.Oid, table.Schema, table.Table, columns, identity, keyOrder);
     }
 }

@@ -40,7 +40,9 @@ internal static class RelationShapes
         if (!flags.Any(f => f)) return null;
         var columns = new ColumnSchema[n];
         for (int i = 0; i < n; i++) columns[i] = new ColumnSchema(names[i], types[i].Oid, types[i].Mod, flags[i]);
-        return new TableSchema(m.RelationId, m.Namespace, m.RelationName, columns, identity);
+        // pgoutput flags key columns but does not order them: keep the order introspection found.
+        var keyOrder = known?.KeyColumns.Select(k => known.Columns[k].Name).ToList();
+        return new TableSchema(m.RelationId, m.Namespace, m.RelationName, columns, identity, keyOrder);
     }
 
     public static bool SameShape(TableSchema a, TableSchema b)
@@ -52,6 +54,6 @@ internal static class RelationShapes
             ColumnSchema x = a.Columns[i], y = b.Columns[i];
             if (x.Name != y.Name || x.TypeOid != y.TypeOid || x.TypeModifier != y.TypeModifier || x.IsKey != y.IsKey) return false;
         }
-        return true;
+        return a.KeyColumns.SequenceEqual(b.KeyColumns);
     }
 }

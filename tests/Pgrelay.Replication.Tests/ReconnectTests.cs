@@ -1,0 +1,58 @@
+using Pgrelay.Core.Status;
+using Pgrelay.Testing;
+using Xunit;
+
+namespace Pgrelay.Replication.Tests;
+
+public sealed class ReconnectTests(PostgresFixture pg) : IClassFixture<PostgresFixture>
+{
+    [Fact]
+    public async Task Replication_resumes_after_a_postgres_restart_without_loss_or_duplicates()
+    {
+        var db = await pg.NewDatabaseAsync();
+        await pg.ExecuteAsync(db, """
+            CREATE TABLE k (id int PRIMARY KEY, n int);
+            INSERT INTO k SELECT g, 0 FROM generate_series(1, 1000) g;
+            CREATE PUBLICATION pub FOR TABLE k;
+            """);
+        var target = new RecordingTarget();
+        await using var run = ReplicationRun.Start(pg, db, target);
+        await run.WaitForStreamingAsync();
+        await pg.ExecuteAsync(db, "UPDATE k SET n = n + 1 WHERE id <= 500; INSERT INTO k VALUES (2000, 1);");
+        await run.SyncAsync();
+
+        await pg.Cluster.RestartAsync();
+        // Written while pgrelay is still reconnecting.
+        await pg.ExecuteAsync(db, "UPDATE k SET n = n + 10 WHERE id > 250; DELETE FROM k WHERE id = 3; INSERT INTO k VALUES (2001, 5);");
+        await run.SyncAsync();
+        await run.WaitForStreamingAsync();
+        await pg.ExecuteAsync(db, "UPDATE k SET n = n + 100 WHERE id % 7 = 0;");
+        await run.SyncAsync();
+
+        Assert.True(run.Status.Reconnects >= 1);
+        Assert.Equal(1, target.SnapshotsBegun);
+        await Assertions.TableMatchesAsync(pg, run, "k");
+        Assert.Equal(ReplicationPhase.Streaming, run.Status.Phase);
+    }
+
+    [Fact]
+    public async Task An_idle_slot_is_confirmed_forward_by_heartbeats()
+    {
+        var db = await pg.NewDatabaseAsync();
+        await pg.ExecuteAsync(db, """
+            CREATE TABLE watched (id int PRIMARY KEY);
+            CREATE TABLE other (id int PRIMARY KEY);
+            CREATE PUBLICATION pub FOR TABLE watched;
+            """);
+        var target = new RecordingTarget();
+        await using var run = ReplicationRun.Start(pg, db, target);
+        await run.WaitForStreamingAsync();
+        // Lots of WAL the slot does not publish.
+        await pg.ExecuteAsync(db, "INSERT INTO other SELECT generate_series(1, 20000)");
+        var written = await pg.ScalarAsync<NpgsqlTypes.NpgsqlLogSequenceNumber>(db, "SELECT pg_current_wal_lsn()");
+        await run.WaitAsync(() => run.Status.ConfirmedLsn.Value >= (ulong)written, "the slot to be confirmed past unpublished WAL");
+        var confirmed = await pg.ScalarAsync<NpgsqlTypes.NpgsqlLogSequenceNumber>(db,
+            $"SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '{run.Service.SlotName}'");
+        Assert.True((ulong)confirmed > 0);
+    }
+}
