@@ -1,0 +1,179 @@
+using System.Security.Cryptography;
+using Pgrelay.Resp.Acl;
+using Pgrelay.Resp.Protocol;
+using Pgrelay.Resp.Server;
+
+namespace Pgrelay.Resp.Commands;
+
+/// <summary>ACL subcommands in Redis's syntax and wording.</summary>
+internal static class AclCommands
+{
+    public static void Acl(RespSession session, RespRequest request, RespWriter writer)
+    {
+        var acl = session.Server.Acl;
+        if (request.Is(1, "whoami"u8)) writer.WriteBulk(session.User.Name);
+        else if (request.Is(1, "users"u8))
+        {
+            var users = acl.Users;
+            writer.WriteArrayHeader(users.Count);
+            foreach (var u in users) writer.WriteBulk(u.Name);
+        }
+        else if (request.Is(1, "list"u8))
+        {
+            var users = acl.Users;
+            writer.WriteArrayHeader(users.Count);
+            foreach (var u in users) writer.WriteBulk(u.Describe());
+        }
+        else if (request.Is(1, "setuser"u8)) SetUser(session, request, writer);
+        else if (request.Is(1, "getuser"u8)) GetUser(session, request, writer);
+        else if (request.Is(1, "deluser"u8)) DelUser(session, request, writer);
+        else if (request.Is(1, "cat"u8)) Cat(session, request, writer);
+        else if (request.Is(1, "genpass"u8))
+        {
+            long bits = 256;
+            if (request.Count > 2 && (!ScanOptions.TryParseInteger(request[2], out bits) || bits <= 0 || bits > 4096))
+            {
+                writer.WriteError("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096"u8);
+                return;
+            }
+            var bytes = RandomNumberGenerator.GetBytes((int)((bits + 7) / 8));
+            writer.WriteBulk(Convert.ToHexStringLower(bytes)[..(int)((bits + 3) / 4)]);
+        }
+        else if (request.Is(1, "load"u8))
+        {
+            if (session.Server.Options.AclFile is not { } file)
+            {
+                writer.WriteError("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration."u8);
+                return;
+            }
+            try
+            {
+                acl.LoadFile(file);
+                KillDeletedUsers(session);
+                writer.WriteOk();
+            }
+            catch (InvalidOperationException e)
+            {
+                writer.WriteError("ERR " + e.Message);
+            }
+        }
+        else if (request.Is(1, "save"u8))
+        {
+            if (session.Server.Options.AclFile is not { } file)
+            {
+                writer.WriteError("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration."u8);
+                return;
+            }
+            try
+            {
+                acl.SaveFile(file);
+                writer.WriteOk();
+            }
+            catch (IOException e)
+            {
+                writer.WriteError("ERR There was an error trying to save the ACLs. Please check the server logs for more information: " + e.Message);
+            }
+        }
+        else if (request.Is(1, "log"u8))
+        {
+            if (request.Count > 2 && request.Is(2, "reset"u8)) writer.WriteOk();
+            else writer.WriteArrayHeader(0);
+        }
+        else if (request.Is(1, "help"u8))
+        {
+            KeyCommands.WriteHelp(writer, ["ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "CAT [<category>]", "DELUSER <username> [<username> ...]", "GETUSER <username>", "GENPASS [<bits>]",
+                "LIST", "LOAD", "SAVE", "SETUSER <username> <attribute> [<attribute> ...]", "USERS", "WHOAMI", "LOG [<count> | RESET]", "HELP"]);
+        }
+        else writer.WriteError($"ERR unknown subcommand '{request.ArgString(1)}'. Try ACL HELP.");
+    }
+
+    private static void SetUser(RespSession session, RespRequest request, RespWriter writer)
+    {
+        if (request.Count < 3) { writer.WriteError("ERR wrong number of arguments for 'acl|setuser' command"u8); return; }
+        var name = request.ArgString(2);
+        var rules = Enumerable.Range(3, request.Count - 3).Select(request.ArgString).ToArray();
+        try
+        {
+            session.Server.Acl.SetUser(name, rules);
+            writer.WriteOk();
+        }
+        catch (AclRuleException e)
+        {
+            writer.WriteError("ERR " + e.Message);
+        }
+    }
+
+    private static void GetUser(RespSession session, RespRequest request, RespWriter writer)
+    {
+        if (request.Count != 3) { writer.WriteError("ERR wrong number of arguments for 'acl|getuser' command"u8); return; }
+        var user = session.Server.Acl.Find(request.ArgString(2));
+        if (user is null) { writer.WriteNullArray(); return; }
+        var p = user.Permissions;
+        writer.WriteMapHeader(6);
+        writer.WriteBulk("flags"u8);
+        var flags = new List<string> { p.Enabled ? "on" : "off" };
+        if (p.NoPass) flags.Add("nopass");
+        writer.WriteArrayHeader(flags.Count);
+        foreach (var f in flags) writer.WriteBulk(f);
+        writer.WriteBulk("passwords"u8);
+        writer.WriteArrayHeader(p.PasswordHashes.Count);
+        foreach (var h in p.PasswordHashes) writer.WriteBulk(h);
+        writer.WriteBulk("commands"u8);
+        writer.WriteBulk(p.CommandsText);
+        writer.WriteBulk("keys"u8);
+        writer.WriteBulk(p.KeysText);
+        writer.WriteBulk("channels"u8);
+        writer.WriteBulk(p.ChannelsText);
+        writer.WriteBulk("selectors"u8);
+        writer.WriteArrayHeader(0);
+    }
+
+    private static void DelUser(RespSession session, RespRequest request, RespWriter writer)
+    {
+        if (request.Count < 3) { writer.WriteError("ERR wrong number of arguments for 'acl|deluser' command"u8); return; }
+        int deleted = 0;
+        for (int i = 2; i < request.Count; i++)
+        {
+            var name = request.ArgString(i);
+            if (name == AclStore.DefaultUserName)
+            {
+                writer.WriteError("ERR The 'default' user cannot be removed"u8);
+                return;
+            }
+        }
+        for (int i = 2; i < request.Count; i++)
+            if (session.Server.Acl.Delete(request.ArgString(i))) deleted++;
+        KillDeletedUsers(session);
+        writer.WriteInteger(deleted);
+    }
+
+    /// <summary>As in Redis, connections authenticated as a user that no longer exists are closed.</summary>
+    private static void KillDeletedUsers(RespSession session)
+    {
+        foreach (var client in session.Server.Clients.All)
+        {
+            if (!client.User.Deleted) continue;
+            if (client == session) session.CloseAfterReply = true;
+            else client.Kill("its user was deleted");
+        }
+    }
+
+    private static void Cat(RespSession session, RespRequest request, RespWriter writer)
+    {
+        if (request.Count == 2)
+        {
+            writer.WriteArrayHeader(AclCategoryNames.All.Length);
+            foreach (var (name, _) in AclCategoryNames.All) writer.WriteBulk(name);
+            return;
+        }
+        if (!AclCategoryNames.TryParse(request.ArgString(2), out var category))
+        {
+            writer.WriteError($"ERR Unknown category '{request.ArgString(2)}'");
+            return;
+        }
+        var commands = session.Server.Commands.All.Where(c => (c.Categories & category) != 0).ToArray();
+        writer.WriteArrayHeader(commands.Length);
+        foreach (var c in commands) writer.WriteBulk(c.Utf8Name);
+    }
+}

@@ -1,0 +1,98 @@
+using System.Text;
+using Pgrelay.Resp.Protocol;
+using Pgrelay.Resp.Server;
+
+namespace Pgrelay.Resp.Commands;
+
+/// <summary>
+/// Pub/sub. Besides what clients PUBLISH, the server publishes keyspace notifications for every committed
+/// change (see <see cref="PubSub.NotificationHub"/>).
+/// </summary>
+internal static class PubSubCommands
+{
+    public static void Subscribe(RespSession session, RespRequest request, RespWriter writer) => Add(session, request, writer, pattern: false);
+    public static void PSubscribe(RespSession session, RespRequest request, RespWriter writer) => Add(session, request, writer, pattern: true);
+    public static void Unsubscribe(RespSession session, RespRequest request, RespWriter writer) => Remove(session, request, writer, pattern: false);
+    public static void PUnsubscribe(RespSession session, RespRequest request, RespWriter writer) => Remove(session, request, writer, pattern: true);
+
+    private static void Add(RespSession session, RespRequest request, RespWriter writer, bool pattern)
+    {
+        var permissions = session.User.Permissions;
+        for (int i = 1; i < request.Count; i++)
+        {
+            if (!permissions.CanAccessChannel(request[i], pattern))
+            {
+                writer.WriteError("NOPERM this user has no permissions to access one of the channels used as arguments"u8);
+                return;
+            }
+        }
+        for (int i = 1; i < request.Count; i++)
+        {
+            var name = request.ArgString(i);
+            int count = session.Server.Hub.Subscribe(session, name, pattern);
+            writer.WritePushHeader(3);
+            writer.WriteBulk(pattern ? "psubscribe"u8 : "subscribe"u8);
+            writer.WriteBulk(request[i]);
+            writer.WriteInteger(count);
+        }
+    }
+
+    private static void Remove(RespSession session, RespRequest request, RespWriter writer, bool pattern)
+    {
+        var kind = pattern ? "punsubscribe"u8 : "unsubscribe"u8;
+        var names = request.Count > 1
+            ? Enumerable.Range(1, request.Count - 1).Select(request.ArgString).ToArray()
+            : session.Subscriptions(pattern);
+        if (names.Length == 0)
+        {
+            writer.WritePushHeader(3);
+            writer.WriteBulk(kind);
+            writer.WriteNull();
+            writer.WriteInteger(session.SubscriptionCount);
+            return;
+        }
+        foreach (var name in names)
+        {
+            int count = session.Server.Hub.Unsubscribe(session, name, pattern);
+            writer.WritePushHeader(3);
+            writer.WriteBulk(kind);
+            writer.WriteBulk(name);
+            writer.WriteInteger(count);
+        }
+    }
+
+    public static void Publish(RespSession session, RespRequest request, RespWriter writer)
+    {
+        if (!session.User.Permissions.CanAccessChannel(request[1], isPattern: false))
+        {
+            writer.WriteError("NOPERM this user has no permissions to access one of the channels used as arguments"u8);
+            return;
+        }
+        writer.WriteInteger(session.Server.Hub.Publish(request[1].ToArray(), request[2].ToArray()));
+    }
+
+    public static void PubSub(RespSession session, RespRequest request, RespWriter writer)
+    {
+        var hub = session.Server.Hub;
+        if (request.Is(1, "channels"u8))
+        {
+            var channels = hub.ActiveChannels(request.Count > 2 ? request[2].ToArray() : null);
+            writer.WriteArrayHeader(channels.Count);
+            foreach (var c in channels) writer.WriteBulk(c);
+        }
+        else if (request.Is(1, "numsub"u8))
+        {
+            writer.WriteMapHeader(request.Count - 2);
+            for (int i = 2; i < request.Count; i++)
+            {
+                writer.WriteBulk(request[i]);
+                writer.WriteInteger(hub.SubscriberCount(Encoding.UTF8.GetString(request[i])));
+            }
+        }
+        else if (request.Is(1, "numpat"u8)) writer.WriteInteger(hub.PatternCount);
+        else if (request.Is(1, "help"u8))
+            KeyCommands.WriteHelp(writer, ["PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "CHANNELS [<pattern>]", "NUMPAT", "NUMSUB [<channel> ...]", "HELP"]);
+        else writer.WriteError($"ERR unknown subcommand '{request.ArgString(1)}'. Try PUBSUB HELP.");
+    }
+}

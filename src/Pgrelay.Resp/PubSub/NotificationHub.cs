@@ -1,0 +1,211 @@
+using System.Text;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Pgrelay.Core.Changes;
+using Pgrelay.Core.Keys;
+using Pgrelay.Resp.Keyspace;
+using Pgrelay.Resp.Server;
+using Pgrelay.Store.Feed;
+
+namespace Pgrelay.Resp.PubSub;
+
+/// <summary>
+/// Channels and patterns, and the bridge from the store's change feed to them. Every committed change is
+/// announced the way Redis's notify-keyspace-events does: <c>__keyspace@0__:pub.table.key</c> carries the event
+/// (hset or del) and <c>__keyevent@0__:hset</c> carries the key. The feed calls us on the replication writer
+/// thread, so the listener only enqueues; a pump turns transactions into messages and invalidations.
+/// </summary>
+public sealed class NotificationHub : IDisposable
+{
+    public const string KeyspacePrefix = "__keyspace@0__:";
+    public const string KeyeventPrefix = "__keyevent@0__:";
+
+    private static readonly byte[] HsetEvent = "hset"u8.ToArray();
+    private static readonly byte[] DelEvent = "del"u8.ToArray();
+
+    private readonly RespServer _server;
+    private readonly object _gate = new();
+    private readonly Dictionary<string, HashSet<RespSession>> _channels = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (byte[] Pattern, HashSet<RespSession> Sessions)> _patterns = new(StringComparer.Ordinal);
+    private readonly Channel<CommittedTransaction> _committed = Channel.CreateUnbounded<CommittedTransaction>(new() { SingleReader = true });
+    private readonly IDisposable _listening;
+    private readonly Task _pump;
+    private int _subscriptions;
+
+    internal NotificationHub(RespServer server)
+    {
+        _server = server;
+        _listening = server.Store.Feed.Listen(OnCommitted);
+        _pump = Task.Run(PumpAsync);
+    }
+
+    private bool HasSubscribers => Volatile.Read(ref _subscriptions) > 0;
+
+    private void OnCommitted(CommittedTransaction transaction)
+    {
+        if (HasSubscribers || _server.Tracking.HasClients) _committed.Writer.TryWrite(transaction);
+    }
+
+    // ---------------- subscriptions ----------------
+
+    /// <summary>Adds a subscription; returns the session's subscription count afterwards.</summary>
+    public int Subscribe(RespSession session, string name, bool pattern)
+    {
+        if (session.AddSubscription(name, pattern))
+        {
+            lock (_gate)
+            {
+                if (pattern)
+                {
+                    if (!_patterns.TryGetValue(name, out var entry)) _patterns[name] = entry = (Encoding.UTF8.GetBytes(name), []);
+                    entry.Sessions.Add(session);
+                }
+                else
+                {
+                    if (!_channels.TryGetValue(name, out var sessions)) _channels[name] = sessions = [];
+                    sessions.Add(session);
+                }
+                _subscriptions++;
+            }
+        }
+        return session.SubscriptionCount;
+    }
+
+    public int Unsubscribe(RespSession session, string name, bool pattern)
+    {
+        if (session.RemoveSubscription(name, pattern))
+        {
+            lock (_gate)
+            {
+                if (pattern)
+                {
+                    if (_patterns.TryGetValue(name, out var entry) && entry.Sessions.Remove(session) && entry.Sessions.Count == 0) _patterns.Remove(name);
+                }
+                else if (_channels.TryGetValue(name, out var sessions) && sessions.Remove(session) && sessions.Count == 0)
+                {
+                    _channels.Remove(name);
+                }
+                _subscriptions--;
+            }
+        }
+        return session.SubscriptionCount;
+    }
+
+    internal void RemoveAll(RespSession session)
+    {
+        foreach (var c in session.Subscriptions(pattern: false)) Unsubscribe(session, c, pattern: false);
+        foreach (var p in session.Subscriptions(pattern: true)) Unsubscribe(session, p, pattern: true);
+    }
+
+    /// <summary>Delivers to subscribers of the channel and of matching patterns; returns how many received it.</summary>
+    public int Publish(byte[] channel, byte[] message)
+    {
+        if (!HasSubscribers) return 0;
+        var targets = new List<(RespSession Session, byte[]? Pattern)>();
+        lock (_gate)
+        {
+            if (_channels.Count > 0 && _channels.TryGetValue(Encoding.UTF8.GetString(channel), out var sessions))
+                foreach (var s in sessions) targets.Add((s, null));
+            foreach (var (pattern, entry) in _patterns.Values)
+                if (GlobPattern.IsMatch(pattern, channel))
+                    foreach (var s in entry) targets.Add((s, pattern));
+        }
+        foreach (var (session, pattern) in targets) session.Push(new PubSubMessage(channel, message, pattern));
+        return targets.Count;
+    }
+
+    public IReadOnlyList<string> ActiveChannels(byte[]? pattern)
+    {
+        lock (_gate) return _channels.Keys.Where(c => pattern is null || GlobPattern.IsMatch(pattern, Encoding.UTF8.GetBytes(c))).ToArray();
+    }
+
+    public int SubscriberCount(string channel)
+    {
+        lock (_gate) return _channels.TryGetValue(channel, out var s) ? s.Count : 0;
+    }
+
+    public int PatternCount { get { lock (_gate) return _patterns.Count; } }
+    public int ChannelCount { get { lock (_gate) return _channels.Count; } }
+
+    // ---------------- change feed -> notifications ----------------
+
+    private async Task PumpAsync()
+    {
+        var reader = _committed.Reader;
+        while (await reader.WaitToReadAsync())
+        {
+            while (reader.TryRead(out var transaction))
+            {
+                try
+                {
+                    Announce(transaction);
+                }
+                catch (Exception e)
+                {
+                    _server.Logger.LogError(e, "Announcing transaction {Lsn} to Redis clients failed", transaction.CommitLsn);
+                }
+            }
+        }
+    }
+
+    private void Announce(CommittedTransaction transaction)
+    {
+        bool publish = HasSubscribers, track = _server.Tracking.HasClients;
+        if (!publish && !track) return;
+        foreach (var change in transaction.Changes)
+        {
+            switch (change.Kind)
+            {
+                case ChangeKind.Insert:
+                case ChangeKind.Update:
+                    if (change.Before is { } before && change.After is { } after && !SameKey(change, before, after))
+                        AnnounceKey(change, before, DelEvent, publish, track);   // the key itself changed: the old one is gone
+                    AnnounceKey(change, change.After!, HsetEvent, publish, track);
+                    break;
+                case ChangeKind.Delete:
+                    AnnounceKey(change, change.Before!, DelEvent, publish, track);
+                    break;
+                case ChangeKind.Truncate:
+                case ChangeKind.Relation:
+                    if (publish)
+                        foreach (var publication in _server.Keyspace.PublicationsOf(change.Table))
+                            Publish(Encoding.UTF8.GetBytes(KeyeventPrefix + "truncate"),
+                                Encoding.UTF8.GetBytes(publication.Name + "." + change.Schema.KeyName));
+                    if (track) _server.Tracking.InvalidateAll();
+                    break;
+            }
+        }
+    }
+
+    private static bool SameKey(in AppliedChange change, byte[] before, byte[] after)
+    {
+        var schema = change.Schema;
+        var key = new byte[CacheKey.RowKeyLength(new(after), schema)];
+        CacheKey.WriteRowKey(new(after), schema, key);
+        return CacheKey.Matches(new(before), schema, key);
+    }
+
+    private void AnnounceKey(in AppliedChange change, byte[] row, byte[] eventName, bool publish, bool track)
+    {
+        foreach (var publication in _server.Keyspace.PublicationsOf(change.Table))
+        {
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>(64);
+            CacheKey.WriteFullKey(publication.Utf8Name, new(row), change.Schema, buffer);
+            var key = buffer.WrittenSpan.ToArray();
+            if (track) _server.Tracking.Invalidate(key);
+            if (!publish) continue;
+            Publish([.. KeyspacePrefixBytes, .. key], eventName);
+            Publish([.. KeyeventPrefixBytes, .. eventName], key);
+        }
+    }
+
+    private static readonly byte[] KeyspacePrefixBytes = Encoding.UTF8.GetBytes(KeyspacePrefix);
+    private static readonly byte[] KeyeventPrefixBytes = Encoding.UTF8.GetBytes(KeyeventPrefix);
+
+    public void Dispose()
+    {
+        _listening.Dispose();
+        _committed.Writer.TryComplete();
+        _pump.Wait(TimeSpan.FromSeconds(5));
+    }
+}

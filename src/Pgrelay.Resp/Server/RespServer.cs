@@ -1,0 +1,47 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Pgrelay.Core.Status;
+using Pgrelay.Resp.Acl;
+using Pgrelay.Resp.Commands;
+using Pgrelay.Resp.Keyspace;
+using Pgrelay.Resp.PubSub;
+using Pgrelay.Resp.Tracking;
+using Pgrelay.Store;
+
+namespace Pgrelay.Resp.Server;
+
+/// <summary>
+/// State shared by every Redis connection: the store, users, clients, pub/sub and tracking. One per host;
+/// it listens to the store's change feed from construction until disposal.
+/// </summary>
+public sealed class RespServer : IDisposable
+{
+    public RespServer(ReplicatedStore store, ReplicationStatus status, RespOptions options, ILogger<RespServer>? logger = null)
+    {
+        Store = store;
+        Status = status;
+        Options = options;
+        Logger = (ILogger?)logger ?? NullLogger.Instance;
+        Keyspace = new KeyspaceMap(store);
+        Acl = AclStore.Create(options);
+        Clients = new ClientRegistry(options.MaxClients);
+        Tracking = new TrackingTable(this);
+        Hub = new NotificationHub(this);
+    }
+
+    public ReplicatedStore Store { get; }
+    public ReplicationStatus Status { get; }
+    public RespOptions Options { get; }
+    public ILogger Logger { get; }
+    public CommandTable Commands => CommandTable.Default;
+    public KeyspaceMap Keyspace { get; }
+    public AclStore Acl { get; }
+    public ClientRegistry Clients { get; }
+    public TrackingTable Tracking { get; }
+    public NotificationHub Hub { get; }
+    public ServerStats Stats { get; } = new();
+    public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+    public string RunId { get; } = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20));
+
+    public void Dispose() => Hub.Dispose();
+}

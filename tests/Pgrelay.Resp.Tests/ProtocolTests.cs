@@ -1,0 +1,122 @@
+using System.Buffers;
+using System.Text;
+using Pgrelay.Resp.Keyspace;
+using Pgrelay.Resp.Protocol;
+
+namespace Pgrelay.Resp.Tests;
+
+public sealed class ProtocolTests
+{
+    private static (RespReader.Result Result, string[] Args, int Consumed) Parse(string input, RespLimits? limits = null)
+    {
+        var request = new RespRequest();
+        var bytes = Encoding.UTF8.GetBytes(input);
+        var buffer = new ReadOnlySequence<byte>(bytes);
+        var result = RespReader.TryParse(ref buffer, request, limits ?? RespLimits.Default);
+        var args = result == RespReader.Result.Command ? Enumerable.Range(0, request.Count).Select(request.ArgString).ToArray() : [];
+        return (result, args, bytes.Length - (int)buffer.Length);
+    }
+
+    [Fact]
+    public void Multibulk_commands_parse_only_when_complete()
+    {
+        var full = "*3\r\n$4\r\nHGET\r\n$11\r\npub.users.1\r\n$4\r\nname\r\n";
+        var parsed = Parse(full);
+        Assert.Equal(RespReader.Result.Command, parsed.Result);
+        Assert.Equal(new[] { "HGET", "pub.users.1", "name" }, parsed.Args);
+        Assert.Equal(full.Length, parsed.Consumed);
+        for (int cut = 1; cut < full.Length; cut++)
+            Assert.Equal(RespReader.Result.Incomplete, Parse(full[..cut]).Result);
+        Assert.Equal(RespReader.Result.Empty, Parse("*0\r\n").Result);
+    }
+
+    [Fact]
+    public void Inline_commands_split_like_redis()
+    {
+        Assert.Equal(new[] { "HGET", "pub.cities.Tulsa/OK", "a b", "it's" }, Parse("HGET pub.cities.Tulsa/OK \"a b\" 'it\\'s'\r\n").Args);
+        Assert.Equal(new[] { "ECHO", "aA\n" }, Parse("ECHO \"a\\x41\\n\"\n").Args);
+        Assert.Equal(RespReader.Result.Empty, Parse("\r\n").Result);
+        Assert.Equal(RespReader.Result.Incomplete, Parse("PING").Result);
+        Assert.Equal("unbalanced quotes in request", Assert.Throws<RespProtocolException>(() => Parse("ECHO \"abc\r\n")).Message);
+    }
+
+    [Fact]
+    public void Limits_are_enforced()
+    {
+        var limits = new RespLimits(MaxBulkLength: 1024, MaxArguments: 16, MaxInlineLength: 1024);
+        Assert.Equal("invalid bulk length", Assert.Throws<RespProtocolException>(() => Parse("*1\r\n$2000\r\n", limits)).Message);
+        Assert.Equal("invalid multibulk length", Assert.Throws<RespProtocolException>(() => Parse("*17\r\n", limits)).Message);
+        Assert.Equal("too big inline request", Assert.Throws<RespProtocolException>(() => Parse(new string('a', 2000), limits)).Message);
+    }
+
+    [Theory]
+    [InlineData("*", "anything", true)]
+    [InlineData("pub.users.*", "pub.users.12", true)]
+    [InlineData("pub.users.?", "pub.users.12", false)]
+    [InlineData("pub.[a-c]ities.*", "pub.cities.x", true)]
+    [InlineData("pub.[^c]ities.*", "pub.cities.x", false)]
+    [InlineData("a\\*b", "a*b", true)]
+    [InlineData("a\\*b", "axb", false)]
+    [InlineData("*a*b*c*", "xxaxxbxxcxx", true)]
+    [InlineData("h[ae]llo", "hillo", false)]
+    public void Glob_matches_like_stringmatchlen(string pattern, string text, bool expected) =>
+        Assert.Equal(expected, GlobPattern.IsMatch(Encoding.UTF8.GetBytes(pattern), Encoding.UTF8.GetBytes(text)));
+
+    [Fact]
+    public async Task A_malformed_request_closes_only_its_own_connection()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var bad = await RawClient.ConnectAsync(server.Port);
+        using var good = await RawClient.ConnectAsync(server.Port);
+
+        await bad.SendRawAsync("*1\r\n$abc\r\n");
+        Assert.Equal(new RespError("ERR Protocol error: invalid bulk length"), await bad.ReadAsync());
+        Assert.True(await bad.IsClosedAsync());
+        Assert.Equal("Ada", await good.CommandAsync("HGET", "pub.users.1", "name"));
+    }
+
+    [Fact]
+    public async Task Pipelined_and_inline_requests_are_answered_in_order()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var c = await RawClient.ConnectAsync(server.Port);
+
+        var pipeline = new StringBuilder();
+        for (int i = 0; i < 1000; i++) pipeline.Append("*3\r\n$4\r\nHGET\r\n$11\r\npub.users.2\r\n$4\r\nname\r\n");
+        pipeline.Append("HGET pub.users.1 name\r\n");
+        await c.SendRawAsync(pipeline.ToString());
+        for (int i = 0; i < 1000; i++) Assert.Equal("Grace", await c.ReadAsync());
+        Assert.Equal("Ada", await c.ReadAsync());
+    }
+
+    [Fact]
+    public async Task Clients_beyond_the_limit_are_refused()
+    {
+        await using var server = await TestServer.StartAsync(new RespOptions { MaxClients = 1 });
+        using var first = await RawClient.ConnectAsync(server.Port);
+        Assert.Equal(new RespSimple("PONG"), await first.CommandAsync("PING"));
+        using var second = await RawClient.ConnectAsync(server.Port);
+        Assert.Equal(new RespError("ERR max number of clients reached"), await second.ReadAsync());
+        Assert.Equal(new RespSimple("PONG"), await first.CommandAsync("PING"));
+    }
+
+    [Fact]
+    public async Task Client_commands_name_list_and_kill_connections()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var a = await RawClient.ConnectAsync(server.Port);
+        using var b = await RawClient.ConnectAsync(server.Port);
+
+        Assert.Equal(new RespSimple("OK"), await a.CommandAsync("CLIENT", "SETNAME", "worker-1"));
+        Assert.Equal("worker-1", await a.CommandAsync("CLIENT", "GETNAME"));
+        long bId = Assert.IsType<long>(await b.CommandAsync("CLIENT", "ID"));
+        var list = Assert.IsType<string>(await a.CommandAsync("CLIENT", "LIST"));
+        Assert.Contains("name=worker-1", list);
+        Assert.Contains($"id={bId} ", list);
+        Assert.Contains("user=default", Assert.IsType<string>(await a.CommandAsync("CLIENT", "INFO")));
+        Assert.Equal(1L, await a.CommandAsync("CLIENT", "KILL", "ID", bId.ToString()));
+        Assert.True(await b.IsClosedAsync());
+        Assert.Equal(new RespSimple("OK"), await a.CommandAsync("QUIT"));
+        Assert.True(await a.IsClosedAsync());
+    }
+}

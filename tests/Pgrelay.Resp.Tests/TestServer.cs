@@ -1,0 +1,102 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Pgrelay.Core.Changes;
+using Pgrelay.Core.Model;
+using Pgrelay.Core.Rows;
+using Pgrelay.Core.Status;
+using Pgrelay.Store;
+
+namespace Pgrelay.Resp.Tests;
+
+/// <summary>
+/// A real Kestrel server on a free loopback port serving a real <see cref="ReplicatedStore"/>, filled through
+/// its replication-target methods the way replication fills it.
+/// </summary>
+public sealed class TestServer : IAsyncDisposable
+{
+    public static readonly TableSchema Cities = new(1001, "public", "cities",
+        [new ColumnSchema("name", PgTypes.Text, -1, true), new ColumnSchema("state", PgTypes.Text, -1, true),
+         new ColumnSchema("population", PgTypes.Int4, -1, false), new ColumnSchema("motto", PgTypes.Text, -1, false)],
+        ReplicaIdentity.Default);
+
+    public static readonly TableSchema Users = new(1002, "public", "users",
+        [new ColumnSchema("id", PgTypes.Int4, -1, true), new ColumnSchema("name", PgTypes.Text, -1, false),
+         new ColumnSchema("email", PgTypes.Text, -1, false)],
+        ReplicaIdentity.Default);
+
+    private readonly WebApplication _app;
+    private ulong _lsn = 1000;
+    private uint _xid = 700;
+
+    private TestServer(WebApplication app, ReplicatedStore store, int port)
+    {
+        _app = app;
+        Store = store;
+        Port = port;
+    }
+
+    public ReplicatedStore Store { get; }
+    public int Port { get; }
+
+    public static async Task<TestServer> StartAsync(RespOptions? options = null, int extraUsers = 0)
+    {
+        var store = new ReplicatedStore();
+        store.BeginSnapshot([new PublicationSchema("pub", [Cities, Users])]);
+        store.LoadSnapshotRows(Cities, [Row("Tulsa", "OK", "413066", "Tulsa, a great place"), Row("Portland", "OR", "652503", null), Row("Portland", "ME", "68408", "Resurgam")]);
+        var users = new List<byte[]> { Row("1", "Ada", null), Row("2", "Grace", "grace@example.com") };
+        for (int i = 0; i < extraUsers; i++) users.Add(Row((100 + i).ToString(), "user" + i, null));
+        store.LoadSnapshotRows(Users, users);
+        store.CompleteSnapshot(new Lsn(1000));
+
+        int port = FreePort();
+        options ??= new RespOptions();
+        options.Port = port;
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(store);
+        builder.Services.AddSingleton(new ReplicationStatus { SlotName = "pgrelay_test" });
+        builder.Services.AddPgrelayResp(options);
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, l => l.UseConnectionHandler<RespConnectionHandler>()));
+        var app = builder.Build();
+        await app.StartAsync();
+        return new TestServer(app, store, port);
+    }
+
+    public static byte[] Row(params string?[] values)
+    {
+        var builder = new RowBuilder();
+        foreach (var v in values)
+        {
+            if (v is null) builder.AddNull();
+            else builder.AddValue(v);
+        }
+        return builder.Build();
+    }
+
+    /// <summary>Commits one transaction in the store, as replication would.</summary>
+    public void Apply(params RowChange[] changes)
+    {
+        _lsn += 100;
+        Store.Apply(new Transaction(_xid++, new Lsn(_lsn), new Lsn(_lsn + 8), DateTimeOffset.UtcNow, changes.Length, changes));
+    }
+
+    public static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
