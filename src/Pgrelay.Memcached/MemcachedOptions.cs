@@ -1,0 +1,46 @@
+using System.Net;
+
+namespace Pgrelay.Memcached;
+
+/// <summary>Settings of the memcached-protocol listener, bound by the host from flags, environment or file.</summary>
+public sealed class MemcachedOptions
+{
+    /// <summary>memcached's own limit on key length; clients already respect it.</summary>
+    public const int MaxKeyLength = 250;
+
+    public bool Enabled { get; set; } = true;
+    public IPAddress BindAddress { get; set; } = IPAddress.Loopback;
+    public int Port { get; set; } = 11211;
+
+    /// <summary>Longest command line other than get/gets (memcached closes a connection after 2048 bytes without a newline).</summary>
+    public int MaxLineLength { get; set; } = 2048;
+
+    /// <summary>Most keys in one get/gets; also bounds the length of a multi-get line.</summary>
+    public int MaxKeysPerGet { get; set; } = 1024;
+
+    /// <summary>Connections beyond this get <c>SERVER_ERROR Too many open connections</c> and are closed.</summary>
+    public int MaxConnections { get; set; } = 10_000;
+
+    /// <summary>
+    /// Reported by <c>version</c> and <c>stats</c>. Clients parse the leading major.minor.patch (libmemcached
+    /// with strtol) to decide on features such as the meta protocol, so keep it a 1.6 version; a suffix is
+    /// allowed, as in memcached's own development builds.
+    /// </summary>
+    public string ReportedVersion { get; set; } = "1.6.21-pgrelay";
+
+    public IPEndPoint EndPoint => new(BindAddress, Port);
+
+    /// <summary>Longest get/gets line accepted: every key at full length.</summary>
+    public int MaxGetLineLength => Math.Max(MaxLineLength, 5 + MaxKeysPerGet * (MaxKeyLength + 1) + 2);
+
+    /// <summary>Checks the settings as the host starts; throws with one line naming the setting.</summary>
+    public void Validate()
+    {
+        if (Port is < 0 or > 65535) throw new InvalidOperationException($"memcached.port: {Port} is not a TCP port (0-65535)");
+        if (MaxLineLength < 512) throw new InvalidOperationException($"memcached.max-line-length: must be at least 512 (got {MaxLineLength})");
+        if (MaxKeysPerGet is < 1 or > 1_000_000) throw new InvalidOperationException($"memcached.max-keys-per-get: must be 1-1000000 (got {MaxKeysPerGet})");
+        if (MaxConnections < 1) throw new InvalidOperationException($"memcached.max-connections: must be at least 1 (got {MaxConnections})");
+        if (string.IsNullOrWhiteSpace(ReportedVersion) || ReportedVersion.Any(c => c is ' ' or '\r' or '\n' || c > 126))
+            throw new InvalidOperationException($"memcached.version: '{ReportedVersion}' must be one printable ASCII word such as 1.6.21");
+    }
+}

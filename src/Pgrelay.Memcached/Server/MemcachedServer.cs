@@ -1,0 +1,26 @@
+using System.Diagnostics;
+using Pgrelay.Store;
+
+namespace Pgrelay.Memcached.Server;
+
+/// <summary>What every memcached connection shares: the store it reads, its limits and the server-wide counters.</summary>
+public sealed class MemcachedServer(ReplicatedStore store, MemcachedOptions options)
+{
+    private readonly long _started = Stopwatch.GetTimestamp();
+    private int _verbosity;
+
+    public ReplicatedStore Store { get; } = store;
+    public MemcachedOptions Options { get; } = options;
+    public MemcachedStats Stats { get; } = new();
+
+    internal byte[] Utf8Version { get; } = System.Text.Encoding.ASCII.GetBytes(options.ReportedVersion);
+
+    public TimeSpan Uptime => Stopwatch.GetElapsedTime(_started);
+
+    /// <summary>Accepted and echoed in <c>stats settings</c>; pgrelay logs through Microsoft.Extensions.Logging instead.</summary>
+    internal int Verbosity
+    {
+        get => Volatile.Read(ref _verbosity);
+        set => Volatile.Write(ref _verbosity, value);
+    }
+}

@@ -1,0 +1,74 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Pgrelay.Store;
+
+namespace Pgrelay.Memcached.Tests;
+
+/// <summary>
+/// A real Kestrel server on a free loopback port running <see cref="MemcachedConnectionHandler"/> over a real
+/// <see cref="ReplicatedStore"/>, as the host wires it.
+/// </summary>
+public class MemcachedServerFixture : IAsyncLifetime
+{
+    private WebApplication? _app;
+
+    public ReplicatedStore Store { get; } = TestData.NewStore();
+    public int Port { get; private set; }
+
+    protected virtual MemcachedOptions Options => new();
+
+    public async Task InitializeAsync()
+    {
+        // A port can be taken between probing and binding; try a few.
+        for (int attempt = 0; ; attempt++)
+        {
+            Port = FreePort();
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            builder.Services.AddSingleton(Store);
+            builder.Services.AddPgrelayMemcached(Options);
+            builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, Port, l => l.UseConnectionHandler<MemcachedConnectionHandler>()));
+            var app = builder.Build();
+            try
+            {
+                await app.StartAsync();
+                _app = app;
+                return;
+            }
+            catch (IOException) when (attempt < 5)
+            {
+                await app.DisposeAsync();
+            }
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_app is null) return;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await _app.StopAsync(cts.Token);
+        await _app.DisposeAsync();
+    }
+
+    public RawClient Connect() => new(Port);
+
+    public static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}
+
+/// <summary>A server that admits only two connections at once.</summary>
+public sealed class SmallServerFixture : MemcachedServerFixture
+{
+    protected override MemcachedOptions Options => new() { MaxConnections = 2 };
+}
