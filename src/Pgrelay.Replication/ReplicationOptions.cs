@@ -1,3 +1,6 @@
+using Pgrelay.Core.Changes;
+using Pgrelay.Core.Model;
+
 namespace Pgrelay.Replication;
 
 /// <summary>What to replicate and how. Validated by <see cref="Validate"/> (the CLI calls it before start).</summary>
@@ -9,8 +12,29 @@ public sealed class ReplicationOptions
     /// <summary>Publications to replicate (at least one).</summary>
     public IList<string> Publications { get; set; } = new List<string>();
 
-    /// <summary>The logical slot; default <c>pgrelay_&lt;database&gt;</c>. Dropped and recreated at each start.</summary>
+    /// <summary>The logical slot; default <c>pgrelay_&lt;database&gt;</c>. Dropped and recreated at each start unless <see cref="KeepSlot"/>.</summary>
     public string? SlotName { get; set; }
+
+    /// <summary>
+    /// Keep an existing slot instead of dropping it: set when durable consumers (sinks) have checkpoints. The cache is
+    /// loaded from a temporary slot's exported snapshot at P, and streaming restarts on the kept slot from its
+    /// confirmed_flush_lsn C; transactions in (C, P] go to <see cref="Replay"/> instead of the target's Apply.
+    /// </summary>
+    public bool KeepSlot { get; set; }
+
+    /// <summary>
+    /// With <see cref="KeepSlot"/>: the lowest checkpoint (end LSN) any durable consumer holds. A slot confirmed beyond it
+    /// cannot give that consumer what it missed, so it is dropped and recreated (the consumer starts over). Null: no limit.
+    /// </summary>
+    public Lsn? ResumeFrom { get; set; }
+
+    /// <summary>Called between BeginSnapshot and CompleteSnapshot when streaming resumes on a kept slot below the snapshot
+    /// (argument: the slot's confirmed_flush_lsn). The host wires it to <c>ReplicatedStore.BeginReplay</c>.</summary>
+    public Action<Lsn>? BeginReplay { get; set; }
+
+    /// <summary>Receives committed transactions the snapshot already holds (commit LSN in (C, P]), in order. The host wires
+    /// it to <c>ReplicatedStore.Replay</c>. Without it such transactions are skipped, as after a reconnect.</summary>
+    public Action<Transaction>? Replay { get; set; }
 
     /// <summary>Connections copying the snapshot in parallel.</summary>
     public int CopyParallelism { get; set; } = 3;

@@ -27,6 +27,7 @@ public sealed class ReplicationService
     private readonly ILogger _log;
     private readonly SourceOptions _source;
     private readonly string _slotName;
+    private Lsn? _replayUpTo;   // set while streaming resumes on a kept slot below the cache's snapshot
 
     public ReplicationService(ReplicationOptions options, IReplicationTarget target, ReplicationStatus status, ILoggerFactory loggerFactory)
     {
@@ -88,7 +89,7 @@ public sealed class ReplicationService
                     try
                     {
                         conn ??= await OpenReplicationAsync(ct).ConfigureAwait(false);
-                        var session = new StreamingSession(_source, _options, _target, _status, catalog, _log);
+                        var session = new StreamingSession(_source, _options, _target, _status, catalog, _log, _replayUpTo);
                         await session.RunAsync(conn, _slotName, preflight.ProtocolVersion, ct).ConfigureAwait(false);
                     }
                     catch (Exception e) when (IsRetryable(e, ct))
@@ -132,7 +133,16 @@ public sealed class ReplicationService
         var conn = await OpenReplicationAsync(ct).ConfigureAwait(false);
         try
         {
-            await DropExistingSlotAsync(conn, ct).ConfigureAwait(false);
+            _replayUpTo = null;
+            var existing = await FindSlotAsync(ct).ConfigureAwait(false);
+            if (_options.KeepSlot && existing is { Confirmed: { } confirmed } && (_options.ResumeFrom is not { } floor || confirmed <= floor))
+                return (conn, await StartUpOnKeptSlotAsync(existing.Value.ActivePid, confirmed, preflight, ct).ConfigureAwait(false));
+            if (_options.KeepSlot && existing is { Confirmed: { } beyond })
+                _log.LogWarning("slot {Slot} is confirmed at {Confirmed}, past the oldest checkpoint {Checkpoint}: consumers behind it start over",
+                    _slotName, beyond, _options.ResumeFrom);
+            else if (_options.KeepSlot)
+                _log.LogWarning("slot {Slot} does not exist: consumers with checkpoints start over from a new snapshot", _slotName);
+            if (existing is not null) await DropExistingSlotAsync(conn, existing.Value.ActivePid, ct).ConfigureAwait(false);
             // The exported snapshot lives only while this connection stays idle, so it is left alone until the copy is done.
             var slot = await conn.CreatePgOutputReplicationSlot(_slotName, temporarySlot: false,
                 slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: ct).ConfigureAwait(false);
@@ -159,6 +169,73 @@ public sealed class ReplicationService
         }
     }
 
+    /// <summary>
+    /// Start-up that keeps the permanent slot at its confirmed position C: the cache's snapshot comes from a temporary
+    /// slot created with EXPORT_SNAPSHOT on a second replication connection (consistent point P ≥ C), the temporary
+    /// slot goes with its connection once the copy is done, and streaming then starts on the kept slot from C. The
+    /// transactions in (C, P] are already in the snapshot: they are replayed for durable consumers, not applied.
+    /// </summary>
+    private async Task<RelationCatalog> StartUpOnKeptSlotAsync(int? activePid, Lsn confirmed, PreflightResult preflight, CancellationToken ct)
+    {
+        if (activePid is { } pid) await TerminateAsync(pid, ct).ConfigureAwait(false);   // a previous run's walsender still holding it
+        await using var temporary = await OpenReplicationAsync(ct).ConfigureAwait(false);
+        var name = $"pgrelay_tmp_{Environment.ProcessId}_{Random.Shared.Next(1_000_000)}";
+        var slot = await temporary.CreatePgOutputReplicationSlot(name, temporarySlot: true,
+            slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: ct).ConfigureAwait(false);
+        var consistentPoint = new Lsn((ulong)slot.ConsistentPoint);
+        var snapshotName = slot.SnapshotName ?? throw new InvalidOperationException("the server exported no snapshot");
+        _status.ConsistentPoint = consistentPoint;
+        _status.ConfirmedLsn = confirmed;   // never confirm past what the kept slot's consumers have
+        _log.LogInformation("keeping slot {Slot} confirmed at {Confirmed}; snapshot {Snapshot} from temporary slot at {ConsistentPoint}",
+            _slotName, confirmed, snapshotName, consistentPoint);
+
+        var schema = await IntrospectAsync(snapshotName, preflight, ct).ConfigureAwait(false);
+        _status.Phase = ReplicationPhase.Snapshotting;
+        _target.BeginSnapshot(schema.Publications);
+        if (confirmed < consistentPoint) _options.BeginReplay?.Invoke(confirmed);
+        var copier = new SnapshotCopier(_source, _options, _target, _status, _log);
+        await copier.CopyAsync(snapshotName, schema.Tables, ct).ConfigureAwait(false);
+        _target.CompleteSnapshot(consistentPoint);
+        _status.AppliedLsn = _target.AppliedLsn;
+        if (confirmed < consistentPoint && _options.Replay is not null) _replayUpTo = consistentPoint;
+        _log.LogInformation("snapshot complete: {Rows} rows in {Tables} tables", _status.SnapshotRowsCopied, schema.Tables.Count);
+        return new RelationCatalog(schema.Tables.Select(t => t.Schema));
+    }
+
+    private async Task<(int? ActivePid, Lsn? Confirmed)?> FindSlotAsync(CancellationToken ct)
+    {
+        await using var conn = await Preflight.OpenAsync(_source, ct).ConfigureAwait(false);
+        await using var cmd = new NpgsqlCommand(
+            "SELECT active_pid, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = @slot AND slot_type = 'logical' AND database = current_database()", conn);
+        cmd.Parameters.AddWithValue("slot", _slotName);
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        if (!await reader.ReadAsync(ct).ConfigureAwait(false))
+        {
+            await reader.DisposeAsync().ConfigureAwait(false);
+            // A slot of that name for another database (or a physical one) still blocks creation: report it as existing.
+            await using var any = new NpgsqlCommand("SELECT active_pid FROM pg_replication_slots WHERE slot_name = @slot", conn);
+            any.Parameters.AddWithValue("slot", _slotName);
+            var found = await any.ExecuteScalarAsync(ct).ConfigureAwait(false);
+            return found is null ? null : (found as int?, null);
+        }
+        int? pid = reader.IsDBNull(0) ? null : reader.GetInt32(0);
+        Lsn? confirmed = reader.IsDBNull(1) ? null : new Lsn((ulong)reader.GetFieldValue<NpgsqlTypes.NpgsqlLogSequenceNumber>(1));
+        return (pid, confirmed);
+    }
+
+    private async Task TerminateAsync(int pid, CancellationToken ct)
+    {
+        await using var conn = await Preflight.OpenAsync(_source, ct).ConfigureAwait(false);
+        await using var kill = new NpgsqlCommand("SELECT pg_terminate_backend(@pid)", conn);
+        kill.Parameters.AddWithValue("pid", pid);
+        await kill.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        // The walsender lets go of the slot as it exits; wait briefly so START_REPLICATION does not find it active.
+        await using var wait = new NpgsqlCommand("SELECT count(*) FROM pg_replication_slots WHERE active_pid = @pid", conn);
+        wait.Parameters.AddWithValue("pid", pid);
+        for (int i = 0; i < 100 && (long)(await wait.ExecuteScalarAsync(ct).ConfigureAwait(false))! > 0; i++)
+            await Task.Delay(50, ct).ConfigureAwait(false);
+    }
+
     /// <summary>Reads the publications as of the snapshot, so the schema matches the copied rows exactly.</summary>
     private async Task<SourceSchema> IntrospectAsync(string snapshotName, PreflightResult preflight, CancellationToken ct)
     {
@@ -173,17 +250,13 @@ public sealed class ReplicationService
         return schema;
     }
 
-    private async Task DropExistingSlotAsync(LogicalReplicationConnection replication, CancellationToken ct)
+    private async Task DropExistingSlotAsync(LogicalReplicationConnection replication, int? activePid, CancellationToken ct)
     {
-        await using var conn = await Preflight.OpenAsync(_source, ct).ConfigureAwait(false);
-        await using var cmd = new NpgsqlCommand("SELECT active_pid FROM pg_replication_slots WHERE slot_name = @slot", conn);
-        cmd.Parameters.AddWithValue("slot", _slotName);
-        var found = await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false);
-        if (found is null) return;
         // The cache is in memory, so an old slot's position means nothing to us: start fresh.
         _log.LogInformation("dropping existing slot {Slot} to start from a fresh snapshot", _slotName);
-        if (found is int pid)
+        if (activePid is { } pid)
         {
+            await using var conn = await Preflight.OpenAsync(_source, ct).ConfigureAwait(false);
             await using var kill = new NpgsqlCommand("SELECT pg_terminate_backend(@pid)", conn);
             kill.Parameters.AddWithValue("pid", pid);
             await kill.ExecuteNonQueryAsync(ct).ConfigureAwait(false);

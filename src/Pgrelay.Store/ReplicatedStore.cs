@@ -27,6 +27,9 @@ public sealed class ReplicatedStore : IReplicationTarget
     private ulong _appliedEnd;
     private volatile bool _ready;
     private long _changesApplied;
+    private Lsn? _replayFrom;        // set between BeginSnapshot and CompleteSnapshot when streaming resumes below the snapshot
+    private ulong _replayUpTo;       // the snapshot point replays end at (0: no replay window)
+    private ulong _replayedEnd;      // end LSN of the last replayed transaction (or the replay floor)
 
     public ChangeFeed Feed { get; } = new();
 
@@ -47,6 +50,23 @@ public sealed class ReplicatedStore : IReplicationTarget
 
     /// <summary>Pins a consistent snapshot for reads of several keys. Dispose it promptly.</summary>
     public StorePin Pin() => _pins.Pin(() => VisibleLsn);
+
+    /// <summary>
+    /// Pins a snapshot and says where the feed continues from it: <paramref name="endLsn"/> is the end LSN of the last
+    /// transaction the pin includes, so <see cref="ChangeFeed.TryReadAfterEnd"/> from it yields exactly what the pin lacks.
+    /// </summary>
+    public StorePin Pin(out Lsn endLsn)
+    {
+        lock (_write)
+        {
+            var pin = _pins.Pin(() => VisibleLsn);
+            endLsn = new Lsn(Math.Max(_appliedEnd, pin.Lsn.Value));
+            return pin;
+        }
+    }
+
+    /// <summary>End LSN of the last applied transaction (or the snapshot's consistent point).</summary>
+    public Lsn AppliedEndLsn => new(Volatile.Read(ref _appliedEnd));
 
     public PublicationView? FindPublication(ReadOnlySpan<byte> utf8Name)
     {
@@ -136,6 +156,8 @@ public sealed class ReplicatedStore : IReplicationTarget
                 views.Add(new PublicationView(publication.Name, members));
             }
             _tables = tables;
+            _replayFrom = null;
+            _replayUpTo = 0;
             _maintenance.Clear();
             Volatile.Write(ref _visible, 0);
             Volatile.Write(ref _appliedEnd, 0);
@@ -159,8 +181,57 @@ public sealed class ReplicatedStore : IReplicationTarget
             foreach (var table in _tables.Values) table.StampSnapshot(consistentPoint.Value);
             Volatile.Write(ref _visible, consistentPoint.Value);
             Volatile.Write(ref _appliedEnd, consistentPoint.Value);
-            Feed.Restart(consistentPoint);
+            Feed.Restart(consistentPoint, _replayFrom);
+            if (_replayFrom is { } from && from < consistentPoint)
+            {
+                _replayUpTo = consistentPoint.Value;
+                _replayedEnd = from.Value;
+            }
+            _replayFrom = null;
             _ready = true;
+        }
+    }
+
+    /// <summary>
+    /// Streaming will resume from a kept slot at <paramref name="fromEnd"/>, below the snapshot being loaded: the
+    /// transactions in between come to <see cref="Replay"/> and durable readers at or above <paramref name="fromEnd"/>
+    /// can resume. Call between <see cref="BeginSnapshot"/> and <see cref="CompleteSnapshot"/>.
+    /// </summary>
+    public void BeginReplay(Lsn fromEnd)
+    {
+        lock (_write) _replayFrom = fromEnd;
+    }
+
+    /// <summary>
+    /// A transaction at or below the snapshot (see <see cref="BeginReplay"/>): not applied — the store already holds
+    /// it — but appended to the feed, in order, for durable readers that are behind. Transactions already passed on,
+    /// or outside the replay window, are ignored; one above the store's position is applied normally.
+    /// </summary>
+    public void Replay(Transaction transaction)
+    {
+        lock (_write)
+        {
+            if (transaction.CommitLsn.Value > _visible)
+            {
+                Apply(transaction);
+                return;
+            }
+            if (_replayUpTo == 0 || transaction.CommitLsn.Value > _replayUpTo || transaction.EndLsn.Value <= _replayedEnd) return;
+            var changes = new List<AppliedChange>(Math.Max(transaction.Count, 1));
+            foreach (var change in transaction.Changes)
+            {
+                var table = TableFor(change.Table);
+                changes.Add(change.Kind switch
+                {
+                    ChangeKind.Insert => new(ChangeKind.Insert, table, change.Table, null, change.NewRow),
+                    ChangeKind.Update => new(ChangeKind.Update, table, change.Table, change.OldRow, change.NewRow),
+                    ChangeKind.Delete => new(ChangeKind.Delete, table, change.Table, change.OldRow, null),
+                    _ => new(change.Kind, table, change.Table, null, null),
+                });
+            }
+            _replayedEnd = transaction.EndLsn.Value;
+            Feed.AppendReplay(new CommittedTransaction(transaction.Xid, transaction.CommitLsn, transaction.EndLsn, transaction.CommitTime,
+                changes, Replayed: true));
         }
     }
 

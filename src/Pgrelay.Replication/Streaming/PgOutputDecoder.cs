@@ -25,6 +25,7 @@ internal sealed class PgOutputDecoder : IDisposable
     private readonly ILogger _log;
     private readonly TupleReader _reader = new();
     private readonly Dictionary<uint, TransactionBuffer> _streamed = new();
+    private readonly Lsn? _replayUpTo;
 
     private TransactionBuffer? _current;
     private bool _currentAlreadyApplied;
@@ -33,8 +34,9 @@ internal sealed class PgOutputDecoder : IDisposable
     private long _messages;
 
     public PgOutputDecoder(IReplicationTarget target, ReplicationStatus status, RelationCatalog catalog, MissingValueLookup missing,
-        ReplicationOptions options, ILogger log)
+        ReplicationOptions options, ILogger log, Lsn? replayUpTo = null)
     {
+        _replayUpTo = options.Replay is null ? null : replayUpTo;
         _target = target;
         _status = status;
         _catalog = catalog;
@@ -63,7 +65,9 @@ internal sealed class PgOutputDecoder : IDisposable
                 _current?.Dispose();
                 _current = NewBuffer(begin.TransactionXid);
                 // A replay after reconnect: decode relations (cheap) but keep no rows.
-                _currentAlreadyApplied = new Lsn((ulong)begin.TransactionFinalLsn) <= _target.AppliedLsn;
+                // Transactions the snapshot holds but a kept slot's consumers may lack are decoded for Replay.
+                var final = new Lsn((ulong)begin.TransactionFinalLsn);
+                _currentAlreadyApplied = final <= _target.AppliedLsn && !(_replayUpTo is { } upTo && final <= upTo);
                 break;
             case CommitMessage commit:
                 var buffer = _current ?? throw Protocol("Commit without Begin");
@@ -209,7 +213,10 @@ internal sealed class PgOutputDecoder : IDisposable
                 if (buffer.Spilled)
                     _log.LogInformation("applying transaction {Xid} with {Changes} changes from its spill file", buffer.Xid, count);
                 var transaction = new Transaction(buffer.Xid, new Lsn((ulong)commitLsn), new Lsn((ulong)endLsn), time, count, buffer.TakeChanges());
-                _target.Apply(transaction);
+                if (transaction.CommitLsn <= _target.AppliedLsn && _replayUpTo is { } upTo && transaction.CommitLsn <= upTo)
+                    _options.Replay!(transaction);
+                else
+                    _target.Apply(transaction);
                 _status.CountTransaction(count);
                 _status.LastCommitTime = time;
             }

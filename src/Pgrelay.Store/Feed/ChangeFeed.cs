@@ -8,15 +8,24 @@ namespace Pgrelay.Store.Feed;
 /// (the HTTP feed sends a reset event, a sink re-snapshots). Push listeners are called on the writer
 /// thread right after a transaction becomes visible, in commit order; they must only enqueue.
 /// </summary>
+/// <remarks>
+/// Two ways to name a position. Live readers (SSE, pub/sub) use commit LSNs: "everything committed at or
+/// below X". Durable readers (sinks) use end LSNs, the unit the slot is confirmed in: "every transaction whose
+/// commit record ends at or below X" — a checkpoint's end LSN maps onto the slot's confirmed_flush_lsn
+/// without any guessing, which is what makes resuming into replayed transactions exact.
+/// </remarks>
 public sealed class ChangeFeed
 {
     private readonly object _gate = new();
-    private readonly Queue<CommittedTransaction> _retained = new();
+    // Ordered by LSN; _head marks the oldest retained entry (a list, not a queue, so reads can binary-search).
+    private readonly List<CommittedTransaction> _retained = [];
+    private int _head;
     private readonly int _maxTransactions;
     private readonly long _maxChanges;
     private long _retainedChanges;
-    private Lsn _lostUpTo;           // readers positioned below this have missed something
-    private Lsn _newest;
+    private Lsn _lostUpTo;           // readers positioned (by commit LSN) below this have missed something
+    private Lsn _lostEnd;            // readers positioned (by end LSN) below this have missed something
+    private Lsn _newest, _newestEnd;
     private TaskCompletionSource _arrived = NewSignal();
     private volatile Action<CommittedTransaction>[] _listeners = [];
 
@@ -27,8 +36,11 @@ public sealed class ChangeFeed
     }
 
     public Lsn NewestLsn { get { lock (_gate) return _newest; } }
+    public Lsn NewestEndLsn { get { lock (_gate) return _newestEnd; } }
     public Lsn OldestResumableLsn { get { lock (_gate) return _lostUpTo; } }
-    public int RetainedTransactions { get { lock (_gate) return _retained.Count; } }
+    /// <summary>The lowest end-LSN position <see cref="TryReadAfterEnd"/> still serves.</summary>
+    public Lsn OldestResumableEndLsn { get { lock (_gate) return _lostEnd; } }
+    public int RetainedTransactions { get { lock (_gate) return _retained.Count - _head; } }
 
     /// <summary>Adds a push listener; returns a handle that removes it.</summary>
     public IDisposable Listen(Action<CommittedTransaction> listener)
@@ -44,11 +56,40 @@ public sealed class ChangeFeed
         lock (_gate)
         {
             if (after < _lostUpTo) return FeedRead.Lost;
-            foreach (var t in _retained)   // retained is small enough in practice; ordered by LSN
-            {
-                if (t.CommitLsn > after) { transaction = t; return FeedRead.Transaction; }
-            }
-            return FeedRead.Empty;
+            int i = FirstAbove(after, byEnd: false);
+            if (i < 0) return FeedRead.Empty;
+            transaction = _retained[i];
+            return FeedRead.Transaction;
+        }
+    }
+
+    /// <summary>
+    /// Reads the first retained transaction whose commit record ends after <paramref name="afterEnd"/>: the position of a
+    /// reader that has every transaction ending at or below it (a durable checkpoint).
+    /// </summary>
+    public FeedRead TryReadAfterEnd(Lsn afterEnd, out CommittedTransaction? transaction)
+    {
+        transaction = null;
+        lock (_gate)
+        {
+            if (afterEnd < _lostEnd) return FeedRead.Lost;
+            int i = FirstAbove(afterEnd, byEnd: true);
+            if (i < 0) return FeedRead.Empty;
+            transaction = _retained[i];
+            return FeedRead.Transaction;
+        }
+    }
+
+    /// <summary>Reads up to <paramref name="max"/> consecutive transactions after an end-LSN position (see <see cref="TryReadAfterEnd"/>).</summary>
+    public FeedRead TryReadAfterEnd(Lsn afterEnd, int max, List<CommittedTransaction> output)
+    {
+        lock (_gate)
+        {
+            if (afterEnd < _lostEnd) return FeedRead.Lost;
+            int i = FirstAbove(afterEnd, byEnd: true);
+            if (i < 0) return FeedRead.Empty;
+            for (int n = 0; n < max && i < _retained.Count; n++, i++) output.Add(_retained[i]);
+            return FeedRead.Transaction;
         }
     }
 
@@ -64,18 +105,37 @@ public sealed class ChangeFeed
         return signal.WaitAsync(cancellation);
     }
 
+    /// <summary>Completes when a transaction ending after <paramref name="afterEnd"/> arrives (or the position was lost).</summary>
+    public Task WaitAfterEndAsync(Lsn afterEnd, CancellationToken cancellation)
+    {
+        Task signal;
+        lock (_gate)
+        {
+            if (_newestEnd > afterEnd || afterEnd < _lostEnd) return Task.CompletedTask;
+            signal = _arrived.Task;
+        }
+        return signal.WaitAsync(cancellation);
+    }
+
     // ---- writer side ----
 
-    /// <summary>A fresh snapshot replaced the store's contents: nothing before it can be resumed from.</summary>
-    internal void Restart(Lsn snapshotLsn)
+    /// <summary>
+    /// A fresh snapshot replaced the store's contents: nothing before it can be resumed from — except, when
+    /// <paramref name="replayFromEnd"/> is given, durable readers at or above it: the transactions between it and the
+    /// snapshot are about to be replayed into the feed (<see cref="AppendReplay"/>).
+    /// </summary>
+    internal void Restart(Lsn snapshotLsn, Lsn? replayFromEnd = null)
     {
         TaskCompletionSource arrived;
         lock (_gate)
         {
             _retained.Clear();
+            _head = 0;
             _retainedChanges = 0;
             _lostUpTo = snapshotLsn;
             _newest = snapshotLsn;
+            _lostEnd = replayFromEnd is { } from && from < snapshotLsn ? from : snapshotLsn;
+            _newestEnd = _lostEnd;
             arrived = _arrived;
             _arrived = NewSignal();
         }
@@ -84,23 +144,56 @@ public sealed class ChangeFeed
 
     internal void Append(CommittedTransaction transaction)
     {
+        Add(transaction);
+        foreach (var listener in _listeners) listener(transaction);
+    }
+
+    /// <summary>
+    /// A transaction the snapshot already holds, passed on for durable readers that are behind the snapshot. Not
+    /// pushed to listeners: nothing in the store changed. Arrives before anything applied after the snapshot.
+    /// </summary>
+    internal void AppendReplay(CommittedTransaction transaction) => Add(transaction);
+
+    private void Add(CommittedTransaction transaction)
+    {
         TaskCompletionSource arrived;
         lock (_gate)
         {
-            _retained.Enqueue(transaction);
+            _retained.Add(transaction);
             _retainedChanges += transaction.Changes.Count;
-            _newest = transaction.CommitLsn;
-            while (_retained.Count > 1 && (_retained.Count > _maxTransactions || _retainedChanges > _maxChanges))
+            _newest = Lsn.Max(_newest, transaction.CommitLsn);
+            _newestEnd = Lsn.Max(_newestEnd, transaction.EndLsn);
+            while (_retained.Count - _head > 1 && (_retained.Count - _head > _maxTransactions || _retainedChanges > _maxChanges))
             {
-                var dropped = _retained.Dequeue();
+                var dropped = _retained[_head];
+                _retained[_head++] = null!;
                 _retainedChanges -= dropped.Changes.Count;
-                _lostUpTo = dropped.CommitLsn;
+                _lostUpTo = Lsn.Max(_lostUpTo, dropped.CommitLsn);
+                _lostEnd = Lsn.Max(_lostEnd, dropped.EndLsn);
+            }
+            if (_head > 1024 && _head > (_retained.Count >> 1))
+            {
+                _retained.RemoveRange(0, _head);
+                _head = 0;
             }
             arrived = _arrived;
             _arrived = NewSignal();
         }
         arrived.TrySetResult();
-        foreach (var listener in _listeners) listener(transaction);
+    }
+
+    /// <summary>Index of the first retained transaction above the position, or -1. Caller holds the gate.</summary>
+    private int FirstAbove(Lsn position, bool byEnd)
+    {
+        int lo = _head, hi = _retained.Count;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            var t = _retained[mid];
+            if ((byEnd ? t.EndLsn : t.CommitLsn) > position) hi = mid;
+            else lo = mid + 1;
+        }
+        return lo < _retained.Count ? lo : -1;
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
