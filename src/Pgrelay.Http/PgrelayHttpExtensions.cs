@@ -2,8 +2,10 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Pgrelay.Http.Changes;
 using Pgrelay.Http.Endpoints;
 using Pgrelay.Http.Metrics;
+using Pgrelay.Http.Status;
 
 namespace Pgrelay.Http;
 
@@ -19,6 +21,12 @@ public static class PgrelayHttpExtensions
         services.AddMetrics();
         services.TryAddSingleton<PgrelayMeter>();
         services.TryAddSingleton<PrometheusExporter>();
+        services.TryAddSingleton<ChangeStreamOptions>();
+        services.TryAddSingleton<StatusDocument>();
+        services.TryAddSingleton<SseConnectionCounter>();
+        // Redis and memcached counters are registered by the host the same way (AddSingleton<IProtocolConnectionCounter>).
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProtocolConnectionCounter, SseConnectionCounter>(
+            provider => provider.GetRequiredService<SseConnectionCounter>()));
         return services;
     }
 
@@ -29,10 +37,14 @@ public static class PgrelayHttpExtensions
             throw new InvalidOperationException("call services.AddPgrelayHttp() before MapPgrelayHttp()");
 
         endpoints.MapGet("/", OverviewEndpoint.Get);
+        endpoints.MapGet("/status", StatusEndpoint.Get);
+        endpoints.MapGet("/changes", ChangeStreamEndpoint.All);
         endpoints.MapGet("/healthz", HealthEndpoints.Live);
         endpoints.MapGet("/readyz", HealthEndpoints.Ready);
         endpoints.MapGet("/metrics", MetricsEndpoint.Scrape);
         endpoints.MapGet("/{publication}/{table}", TablePageEndpoint.Get);
+        // A literal segment outranks the catch-all, so .../changes is the stream; see ChangeStreamEndpoint for the row named "changes".
+        endpoints.MapGet("/{publication}/{table}/changes", ChangeStreamEndpoint.Table);
         endpoints.MapGet("/{publication}/{table}/{**key}", RowEndpoint.Get);
         return endpoints;
     }

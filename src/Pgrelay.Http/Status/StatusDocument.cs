@@ -1,0 +1,113 @@
+using System.Text.Json;
+using Pgrelay.Core.Status;
+using Pgrelay.Store;
+
+namespace Pgrelay.Http.Status;
+
+/// <summary>
+/// Everything an operator (or the dashboard) wants in one JSON document: replication phase and positions,
+/// lag, snapshot progress, tables with rows and memory, the change feed's window, clients per protocol and
+/// sink checkpoints. Served at GET / (for non-browsers) and GET /status.
+/// </summary>
+internal sealed class StatusDocument(
+    ReplicatedStore store,
+    ReplicationStatus status,
+    IEnumerable<IProtocolConnectionCounter> counters,
+    IEnumerable<ISinkCheckpointSource> sinks)
+{
+    public void Write(Utf8JsonWriter json, DateTimeOffset now)
+    {
+        json.WriteStartObject();
+        json.WriteString("time", now.UtcDateTime);
+        json.WriteString("phase", status.Phase.ToString().ToLowerInvariant());
+        json.WriteBoolean("ready", store.IsReady);
+        json.WriteString("visible_lsn", store.VisibleLsn.ToString());
+        json.WriteNumber("lag_bytes", status.LagBytes);
+        json.WriteNumber("lag_seconds", status.LagSeconds(now));
+        if (status.LastError is { } error) json.WriteString("last_error", error);
+
+        json.WriteStartObject("replication");
+        json.WriteString("slot", status.SlotName);
+        json.WriteString("consistent_point", status.ConsistentPoint.ToString());
+        json.WriteString("received_lsn", status.ReceivedLsn.ToString());
+        json.WriteString("applied_lsn", status.AppliedLsn.ToString());
+        json.WriteString("confirmed_lsn", status.ConfirmedLsn.ToString());
+        json.WriteString("server_wal_end", status.ServerWalEnd.ToString());
+        json.WriteString("safe_to_confirm_lsn", store.SafeToConfirmLsn.ToString());
+        json.WriteNumber("transactions_applied", status.TransactionsApplied);
+        json.WriteNumber("changes_applied", status.ChangesApplied);
+        json.WriteNumber("reconnects", status.Reconnects);
+        json.WriteEndObject();
+
+        json.WriteStartObject("snapshot");
+        json.WriteNumber("tables_done", status.SnapshotTablesDone);
+        json.WriteNumber("tables_total", status.SnapshotTablesTotal);
+        json.WriteNumber("rows_copied", status.SnapshotRowsCopied);
+        json.WriteNumber("rows_estimated", status.SnapshotRowsEstimated);
+        json.WriteEndObject();
+
+        json.WriteStartObject("feed");
+        json.WriteString("newest_lsn", store.Feed.NewestLsn.ToString());
+        json.WriteString("oldest_resumable_lsn", store.Feed.OldestResumableLsn.ToString());
+        json.WriteNumber("retained_transactions", store.Feed.RetainedTransactions);
+        json.WriteEndObject();
+
+        long rows = 0, bytes = 0;
+        json.WriteStartArray("publications");
+        foreach (var publication in store.Publications)
+        {
+            json.WriteStartObject();
+            json.WriteString("name", publication.Name);
+            json.WriteStartArray("tables");
+            foreach (var table in publication.Tables)
+            {
+                json.WriteStartObject();
+                json.WriteString("name", table.KeyName);
+                json.WriteNumber("rows", table.RowCount);
+                json.WriteNumber("bytes", table.MemoryBytes);
+                json.WriteNumber("bytes_per_row", Math.Round(table.BytesPerRow, 1));
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        foreach (var table in store.Tables)   // a table in two publications is held once
+        {
+            rows += table.RowCount;
+            bytes += table.MemoryBytes;
+        }
+        json.WriteStartObject("memory");
+        json.WriteNumber("rows", rows);
+        json.WriteNumber("bytes", bytes);
+        json.WriteNumber("bytes_per_row", rows == 0 ? 0 : Math.Round((double)bytes / rows, 1));
+        json.WriteEndObject();
+
+        json.WriteStartArray("clients");
+        foreach (var counter in counters)
+        {
+            json.WriteStartObject();
+            json.WriteString("protocol", counter.Protocol);
+            json.WriteNumber("connections", counter.OpenConnections);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+
+        var checkpoints = sinks.SelectMany(s => s.Checkpoints).ToList();
+        json.WriteStartObject("sinks");
+        json.WriteBoolean("configured", checkpoints.Count > 0);
+        json.WriteStartArray("checkpoints");
+        foreach (var checkpoint in checkpoints)
+        {
+            json.WriteStartObject();
+            json.WriteString("name", checkpoint.Name);
+            json.WriteString("kind", checkpoint.Kind);
+            json.WriteString("acknowledged_lsn", checkpoint.Acknowledged.ToString());
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteEndObject();
+
+        json.WriteEndObject();
+    }
+}
