@@ -37,6 +37,21 @@ public class CliErrorTests
     }
 
     [Fact]
+    public async Task Broken_acl_file_stops_start_up_before_connecting()
+    {
+        var acl = Path.GetTempFileName();
+        await File.WriteAllTextAsync(acl, "user alice on >secret ~pub.* +@read\nuser bob sometimes\n");
+        try
+        {
+            // The source is unreachable on purpose: the ACL file must be rejected before any connection is tried.
+            var (code, stderr) = await Run("run", "--source", "postgres://u@127.0.0.1:1/db", "--publication", "p", "--aclfile", acl);
+            Assert.Equal(2, code);
+            AssertOneLine(stderr, "sometimes");
+        }
+        finally { File.Delete(acl); }
+    }
+
+    [Fact]
     public async Task Bad_number_names_the_setting()
     {
         var (code, stderr) = await Run("run", "--source", "postgres://u@127.0.0.1/db", "--publication", "p", "--copy-parallelism", "lots");

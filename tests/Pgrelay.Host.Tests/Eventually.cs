@@ -15,4 +15,9 @@ internal static class Eventually
         }
         return value;
     }
+
+    public static Task True(Func<bool> condition, string what, int seconds = 60) =>
+        Get(() => Task.FromResult(condition()), ok => ok, what, seconds);
+
+    public static Task True(Func<Task<bool>> condition, string what, int seconds = 60) => Get(condition, ok => ok, what, seconds);
 }

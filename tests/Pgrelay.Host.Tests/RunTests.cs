@@ -49,10 +49,11 @@ public class RunTests
     }
 
     [Fact]
-    public async Task Demo_serves_the_grades_sample()
+    public async Task Demo_serves_the_grades_sample_over_http_redis_and_memcached_and_shows_updates_live()
     {
-        int httpPort = FreePort.Next();
-        await using var demo = PgrelayProcess.Start("demo", "--http", $"127.0.0.1:{httpPort}", "--resp", "off", "--memcached", "off");
+        int httpPort = FreePort.Next(), respPort = FreePort.Next(), memcachedPort = FreePort.Next();
+        await using var demo = PgrelayProcess.Start("demo", "--http", $"127.0.0.1:{httpPort}", "--resp", $"127.0.0.1:{respPort}",
+            "--memcached", $"127.0.0.1:{memcachedPort}");
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
         await Eventually.Get(async () =>
         {
@@ -64,6 +65,33 @@ public class RunTests
         Assert.Equal("Rubble", betty.GetProperty("last_name").GetString());
         Assert.Equal("C-", betty.GetProperty("grade").GetString());
         Assert.Contains("curl http://127.0.0.1", demo.Stderr);
+        Assert.Contains($"redis-cli -h 127.0.0.1 -p {respPort} HGETALL pub.grades.234-56-7890", demo.Stderr);
+
+        // Exactly the command the demo prints.
+        var hash = await Tool.RunAsync("redis-cli", "-h", "127.0.0.1", "-p", $"{respPort}", "HGETALL", "pub.grades.234-56-7890");
+        var fields = hash.ReplaceLineEndings("\n").TrimEnd().Split('\n');   // redis-cli prints field, value, field, value…
+        Assert.Equal("Rubble", fields[Array.IndexOf(fields, "last_name") + 1]);
+        Assert.Equal("C-", fields[Array.IndexOf(fields, "grade") + 1]);
+        var json = await Tool.RunAsync("memccat", $"--servers=127.0.0.1:{memcachedPort}", "pub.grades.234-56-7890");
+        Assert.Contains("\"last_name\":\"Rubble\"", json);
+
+        // A live subscriber, then the update the demo suggests, through the psql URL it prints.
+        await using var subscriber = Tool.Start("redis-cli", "-h", "127.0.0.1", "-p", $"{respPort}", "PSUBSCRIBE", "__keyspace@0__:pub.grades.*");
+        await Eventually.True(() => subscriber.Stdout.Contains("psubscribe"), "redis-cli subscribed");
+        var url = System.Text.RegularExpressions.Regex.Match(demo.Stderr, @"psql '([^']+)'").Groups[1].Value;
+        Assert.StartsWith("postgres", url);
+        await using (var connection = new NpgsqlConnection(Replication.Connection.SourceOptions.Parse(url).ConnectionString()))
+        {
+            await connection.OpenAsync();
+            await using var update = new NpgsqlCommand("UPDATE grades SET grade = 'A+' WHERE ssn = '234-56-7890'", connection);
+            Assert.Equal(1, await update.ExecuteNonQueryAsync());
+        }
+        await Eventually.True(async () => (await Tool.RunAsync("redis-cli", "-h", "127.0.0.1", "-p", $"{respPort}", "HGET", "pub.grades.234-56-7890", "grade")).Trim() == "A+",
+            "redis-cli HGET sees the update");
+        await Eventually.True(() => subscriber.Stdout.Contains("__keyspace@0__:pub.grades.234-56-7890"), "the keyspace notification");
+        await Eventually.True(() => demo.Stderr.Contains("update pub.grades.234-56-7890"), "the demo prints the change");
+        Assert.Equal("A+", JsonDocument.Parse(await http.GetStringAsync("/pub/grades/234-56-7890")).RootElement.GetProperty("grade").GetString());
+
         await demo.InterruptAsync();
         Assert.True(demo.HasExited);
     }

@@ -55,7 +55,17 @@ internal static class DemoCommand
             lines.Add($"  curl 'http://{http}/pub/grades?limit=5'");
         }
         if (settings.Resp is { } resp)
+        {
             lines.Add($"  redis-cli -h {resp.Address} -p {resp.Port} HGETALL pub.grades.234-56-7890");
+            lines.Add($"  redis-cli -h {resp.Address} -p {resp.Port} PSUBSCRIBE '__keyspace@0__:pub.grades.*'   (live notifications)");
+        }
+        if (settings.Memcached is { } memcached)
+            lines.Add($"  memccat --servers={memcached.Address}:{memcached.Port} pub.grades.234-56-7890");
+        if (settings.Http is { } web)
+        {
+            lines.Add($"  curl -N http://{web}/pub/grades/changes   (live changes as server-sent events)");
+            lines.Add($"  open http://{web}/ in a browser for the dashboard");
+        }
         lines.Add("then change the database and read again:");
         lines.Add($"  psql '{cluster.UrlFor("postgres")}' -c \"UPDATE grades SET grade = 'A+' WHERE ssn = '234-56-7890'\"");
         lines.Add("Ctrl+C stops pgrelay and removes the private PostgreSQL.");
