@@ -1,0 +1,231 @@
+using Microsoft.Extensions.Logging;
+using Pgrelay.Core.Model;
+using Pgrelay.Sinks.Configuration;
+using Pgrelay.Sinks.Events;
+using Pgrelay.Sinks.Rules;
+using Pgrelay.Sinks.Targets;
+using Pgrelay.Store;
+using Pgrelay.Store.Feed;
+
+namespace Pgrelay.Sinks.Delivery;
+
+/// <summary>
+/// Runs one sink on its own task: an initial load when it has no checkpoint (every row at one pinned snapshot, op r),
+/// then the feed from the checkpoint on. Each batch of whole transactions is delivered (retried with back-off until it
+/// succeeds), then the checkpoint is made durable, then the store is told (<see cref="DurableConsumer.Acknowledge"/>) so the
+/// slot never moves past what this sink has. A failing sink only delays itself.
+/// </summary>
+public sealed class SinkRunner : IAsyncDisposable
+{
+    private readonly SinkDefinition _definition;
+    private readonly ISinkTarget _target;
+    private readonly ReplicatedStore _store;
+    private readonly CheckpointStore _checkpoints;
+    private readonly EventBuilder _events;
+    private readonly DurableConsumer _consumer;
+    private readonly ILogger _log;
+    private Checkpoint? _checkpoint;
+
+    /// <summary>Registers the sink's durable consumer at its checkpoint right away, before replication can confirm anything.</summary>
+    public SinkRunner(SinkDefinition definition, ISinkTarget target, RuleSet rules, ReplicatedStore store, CheckpointStore checkpoints, ILogger log)
+    {
+        _definition = definition;
+        _target = target;
+        _store = store;
+        _checkpoints = checkpoints;
+        _log = log;
+        _events = new EventBuilder(rules, definition.Transactions);
+        _checkpoint = checkpoints.Load(definition.Name);
+        _consumer = store.RegisterDurableConsumer("sink:" + definition.Name, _checkpoint?.EndLsn ?? Lsn.Zero);
+        Status = new SinkStatus(definition.Name, SinkSettingsParser.TypeName(definition.Type));
+        if (_checkpoint is { } c) Status.CheckpointLsn = c.EndLsn;
+    }
+
+    public SinkStatus Status { get; }
+    public SinkDefinition Definition => _definition;
+    public ISinkTarget Target => _target;
+
+    /// <summary>Backoff between attempts; tests shorten it.</summary>
+    public TimeSpan RetryInitialDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan RetryMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        try
+        {
+            Status.State = SinkState.Starting;
+            await WithRetryAsync("connect", () => _target.OpenAsync(ct), reopen: false, ct).ConfigureAwait(false);
+            Lsn? position = _checkpoint?.EndLsn;
+            if (position is { } filed && _target is ITransactionalCheckpoint transactional)
+            {
+                // The target commits its checkpoint with each batch, before the file is written: it may be ahead.
+                Lsn? committed = null;
+                await WithRetryAsync("checkpoint read", async () => committed = await transactional.ReadCheckpointAsync(ct).ConfigureAwait(false),
+                    reopen: true, ct).ConfigureAwait(false);
+                if (committed is { } ahead && ahead > filed)
+                {
+                    _log.LogInformation("sink {Sink}: the target committed up to {Target}, past the checkpoint file's {File}; resuming there",
+                        _definition.Name, ahead, filed);
+                    position = ahead;
+                }
+            }
+            var transactions = new List<CommittedTransaction>();
+            while (!ct.IsCancellationRequested)
+            {
+                Status.SourceLsn = _store.AppliedEndLsn;
+                if (!_store.IsReady)
+                {
+                    await Task.Delay(100, ct).ConfigureAwait(false);
+                    continue;
+                }
+                if (position is null)
+                {
+                    position = await LoadAsync(ct).ConfigureAwait(false);
+                    continue;
+                }
+                transactions.Clear();
+                switch (_store.Feed.TryReadAfterEnd(position.Value, 10_000, transactions))
+                {
+                    case FeedRead.Lost:
+                        _log.LogWarning("sink {Sink}: its position {Position} is no longer in the change feed (oldest {Oldest}); reloading from a snapshot",
+                            _definition.Name, position, _store.Feed.OldestResumableEndLsn);
+                        position = null;
+                        break;
+                    case FeedRead.Empty:
+                        Status.State = SinkState.Streaming;
+                        using (var tick = CancellationTokenSource.CreateLinkedTokenSource(ct))
+                        {
+                            tick.CancelAfter(TimeSpan.FromSeconds(1));   // refresh the status now and then while idle
+                            try { await _store.Feed.WaitAfterEndAsync(position.Value, tick.Token).ConfigureAwait(false); }
+                            catch (OperationCanceledException) when (!ct.IsCancellationRequested) { }
+                        }
+                        break;
+                    default:
+                        position = await DeliverTransactionsAsync(transactions, ct).ConfigureAwait(false);
+                        break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            Status.State = SinkState.Stopped;
+        }
+    }
+
+    private async Task<Lsn> DeliverTransactionsAsync(List<CommittedTransaction> transactions, CancellationToken ct)
+    {
+        var batch = new SinkBatch();
+        CommittedTransaction? last = null;
+        foreach (var t in transactions)
+        {
+            if (last is not null && batch.Events.Count + t.Changes.Count > _definition.BatchSize) break;
+            _events.Add(t, batch.Events);
+            last = t;
+        }
+        batch.EndLsn = last!.EndLsn;
+        if (batch.Events.Count > 0)
+            await WithRetryAsync("delivery", () => _target.DeliverAsync(batch, ct), reopen: true, ct).ConfigureAwait(false);
+        Status.Delivered(batch.Events.Count);
+        Status.State = SinkState.Streaming;
+        await CheckpointAsync(new Checkpoint(last.EndLsn, last.CommitLsn, DateTimeOffset.UtcNow), ct).ConfigureAwait(false);
+        return last.EndLsn;
+    }
+
+    /// <summary>Every row at one pinned snapshot, then a checkpoint at the pin's end LSN: the feed continues from there.</summary>
+    private async Task<Lsn> LoadAsync(CancellationToken ct)
+    {
+        Status.State = SinkState.Loading;
+        using var pin = _store.Pin(out var end);
+        _log.LogInformation("sink {Sink}: initial load at {Lsn}", _definition.Name, pin.Lsn);
+        var time = DateTimeOffset.UtcNow;
+        var tables = _store.Tables.ToList();
+        var batch = new SinkBatch
+        {
+            LoadStartTables = tables.Select(t => _events.Rules.PlanFor(t.Schema, EventOp.Read).Table).Distinct().ToList(),
+        };
+        int index = 0, rows = 0;
+        foreach (var table in tables)
+        {
+            foreach (var row in table.Rows(pin))
+            {
+                if (_events.Read(table, row, pin.Lsn, end, time, index++) is { } e) batch.Events.Add(e);
+                if (batch.Events.Count >= _definition.BatchSize)
+                {
+                    await DeliverLoadSliceAsync(batch, ct).ConfigureAwait(false);
+                    rows += batch.Events.Count;
+                    batch = new SinkBatch();
+                }
+            }
+        }
+        batch.EndLsn = end;   // the last slice commits the checkpoint in targets that keep it themselves
+        await DeliverLoadSliceAsync(batch, ct).ConfigureAwait(false);
+        rows += batch.Events.Count;
+        await CheckpointAsync(new Checkpoint(end, pin.Lsn, DateTimeOffset.UtcNow), ct).ConfigureAwait(false);
+        _log.LogInformation("sink {Sink}: initial load done ({Rows} rows); streaming after {End}", _definition.Name, rows, end);
+        Status.State = SinkState.Streaming;
+        return end;
+    }
+
+    private async Task DeliverLoadSliceAsync(SinkBatch batch, CancellationToken ct)
+    {
+        if (batch.Events.Count == 0 && batch.LoadStartTables is null && batch.EndLsn is null) return;
+        await WithRetryAsync("initial load", () => _target.DeliverAsync(batch, ct), reopen: true, ct).ConfigureAwait(false);
+        Status.Delivered(batch.Events.Count);
+        Status.Loaded(batch.Events.Count);
+    }
+
+    private async Task CheckpointAsync(Checkpoint checkpoint, CancellationToken ct)
+    {
+        await WithRetryAsync("checkpoint", () =>
+        {
+            _checkpoints.Save(_definition.Name, checkpoint);
+            return Task.CompletedTask;
+        }, reopen: false, ct).ConfigureAwait(false);
+        _checkpoint = checkpoint;
+        Status.CheckpointLsn = checkpoint.EndLsn;
+        _consumer.Acknowledge(checkpoint.EndLsn);
+    }
+
+    private async Task WithRetryAsync(string what, Func<Task> action, bool reopen, CancellationToken ct)
+    {
+        var backoff = new Backoff(RetryInitialDelay, RetryMaxDelay);
+        bool failed = false;
+        while (true)
+        {
+            try
+            {
+                if (failed && reopen) await _target.OpenAsync(ct).ConfigureAwait(false);
+                await action().ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                failed = true;
+                var message = Describe(e);
+                Status.Failed($"{what}: {message}");
+                var previous = Status.State;
+                Status.State = SinkState.Retrying;
+                var delay = backoff.Next();
+                _log.LogWarning("sink {Sink}: {What} failed ({Error}); retry {Attempt} in {Delay:0.0}s", _definition.Name, what, message,
+                    Status.ConsecutiveFailures, delay.TotalSeconds);
+                await Task.Delay(delay, ct).ConfigureAwait(false);
+                Status.State = previous == SinkState.Retrying ? SinkState.Streaming : previous;
+            }
+        }
+    }
+
+    private static string Describe(Exception e)
+    {
+        var message = e.Message.Split('\n')[0].Trim();
+        return e.InnerException is { } inner && !message.Contains(inner.Message.Split('\n')[0]) ? $"{message} ({inner.Message.Split('\n')[0].Trim()})" : message;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _consumer.Dispose();
+        await _target.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,146 @@
+using Pgrelay.Core.Model;
+using Pgrelay.Core.Rows;
+using Pgrelay.Store.Tables;
+
+namespace Pgrelay.Sinks.Events;
+
+public enum EventOp : byte
+{
+    Insert = (byte)'c',
+    Update = (byte)'u',
+    Delete = (byte)'d',
+    Truncate = (byte)'t',
+    /// <summary>A row of the initial load (a snapshot read).</summary>
+    Read = (byte)'r',
+    Begin = (byte)'B',
+    Commit = (byte)'C',
+}
+
+/// <summary>A column as a sink sees it: after rules renamed it or changed its type (a masked number is text).</summary>
+public sealed class SinkColumn(string name, uint typeOid, int typeModifier, PgTypeKind kind, PgTypeKind elementKind, bool isKey, int source)
+{
+    public string Name { get; } = name;
+    public byte[] Utf8Name { get; } = System.Text.Encoding.UTF8.GetBytes(name);
+    public uint TypeOid { get; } = typeOid;
+    public int TypeModifier { get; } = typeModifier;
+    public PgTypeKind Kind { get; } = kind;
+    public PgTypeKind ElementKind { get; } = elementKind;
+    public bool IsKey { get; } = isKey;
+    /// <summary>Index of the column in the source schema.</summary>
+    public int Source { get; } = source;
+}
+
+/// <summary>
+/// A table as a sink sees it: routed name and columns. One instance per source schema version and rule outcome, so sinks
+/// can cache per instance (the PostgreSQL sink creates or alters the target table once per instance).
+/// </summary>
+public sealed class SinkTable
+{
+    public SinkTable(TableSchema source, string schema, string name, IReadOnlyList<SinkColumn> columns)
+    {
+        SourceSchema = source;
+        Schema = schema;
+        Name = name;
+        Columns = columns;
+        var keys = Enumerable.Range(0, columns.Count).Where(i => columns[i].IsKey).ToArray();
+        KeyColumns = keys.Length > 0 ? keys : Enumerable.Range(0, columns.Count).ToArray();
+        KeyName = schema == "public" ? name : schema + "." + name;
+    }
+
+    public TableSchema SourceSchema { get; }
+    public string Schema { get; }
+    public string Name { get; }
+    public IReadOnlyList<SinkColumn> Columns { get; }
+    /// <summary>Indexes (into <see cref="Columns"/>) of the key columns in key order; every column when the key was dropped.</summary>
+    public int[] KeyColumns { get; }
+    /// <summary>The bare name in schema public, else schema.table: pgrelay's key convention.</summary>
+    public string KeyName { get; }
+    public string QualifiedName => $"{Quote(Schema)}.{Quote(Name)}";
+
+    public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"") + "\"";
+    public override string ToString() => $"{Schema}.{Name}";
+}
+
+/// <summary>One value: PostgreSQL text bytes, NULL, or unchanged (a replayed UPDATE that left a TOAST value alone).</summary>
+public readonly record struct SinkValue(ColumnState State, ReadOnlyMemory<byte> Bytes)
+{
+    public static readonly SinkValue Null = new(ColumnState.Null, default);
+    public static readonly SinkValue Unchanged = new(ColumnState.Unchanged, default);
+    public bool IsValue => State == ColumnState.Value;
+    public string? Text => State == ColumnState.Value ? System.Text.Encoding.UTF8.GetString(Bytes.Span) : null;
+}
+
+/// <summary>
+/// One change as delivered to sinks. <see cref="Index"/> is the change's position in its source transaction (stable
+/// whatever the rules drop), so commit LSN + index identifies an event across retries and restarts.
+/// </summary>
+public sealed class ChangeEvent
+{
+    public required EventOp Op { get; init; }
+    public SinkTable? Table { get; init; }
+    public SinkValue[]? Before { get; init; }
+    public SinkValue[]? After { get; init; }
+    public Lsn CommitLsn { get; init; }
+    public Lsn EndLsn { get; init; }
+    public uint Xid { get; init; }
+    public DateTimeOffset CommitTime { get; init; }
+    public int Index { get; init; }
+    /// <summary>Commit events: how many change events the transaction delivered to this sink.</summary>
+    public int EventCount { get; init; }
+    /// <summary>The source table (to find its publications).</summary>
+    public StoredTable? SourceTable { get; init; }
+    /// <summary>From a replayed transaction: Before is what PostgreSQL sent (may be partial), After may hold unchanged values.</summary>
+    public bool Replayed { get; init; }
+
+    /// <summary>The row that names the key: After for inserts, updates and reads, Before for deletes.</summary>
+    public SinkValue[]? KeyRow => After ?? Before;
+
+    /// <summary>The key columns' text joined with '/' (pgrelay's key convention), or null without a row.</summary>
+    public string? Key => KeyOf(KeyRow);
+    public string? BeforeKey => KeyOf(Before);
+
+    /// <summary>An update whose before image names another key (the key changed, or a replayed image lacks it).</summary>
+    public bool KeyChanged => Op == EventOp.Update && Before is not null && After is not null && BeforeKey is { } b && b != Key;
+
+    public string? KeyOf(SinkValue[]? row)
+    {
+        if (row is null || Table is null) return null;
+        var keys = Table.KeyColumns;
+        var parts = new string[keys.Length];
+        for (int i = 0; i < keys.Length; i++)
+        {
+            var v = row[keys[i]];
+            if (v.State == ColumnState.Unchanged) return null;
+            parts[i] = v.Text ?? "";
+        }
+        return string.Join('/', parts);
+    }
+
+    /// <summary>The idempotency key: commit LSN and index (begin/commit events: "begin"/"commit").</summary>
+    public string Id => Op switch
+    {
+        EventOp.Begin => $"{CommitLsn}:begin",
+        EventOp.Commit => $"{CommitLsn}:commit",
+        _ => $"{CommitLsn}:{Index}",
+    };
+
+    public string OpName => Op switch
+    {
+        EventOp.Begin => "begin",
+        EventOp.Commit => "commit",
+        _ => ((char)(byte)Op).ToString(),
+    };
+}
+
+/// <summary>
+/// What one delivery hands a sink: whole transactions (or a slice of the initial load). When the sink returns from
+/// delivering it, everything in it must be durable at the target.
+/// </summary>
+public sealed class SinkBatch
+{
+    public List<ChangeEvent> Events { get; } = [];
+    /// <summary>End LSN of the last transaction in the batch: the checkpoint once it is delivered (initial-load slices: none).</summary>
+    public Lsn? EndLsn { get; set; }
+    /// <summary>The first slice of an initial load: targets that keep state (PostgreSQL, Redis hashes) clear these tables first.</summary>
+    public IReadOnlyList<SinkTable>? LoadStartTables { get; set; }
+}

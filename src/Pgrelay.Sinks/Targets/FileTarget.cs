@@ -1,0 +1,65 @@
+using System.Globalization;
+using Pgrelay.Sinks.Events;
+
+namespace Pgrelay.Sinks.Targets;
+
+/// <summary>
+/// JSON lines appended to a file, fsynced after every batch (a batch is then durable, which is what lets the checkpoint
+/// move). Rotation: when the file passed <c>max-size</c> or was opened more than <c>max-age</c> ago, it is renamed to
+/// <c>name-yyyyMMddTHHmmssfffZ.ext</c> and a new file is started; a batch is never split across two files.
+/// </summary>
+public sealed class FileTarget(string path, long maxBytes, TimeSpan maxAge, TimeProvider? clock = null) : ISinkTarget
+{
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+    private readonly JsonLines _lines = new();
+    private FileStream? _file;
+    private DateTimeOffset _opened;
+
+    public string Path { get; } = System.IO.Path.GetFullPath(path);
+
+    public Task OpenAsync(CancellationToken ct)
+    {
+        _file?.Dispose();
+        var directory = System.IO.Path.GetDirectoryName(Path)!;
+        Directory.CreateDirectory(directory);
+        // Append: a retried batch after a failure may repeat lines, never lose them (at-least-once).
+        _file = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read, 1 << 16);
+        _opened = _clock.GetUtcNow();
+        return Task.CompletedTask;
+    }
+
+    public async Task DeliverAsync(SinkBatch batch, CancellationToken ct)
+    {
+        if (batch.Events.Count == 0) return;
+        if (_file is null) await OpenAsync(ct).ConfigureAwait(false);
+        if (ShouldRotate()) await RotateAsync(ct).ConfigureAwait(false);
+        await _file!.WriteAsync(_lines.Render(batch), ct).ConfigureAwait(false);
+        _file.Flush(flushToDisk: true);
+    }
+
+    private bool ShouldRotate() =>
+        _file!.Length > 0 && ((maxBytes > 0 && _file.Length >= maxBytes) || (maxAge > TimeSpan.Zero && _clock.GetUtcNow() - _opened >= maxAge));
+
+    private async Task RotateAsync(CancellationToken ct)
+    {
+        _file!.Flush(flushToDisk: true);
+        await _file.DisposeAsync().ConfigureAwait(false);
+        _file = null;
+        var stamp = _clock.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmssfff'Z'", CultureInfo.InvariantCulture);
+        var directory = System.IO.Path.GetDirectoryName(Path)!;
+        var name = System.IO.Path.GetFileNameWithoutExtension(Path);
+        var extension = System.IO.Path.GetExtension(Path);
+        var rotated = System.IO.Path.Combine(directory, $"{name}-{stamp}{extension}");
+        for (int n = 2; File.Exists(rotated); n++) rotated = System.IO.Path.Combine(directory, $"{name}-{stamp}-{n}{extension}");
+        File.Move(Path, rotated);
+        Delivery.CheckpointStore.FsyncDirectory(directory);
+        await OpenAsync(ct).ConfigureAwait(false);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _file?.Dispose();
+        _file = null;
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,166 @@
+using System.Text;
+using Pgrelay.Core.Rows;
+using Pgrelay.Sinks.Events;
+using Pgrelay.Store;
+using Pgrelay.Store.Tables;
+using StackExchange.Redis;
+
+namespace Pgrelay.Sinks.Targets;
+
+/// <summary>
+/// Keeps an external Redis (or Redis Cluster) holding the same <c>pub.table.key</c> hashes pgrelay serves itself: field
+/// per column with PostgreSQL's text output, NULL columns left out. An insert or update replaces the whole hash in one
+/// script call (atomic per key, and a script touches one key, so it works on a cluster); a delete is DEL; a truncate
+/// (and the start of an initial load) removes the table's keys by SCAN. Key order within a batch is kept because one
+/// connection pipelines the commands in order.
+/// </summary>
+public sealed class RedisHashTarget(string address, string? prefix, ReplicatedStore store) : ISinkTarget
+{
+    // ARGV: 1 = replace the whole hash ("1") or only touch the given fields; 2 = n; then n field/value pairs; then fields to delete.
+    private const string WriteScript = """
+        if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) end
+        local n = tonumber(ARGV[2])
+        if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + 2 * n)) end
+        if #ARGV > 2 + 2 * n then redis.call('HDEL', KEYS[1], unpack(ARGV, 3 + 2 * n)) end
+        return n
+        """;
+
+    private readonly string _prefix = prefix ?? "";
+    private readonly Dictionary<StoredTable, string[]> _publications = new(ReferenceEqualityComparer.Instance);
+    private IReadOnlyList<PublicationView>? _publicationsOf;
+    private ConnectionMultiplexer? _redis;
+
+    public async Task OpenAsync(CancellationToken ct)
+    {
+        if (_redis is { IsConnected: true }) return;
+        if (_redis is not null) await _redis.DisposeAsync().ConfigureAwait(false);
+        _redis = await RedisConnections.ConnectAsync(address).ConfigureAwait(false);
+    }
+
+    public async Task DeliverAsync(SinkBatch batch, CancellationToken ct)
+    {
+        var redis = _redis ?? throw new InvalidOperationException("not connected to Redis");
+        var db = redis.GetDatabase();
+        if (batch.LoadStartTables is { } loading)
+            foreach (var table in loading)
+                foreach (var source in store.Tables.Where(t => t.RelationId == table.SourceSchema.RelationId))
+                    await DeleteTableAsync(redis, source, table, ct).ConfigureAwait(false);
+        var pending = new List<Task>(batch.Events.Count);
+        foreach (var e in batch.Events)
+        {
+            if (e.Table is not { } table || e.SourceTable is not { } source) continue;
+            switch (e.Op)
+            {
+                case EventOp.Truncate:
+                    await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
+                    pending.Clear();
+                    await DeleteTableAsync(redis, source, table, ct).ConfigureAwait(false);
+                    break;
+                case EventOp.Delete when e.Before is { } before:
+                    foreach (var key in KeysOf(source, table, e.KeyOf(before))) pending.Add(db.KeyDeleteAsync(key));
+                    break;
+                case EventOp.Insert or EventOp.Update or EventOp.Read when e.After is { } after:
+                    if (e.KeyChanged && e.BeforeKey is { } oldKey)
+                        foreach (var key in KeysOf(source, table, oldKey)) pending.Add(db.KeyDeleteAsync(key));
+                    var arguments = Arguments(table, after);
+                    foreach (var key in KeysOf(source, table, e.Key)) pending.Add(db.ScriptEvaluateAsync(WriteScript, [key], arguments));
+                    break;
+            }
+        }
+        await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
+    }
+
+    private static RedisValue[] Arguments(SinkTable table, SinkValue[] row)
+    {
+        int values = 0, nulls = 0;
+        bool complete = true;
+        foreach (var v in row)
+        {
+            if (v.State == ColumnState.Value) values++;
+            else if (v.State == ColumnState.Null) nulls++;
+            else complete = false;
+        }
+        var args = new RedisValue[2 + 2 * values + (complete ? 0 : nulls)];
+        args[0] = complete ? "1" : "0";
+        args[1] = values;
+        int at = 2, deletes = 2 + 2 * values;
+        for (int i = 0; i < row.Length; i++)
+        {
+            var name = table.Columns[i].Utf8Name;
+            if (row[i].State == ColumnState.Value)
+            {
+                args[at++] = name;
+                args[at++] = row[i].Bytes;
+            }
+            else if (row[i].State == ColumnState.Null && !complete) args[deletes++] = name;
+        }
+        return args;
+    }
+
+    private IEnumerable<RedisKey> KeysOf(StoredTable source, SinkTable table, string? rowKey)
+    {
+        if (rowKey is null) yield break;
+        foreach (var publication in PublicationsOf(source))
+            yield return (RedisKey)$"{_prefix}{publication}.{table.KeyName}.{rowKey}";
+    }
+
+    private string[] PublicationsOf(StoredTable source)
+    {
+        var current = store.Publications;
+        if (!ReferenceEquals(current, _publicationsOf))
+        {
+            _publications.Clear();
+            _publicationsOf = current;
+        }
+        if (!_publications.TryGetValue(source, out var names))
+            _publications[source] = names = current.Where(p => p.Tables.Contains(source)).Select(p => p.Name).ToArray();
+        return names;
+    }
+
+    private async Task DeleteTableAsync(ConnectionMultiplexer redis, StoredTable source, SinkTable table, CancellationToken ct)
+    {
+        var db = redis.GetDatabase();
+        foreach (var publication in PublicationsOf(source))
+        {
+            var pattern = Glob($"{_prefix}{publication}.{table.KeyName}.") + "*";
+            foreach (var server in redis.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+            {
+                var batch = new List<RedisKey>(1000);
+                await foreach (var key in server.KeysAsync(db.Database, pattern, pageSize: 1000).WithCancellation(ct).ConfigureAwait(false))
+                {
+                    batch.Add(key);
+                    if (batch.Count == 1000)
+                    {
+                        await Unlink(db, batch).ConfigureAwait(false);
+                        batch.Clear();
+                    }
+                }
+                await Unlink(db, batch).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task Unlink(IDatabase db, List<RedisKey> keys)
+    {
+        // One key per call: on a cluster, a multi-key UNLINK must stay in one hash slot.
+        var tasks = keys.Select(k => db.KeyDeleteAsync(k, CommandFlags.None)).ToArray();
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+    }
+
+    private static string Glob(string literal)
+    {
+        var sb = new StringBuilder(literal.Length + 8);
+        foreach (var c in literal)
+        {
+            if (c is '*' or '?' or '[' or ']' or '\\') sb.Append('\\');
+            sb.Append(c);
+        }
+        return sb.ToString();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_redis is not null) await _redis.DisposeAsync().ConfigureAwait(false);
+        _redis = null;
+    }
+}

@@ -1,0 +1,18 @@
+using Pgrelay.Sinks.Configuration;
+using Pgrelay.Store;
+
+namespace Pgrelay.Sinks.Targets;
+
+/// <summary>Makes the target a sink definition names.</summary>
+public static class SinkTargets
+{
+    public static ISinkTarget Create(SinkDefinition sink, ReplicatedStore store) => sink.Type switch
+    {
+        SinkType.Stdout => new StdoutTarget(),
+        SinkType.File => new FileTarget(sink.Target!, sink.MaxFileBytes, sink.MaxFileAge),
+        SinkType.Webhook => new WebhookTarget(new Uri(sink.Target!), sink.Secret, sink.Timeout, sink.MaxAttempts),
+        SinkType.Postgres => new PostgresTarget(sink.Target!, sink.Name, sink.TargetSchema),
+        SinkType.RedisStream => new RedisStreamTarget(sink.Target!, sink.Stream, sink.MaxLength),
+        _ => new RedisHashTarget(sink.Target!, sink.Prefix, store),
+    };
+}
