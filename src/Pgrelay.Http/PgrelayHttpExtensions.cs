@@ -24,6 +24,8 @@ public static class PgrelayHttpExtensions
         services.TryAddSingleton<ChangeStreamOptions>();
         services.TryAddSingleton<StatusDocument>();
         services.TryAddSingleton<SseConnectionCounter>();
+        services.TryAddSingleton<LagHistory>(_ => new LagHistory());
+        services.AddHostedService<LagSampler>();
         // Redis and memcached counters are registered by the host the same way (AddSingleton<IProtocolConnectionCounter>).
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProtocolConnectionCounter, SseConnectionCounter>(
             provider => provider.GetRequiredService<SseConnectionCounter>()));

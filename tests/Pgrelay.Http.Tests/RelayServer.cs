@@ -26,8 +26,10 @@ internal sealed class RelayServer : IAsyncDisposable
 
     public Uri BaseAddress => Client.BaseAddress!;
 
+    public IServiceProvider Services => _app.Services;
+
     public static async Task<RelayServer> StartAsync(ReplicatedStore store, ReplicationStatus? status = null,
-        Action<IServiceCollection>? configure = null)
+        Action<IServiceCollection>? configure = null, Action<WebApplication>? configureApp = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -37,6 +39,7 @@ internal sealed class RelayServer : IAsyncDisposable
         configure?.Invoke(builder.Services);
         builder.Services.AddPgrelayHttp();
         var app = builder.Build();
+        configureApp?.Invoke(app);
         app.MapPgrelayHttp();
         await app.StartAsync();
         string address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();

@@ -7,15 +7,17 @@ namespace Pgrelay.Http.Status;
 /// <summary>
 /// Everything an operator (or the dashboard) wants in one JSON document: replication phase and positions,
 /// lag, snapshot progress, tables with rows and memory, the change feed's window, clients per protocol and
-/// sink checkpoints. Served at GET / (for non-browsers) and GET /status.
+/// sink checkpoints, and on request the recent lag history. Served at GET / (for non-browsers) and GET /status.
 /// </summary>
 internal sealed class StatusDocument(
     ReplicatedStore store,
     ReplicationStatus status,
     IEnumerable<IProtocolConnectionCounter> counters,
-    IEnumerable<ISinkCheckpointSource> sinks)
+    IEnumerable<ISinkCheckpointSource> sinks,
+    LagHistory lagHistory)
 {
-    public void Write(Utf8JsonWriter json, DateTimeOffset now)
+    /// <param name="historyAfter">When set, adds the lag samples taken after it (the dashboard's chart).</param>
+    public void Write(Utf8JsonWriter json, DateTimeOffset now, DateTimeOffset? historyAfter = null)
     {
         json.WriteStartObject();
         json.WriteString("time", now.UtcDateTime);
@@ -108,6 +110,23 @@ internal sealed class StatusDocument(
         json.WriteEndArray();
         json.WriteEndObject();
 
+        if (historyAfter is { } after) WriteLagHistory(json, after);
+
         json.WriteEndObject();
+    }
+
+    /// <summary>Compact rows of [unix milliseconds, seconds, bytes]: up to ten minutes of samples stay a few KiB.</summary>
+    private void WriteLagHistory(Utf8JsonWriter json, DateTimeOffset after)
+    {
+        json.WriteStartArray("lag_history");
+        foreach (var sample in lagHistory.After(after))
+        {
+            json.WriteStartArray();
+            json.WriteNumberValue(sample.Time.ToUnixTimeMilliseconds());
+            json.WriteNumberValue(Math.Round(sample.Seconds, 3));
+            json.WriteNumberValue(sample.Bytes);
+            json.WriteEndArray();
+        }
+        json.WriteEndArray();
     }
 }
