@@ -70,6 +70,46 @@ public class ChangeStreamTests
     }
 
     [Fact]
+    public async Task The_summary_format_counts_changes_per_table_and_operation_instead_of_rows()
+    {
+        var store = ReadyStore(Row("Tulsa", "OK", "1"));
+        await using var server = await RelayServer.StartAsync(store);
+        await using var stream = await SseReader.OpenAsync(server.Client, "/changes?format=summary");
+        await using var tableStream = await SseReader.OpenAsync(server.Client, "/pub/everything/changes?format=summary");
+
+        var txn = Txn(new RowChange(ChangeKind.Insert, Cities, Row("Austin", "TX", "3")),
+            new RowChange(ChangeKind.Update, Everything, Row(EverythingRow)),
+            new RowChange(ChangeKind.Insert, Cities, Row("Salem", "OR", "2")),
+            new RowChange(ChangeKind.Update, Cities, Row("Tulsa", "OK", "2")),
+            new RowChange(ChangeKind.Delete, Cities, OldRow: Row("Austin", "TX", null)));
+        store.Apply(txn);
+
+        var e = (await stream.ReadEventAsync())!;
+        Assert.Equal("transaction", e.Event);
+        Assert.Equal(txn.CommitLsn.ToString(), e.Id);
+        var data = Data(e);
+        Assert.Equal(txn.CommitLsn.ToString(), data.GetProperty("lsn").GetString());
+        Assert.Equal(7u, data.GetProperty("xid").GetUInt32());
+        Assert.Equal(5, data.GetProperty("changes").GetInt32());
+        Assert.Equal("""[{"publication":"pub","table":"geo.cities","c":2,"u":1,"d":1,"t":0},{"publication":"pub","table":"everything","c":0,"u":1,"d":0,"t":0}]""",
+            data.GetProperty("tables").GetRawText());
+
+        var scoped = Data((await tableStream.ReadEventAsync())!);   // the table stream counts only its table
+        Assert.Equal(1, scoped.GetProperty("changes").GetInt32());
+        Assert.Equal("everything", scoped.GetProperty("tables")[0].GetProperty("table").GetString());
+        Assert.Equal(1, scoped.GetProperty("tables").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task An_unknown_format_is_a_400()
+    {
+        await using var server = await RelayServer.StartAsync(ReadyStore());
+        var response = await server.Client.GetAsync("/changes?format=xml");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("use rows (the default) or summary", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task Truncate_is_op_t_without_key_or_rows()
     {
         var store = ReadyStore(Row("Tulsa", "OK", "1"));

@@ -14,7 +14,7 @@ namespace Pgrelay.Http.Changes;
 /// <c>{"lsn","xid","commit_time","changes":[{"op","publication","table","key","before","after"}]}</c> on one
 /// data line, rows in the same JSON shape as GET /{publication}/{table}/{key}. Reuses its buffers across events.
 /// </summary>
-internal sealed class ChangeEventWriter
+internal sealed class ChangeEventWriter : ITransactionEventWriter
 {
     // A huge transaction may grow the scratch buffer; do not keep that much per connection afterwards.
     private const int KeepScratchBytes = 1 << 20;
@@ -26,13 +26,8 @@ internal sealed class ChangeEventWriter
     {
         var json = _json;
         json.ResetWrittenCount();
-        json.Write("{\"lsn\":\""u8);
-        WriteLsn(transaction.CommitLsn, json);
-        json.Write("\",\"xid\":"u8);
-        json.Write(Encoding.UTF8.GetBytes(transaction.Xid.ToString(CultureInfo.InvariantCulture)));
-        json.Write(",\"commit_time\":\""u8);
-        json.Write(Encoding.UTF8.GetBytes(transaction.CommitTime.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture)));
-        json.Write("\",\"changes\":["u8);
+        WriteHeader(transaction, json);
+        json.Write(",\"changes\":["u8);
         int written = 0;
         foreach (var change in transaction.Changes)
         {
@@ -42,22 +37,7 @@ internal sealed class ChangeEventWriter
             WriteChange(change, publication, json);
         }
         json.Write("]}"u8);
-        if (written > 0)
-        {
-            // Rows are valid JSON, so a CR or LF can only be whitespace between tokens (a json column keeps
-            // its source text); a space means the same and keeps the event on one data line.
-            var body = json.WrittenSpan;
-            ServerSentEvents.WriteId(transaction.CommitLsn, output);
-            ServerSentEvents.WriteEventName("transaction"u8, output);
-            output.Write("data: "u8);
-            var span = output.GetSpan(body.Length);
-            body.CopyTo(span);
-            span[..body.Length].Replace((byte)'\n', (byte)' ');
-            span[..body.Length].Replace((byte)'\r', (byte)' ');
-            output.Advance(body.Length);
-            output.Write("\n"u8);
-            ServerSentEvents.EndEvent(output);
-        }
+        if (written > 0) ServerSentEvents.WriteJsonEvent(transaction.CommitLsn, "transaction"u8, json.WrittenSpan, output);
         if (json.Capacity > KeepScratchBytes) _json = new ArrayBufferWriter<byte>(4096);
         return written;
     }
@@ -94,9 +74,16 @@ internal sealed class ChangeEventWriter
         JsonStringWriter.Write(_key.AsSpan(0, written), json);
     }
 
-    private static void WriteLsn(Lsn lsn, IBufferWriter<byte> output)
+    /// <summary><c>{"lsn":"X/Y","xid":N,"commit_time":"..."</c>: the start every transaction event shares.</summary>
+    internal static void WriteHeader(CommittedTransaction transaction, IBufferWriter<byte> json)
     {
-        var span = output.GetSpan(17);
-        output.Advance(lsn.Format(span));
+        json.Write("{\"lsn\":\""u8);
+        var span = json.GetSpan(17);
+        json.Advance(transaction.CommitLsn.Format(span));
+        json.Write("\",\"xid\":"u8);
+        json.Write(Encoding.UTF8.GetBytes(transaction.Xid.ToString(CultureInfo.InvariantCulture)));
+        json.Write(",\"commit_time\":\""u8);
+        json.Write(Encoding.UTF8.GetBytes(transaction.CommitTime.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture)));
+        json.Write("\""u8);
     }
 }

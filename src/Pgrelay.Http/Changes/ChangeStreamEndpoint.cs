@@ -9,7 +9,8 @@ using Pgrelay.Store;
 namespace Pgrelay.Http.Changes;
 
 /// <summary>
-/// GET /changes[?publication=p] and GET /{publication}/{table}/changes: committed transactions as
+/// GET /changes[?publication=p] and GET /{publication}/{table}/changes (both with ?after= and ?format=rows|summary):
+/// committed transactions as
 /// server-sent events, one "transaction" event per commit with its LSN as the event id, so an EventSource
 /// resumes without loss after a reconnect. A position the feed no longer retains gets a "reset" event.
 /// <para>
@@ -49,11 +50,27 @@ internal static class ChangeStreamEndpoint
         return !raw.StartsWith('/') || context.Request.PathBase.HasValue || raw.EndsWith("/changes", StringComparison.Ordinal);
     }
 
+    /// <summary>?format=rows (the default: every change with its rows) or ?format=summary (counts per table).</summary>
+    private static bool TryChooseFormat(HttpRequest request, out ITransactionEventWriter events, out string? error)
+    {
+        error = null;
+        string format = request.Query.TryGetValue("format", out var value) ? value.ToString() : "rows";
+        events = format switch
+        {
+            "rows" => new ChangeEventWriter(),
+            "summary" => new ChangeSummaryWriter(),
+            _ => null!,
+        };
+        if (events is null) error = $"format '{format}' is not known: use rows (the default) or summary";
+        return events is not null;
+    }
+
     private static async Task StreamAsync(HttpContext context, ReplicatedStore store, ChangeFilter filter)
     {
         var services = context.RequestServices;
         var options = services.GetService<ChangeStreamOptions>() ?? new ChangeStreamOptions();
-        if (!ResumePosition.TryGet(context.Request, store.Feed.NewestLsn, out var position, out var error))
+        if (!ResumePosition.TryGet(context.Request, store.Feed.NewestLsn, out var position, out var error) ||
+            !TryChooseFormat(context.Request, out var events, out error))
         {
             await JsonResponse.Error(context, StatusCodes.Status400BadRequest, error!);
             return;
@@ -78,7 +95,6 @@ internal static class ChangeStreamEndpoint
             ServerSentEvents.WriteComment($"streaming changes after {position}", response.BodyWriter);
             if (!await stream.FlushAsync()) return;
 
-            var events = new ChangeEventWriter();
             while (true)
             {
                 var step = await cursor.NextAsync(options.HeartbeatInterval, stop.Token);

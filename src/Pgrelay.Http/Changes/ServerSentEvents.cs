@@ -38,6 +38,23 @@ internal static class ServerSentEvents
 
     public static void EndEvent(IBufferWriter<byte> output) => output.Write("\n"u8);
 
+    /// <summary>A whole event whose data is one JSON document, kept on one data line.</summary>
+    public static void WriteJsonEvent(Lsn id, ReadOnlySpan<byte> name, ReadOnlySpan<byte> json, IBufferWriter<byte> output)
+    {
+        WriteId(id, output);
+        WriteEventName(name, output);
+        output.Write("data: "u8);
+        // Valid JSON can hold a CR or LF only as whitespace between tokens (a json column keeps its source
+        // text); a space means the same and keeps the event on one data line.
+        var span = output.GetSpan(json.Length)[..json.Length];
+        json.CopyTo(span);
+        span.Replace((byte)'\n', (byte)' ');
+        span.Replace((byte)'\r', (byte)' ');
+        output.Advance(json.Length);
+        output.Write("\n"u8);
+        EndEvent(output);
+    }
+
     public static void WriteComment(string text, IBufferWriter<byte> output)
     {
         output.Write(": "u8);
