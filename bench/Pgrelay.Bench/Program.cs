@@ -10,6 +10,12 @@ switch (mode)
         Directory.CreateDirectory("bench/results");
         await File.WriteAllTextAsync($"bench/results/replication-{DateTime.UtcNow:yyyyMMdd-HHmm}.md", report);
         return 0;
+    case "snapshot":
+        await SnapshotBench.RunAsync(Arg(1, 1_000_000), Arg(2, 3), Arg(3, 3));
+        return 0;
+    case "snapshot-cpu":
+        SnapshotCpuBench.Run(Arg(1, 1_000_000));
+        return 0;
     default:
         Console.Error.WriteLine("usage: Pgrelay.Bench replication [snapshotRows] [transactions] [changesPerTxn] [lagSeconds] [lagRate]");
         return 2;

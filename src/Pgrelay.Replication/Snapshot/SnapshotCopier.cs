@@ -122,7 +122,7 @@ public sealed class SnapshotCopier
             var stream = reader is StreamReader sr ? sr.BaseStream
                 : throw new NotSupportedException("Npgsql's text export is no longer a StreamReader over the copy stream");
             int read;
-            while ((read = await stream.ReadAsync(chunk.AsMemory(0, ChunkSize), ct).ConfigureAwait(false)) > 0)
+            while ((read = await FillAsync(stream, chunk, ct).ConfigureAwait(false)) > 0)
             {
                 parser.Feed(chunk.AsSpan(0, read), batch);
                 if (batch.Count >= _options.CopyBatchRows)
@@ -135,6 +135,25 @@ public sealed class SnapshotCopier
         parser.Finish();
         if (batch.Count > 0) Deliver(table, batch);
     }
+
+    /// <summary>
+    /// Fills most of the chunk. The copy stream hands out one CopyData message (one row) per read, and those reads
+    /// complete synchronously from Npgsql's buffer, so gathering many rows per parser call removes a per-row
+    /// round of async and parser set-up.
+    /// </summary>
+    private static async ValueTask<int> FillAsync(Stream stream, byte[] chunk, CancellationToken ct)
+    {
+        int filled = 0;
+        while (filled < ChunkSize - MinRead)
+        {
+            int read = await stream.ReadAsync(chunk.AsMemory(filled, ChunkSize - filled), ct).ConfigureAwait(false);
+            if (read == 0) break;
+            filled += read;
+        }
+        return filled;
+    }
+
+    private const int MinRead = 4096;
 
     private void Deliver(Core.Model.TableSchema table, List<byte[]> rows)
     {
