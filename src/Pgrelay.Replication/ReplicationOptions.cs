@@ -23,6 +23,12 @@ public sealed class ReplicationOptions
     public bool KeepSlot { get; set; }
 
     /// <summary>
+    /// Drop the slot when stopped gracefully, so a stopped pgrelay does not make the server retain WAL. The host turns
+    /// it off when durable consumers (sinks) need the slot's position across restarts.
+    /// </summary>
+    public bool DropSlotOnStop { get; set; } = true;
+
+    /// <summary>
     /// With <see cref="KeepSlot"/>: the lowest checkpoint (end LSN) any durable consumer holds. A slot confirmed beyond it
     /// cannot give that consumer what it missed, so it is dropped and recreated (the consumer starts over). Null: no limit.
     /// </summary>

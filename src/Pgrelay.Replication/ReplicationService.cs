@@ -117,6 +117,7 @@ public sealed class ReplicationService
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             _status.Phase = ReplicationPhase.Stopped;
+            if (_options.DropSlotOnStop) await DropSlotOnStopAsync().ConfigureAwait(false);
             throw;
         }
         catch (Exception e)
@@ -200,6 +201,35 @@ public sealed class ReplicationService
         if (confirmed < consistentPoint && _options.Replay is not null) _replayUpTo = consistentPoint;
         _log.LogInformation("snapshot complete: {Rows} rows in {Tables} tables", _status.SnapshotRowsCopied, schema.Tables.Count);
         return new RelationCatalog(schema.Tables.Select(t => t.Schema));
+    }
+
+    /// <summary>
+    /// A graceful stop drops the slot: the cache dies with the process, and a slot nobody reads would make the
+    /// server keep WAL forever. Bounded, and a failure is only logged (the next start drops a leftover slot anyway).
+    /// </summary>
+    private async Task DropSlotOnStopAsync()
+    {
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            await using var conn = await Preflight.OpenAsync(_source, bound.Token).ConfigureAwait(false);
+            // Our walsender may take a moment to let go of the slot after its connection closed.
+            await using var drop = new NpgsqlCommand(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = @slot AND active_pid IS NULL", conn);
+            drop.Parameters.AddWithValue("slot", _slotName);
+            await using var exists = new NpgsqlCommand("SELECT count(*) FROM pg_replication_slots WHERE slot_name = @slot", conn);
+            exists.Parameters.AddWithValue("slot", _slotName);
+            while ((long)(await exists.ExecuteScalarAsync(bound.Token).ConfigureAwait(false))! > 0)
+            {
+                await drop.ExecuteNonQueryAsync(bound.Token).ConfigureAwait(false);
+                await Task.Delay(50, bound.Token).ConfigureAwait(false);
+            }
+            _log.LogInformation("dropped slot {Slot} on stop", _slotName);
+        }
+        catch (Exception e) when (e is NpgsqlException or OperationCanceledException or System.Net.Sockets.SocketException)
+        {
+            _log.LogWarning("could not drop slot {Slot} on stop ({Error}); the next start drops it", _slotName, e.Message);
+        }
     }
 
     private async Task<(int? ActivePid, Lsn? Confirmed)?> FindSlotAsync(CancellationToken ct)

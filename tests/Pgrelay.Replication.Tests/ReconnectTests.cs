@@ -55,4 +55,26 @@ public sealed class ReconnectTests(PostgresFixture pg) : IClassFixture<PostgresF
             $"SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '{run.Service.SlotName}'");
         Assert.True((ulong)confirmed > 0);
     }
+
+    [Fact]
+    public async Task A_graceful_stop_drops_the_slot_unless_asked_to_keep_it()
+    {
+        var db = await pg.NewDatabaseAsync();
+        await pg.ExecuteAsync(db, "CREATE TABLE s (id int PRIMARY KEY); CREATE PUBLICATION pub FOR TABLE s;");
+        string dropped, kept;
+        await using (var run = ReplicationRun.Start(pg, db, new RecordingTarget()))
+        {
+            await run.WaitForStreamingAsync();
+            dropped = run.Service.SlotName;
+        }
+        Assert.Equal(0L, await pg.ScalarAsync<long>(db, $"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{dropped}'"));
+
+        await using (var run = ReplicationRun.Start(pg, db, new RecordingTarget(), o => o.DropSlotOnStop = false))
+        {
+            await run.WaitForStreamingAsync();
+            kept = run.Service.SlotName;
+        }
+        Assert.Equal(1L, await pg.ScalarAsync<long>(db, $"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{kept}'"));
+        await pg.ExecuteAsync(db, $"SELECT pg_drop_replication_slot('{kept}')");
+    }
 }
