@@ -113,6 +113,8 @@ public class DashboardBrowserTests
         await page.WaitForAsync("document.querySelector('#sinks tr[data-sink=\"orders-webhook\"] td.behind')?.textContent === '4.5 KiB'",
             "the webhook sink 4.5 KiB behind");
         Assert.Equal("0 B", await page.TextAsync("document.querySelector('#sinks tr[data-sink=\"warehouse\"] td.behind').textContent"));
+        Assert.Equal("retrying", await page.TextAsync("document.querySelector('#sinks tr[data-sink=\"orders-webhook\"] td.state').textContent"));
+        Assert.Contains("503 Service Unavailable", await page.TextAsync("document.querySelector('#sinks tr.sink-error').textContent"));
         Assert.Empty(page.Errors);
 
         // Whole page at its natural height, for docs/dashboard.png (PGRELAY_DASHBOARD_SCREENSHOT=path writes it).

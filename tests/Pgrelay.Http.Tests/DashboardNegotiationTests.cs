@@ -69,7 +69,7 @@ public class DashboardNegotiationTests
     public async Task Status_reports_sink_checkpoints()
     {
         await using var server = await RelayServer.StartAsync(ReadyStore(), configure: services =>
-            services.AddSingleton<ISinkCheckpointSource>(new FixedSinks(new SinkCheckpoint("audit", "webhook", new Core.Model.Lsn(0x900)))));
+            services.AddSingleton<ISinkCheckpointSource>(new FixedSinks(new SinkCheckpoint("audit", "webhook", new Core.Model.Lsn(0x900), "failed", 2, "connection refused"))));
         using var json = JsonDocument.Parse(await server.Client.GetStringAsync("/status"));
         var sinks = json.RootElement.GetProperty("sinks");
         Assert.True(sinks.GetProperty("configured").GetBoolean());
@@ -77,6 +77,9 @@ public class DashboardNegotiationTests
         Assert.Equal("audit", checkpoint.GetProperty("name").GetString());
         Assert.Equal("webhook", checkpoint.GetProperty("kind").GetString());
         Assert.Equal("0/900", checkpoint.GetProperty("acknowledged_lsn").GetString());
+        Assert.Equal("failed", checkpoint.GetProperty("state").GetString());
+        Assert.Equal(2, checkpoint.GetProperty("failures").GetInt64());
+        Assert.Equal("connection refused", checkpoint.GetProperty("last_error").GetString());
     }
 
     [Fact]

@@ -105,6 +105,9 @@ internal sealed class StatusDocument(
             json.WriteString("name", checkpoint.Name);
             json.WriteString("kind", checkpoint.Kind);
             json.WriteString("acknowledged_lsn", checkpoint.Acknowledged.ToString());
+            if (checkpoint.State is { } state) json.WriteString("state", state);
+            json.WriteNumber("failures", checkpoint.Failures);
+            if (checkpoint.LastError is { } sinkError) json.WriteString("last_error", sinkError);
             json.WriteEndObject();
         }
         json.WriteEndArray();

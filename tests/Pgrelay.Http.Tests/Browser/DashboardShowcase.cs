@@ -72,8 +72,9 @@ internal sealed class DashboardShowcase
     public LagHistory History { get; } = new();
 
     public SinkCheckpoint[] Sinks => [
-        new("orders-webhook", "webhook", new Lsn(Store.VisibleLsn.Value - 0x1200)),
-        new("warehouse", "postgres", Store.VisibleLsn),
+        new("orders-webhook", "webhook", new Lsn(Store.VisibleLsn.Value - 0x1200), "retrying", 3,
+            "POST https://hooks.example.com/orders: 503 Service Unavailable (attempt 3, next in 4 s)"),
+        new("warehouse", "postgres", Store.VisibleLsn, "streaming"),
     ];
 
     public DashboardShowcase()
