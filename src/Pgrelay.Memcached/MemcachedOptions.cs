@@ -22,6 +22,12 @@ public sealed class MemcachedOptions
     public int MaxConnections { get; set; } = 10_000;
 
     /// <summary>
+    /// Memory for the JSON of recently read rows, so hot rows are rendered once per version rather than once per
+    /// read. 0 renders every read. Values larger than 1/1024 of this are never cached.
+    /// </summary>
+    public long RenderCacheBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
     /// Reported by <c>version</c> and <c>stats</c>. Clients parse the leading major.minor.patch (libmemcached
     /// with strtol) to decide on features such as the meta protocol, so keep it a 1.6 version; a suffix is
     /// allowed, as in memcached's own development builds.
@@ -39,6 +45,8 @@ public sealed class MemcachedOptions
         if (Port is < 0 or > 65535) throw new InvalidOperationException($"memcached.port: {Port} is not a TCP port (0-65535)");
         if (MaxLineLength < 512) throw new InvalidOperationException($"memcached.max-line-length: must be at least 512 (got {MaxLineLength})");
         if (MaxKeysPerGet is < 1 or > 1_000_000) throw new InvalidOperationException($"memcached.max-keys-per-get: must be 1-1000000 (got {MaxKeysPerGet})");
+        if (RenderCacheBytes is < 0 or > 64L * 1024 * 1024 * 1024)
+            throw new InvalidOperationException($"memcached.render-cache-bytes: must be 0-68719476736 (got {RenderCacheBytes})");
         if (MaxConnections < 1) throw new InvalidOperationException($"memcached.max-connections: must be at least 1 (got {MaxConnections})");
         if (string.IsNullOrWhiteSpace(ReportedVersion) || ReportedVersion.Any(c => c is ' ' or '\r' or '\n' || c > 126))
             throw new InvalidOperationException($"memcached.version: '{ReportedVersion}' must be one printable ASCII word such as 1.6.21");

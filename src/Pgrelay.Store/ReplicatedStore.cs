@@ -16,7 +16,7 @@ namespace Pgrelay.Store;
 public sealed class ReplicatedStore : IReplicationTarget
 {
     private readonly object _write = new();
-    private readonly PinRegistry _pins = new();
+    private readonly PinRegistry _pins;
     private readonly RowBuilder _builder = new();
     private readonly Queue<(StoredTable Table, byte[] Row)> _maintenance = new();
     private readonly List<DurableConsumer> _consumers = [];
@@ -32,6 +32,8 @@ public sealed class ReplicatedStore : IReplicationTarget
     private ulong _replayedEnd;      // end LSN of the last replayed transaction (or the replay floor)
 
     public ChangeFeed Feed { get; } = new();
+
+    public ReplicatedStore() => _pins = new PinRegistry(() => VisibleLsnValue);   // one delegate, not one per pin
 
     /// <summary>Everything up to this LSN is visible; nothing after it is.</summary>
     public Lsn VisibleLsn => new(VisibleLsnValue);
@@ -49,7 +51,13 @@ public sealed class ReplicatedStore : IReplicationTarget
     // ---------------- readers ----------------
 
     /// <summary>Pins a consistent snapshot for reads of several keys. Dispose it promptly.</summary>
-    public StorePin Pin() => _pins.Pin(() => VisibleLsn);
+    public StorePin Pin() => _pins.Pin();
+
+    /// <summary>
+    /// Pins <paramref name="released"/> (a pin of this store, disposed since it was last pinned) again at the latest
+    /// committed state. Hot paths keep one pin per connection this way and pin without allocating.
+    /// </summary>
+    public void Repin(StorePin released) => _pins.Repin(released);
 
     /// <summary>
     /// Pins a snapshot and says where the feed continues from it: <paramref name="endLsn"/> is the end LSN of the last
@@ -59,7 +67,7 @@ public sealed class ReplicatedStore : IReplicationTarget
     {
         lock (_write)
         {
-            var pin = _pins.Pin(() => VisibleLsn);
+            var pin = _pins.Pin();
             endLsn = new Lsn(Math.Max(_appliedEnd, pin.Lsn.Value));
             return pin;
         }

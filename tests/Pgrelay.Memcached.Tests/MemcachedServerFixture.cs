@@ -20,6 +20,9 @@ public class MemcachedServerFixture : IAsyncLifetime
     public ReplicatedStore Store { get; } = TestData.NewStore();
     public int Port { get; private set; }
 
+    /// <summary>The server object the host would show on its dashboard.</summary>
+    public Server.MemcachedServer Server => _app!.Services.GetRequiredService<Server.MemcachedServer>();
+
     protected virtual MemcachedOptions Options => new();
 
     public async Task InitializeAsync()

@@ -59,9 +59,11 @@ web.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, l => l.UseC
 var app = web.Build();
 await app.StartAsync();
 Console.WriteLine($"pgrelay memcached listener on 127.0.0.1:{port} with {rows} rows (bench.products.<1..{rows}>)");
-using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(maxSeconds));
-AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
+// SIGTERM (run.sh's cleanup, timeout) reaches the host's lifetime, which stops the app: wait on that too.
+using var stop = CancellationTokenSource.CreateLinkedTokenSource(app.Lifetime.ApplicationStopping);
+stop.CancelAfter(TimeSpan.FromSeconds(maxSeconds));
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
 try { await Task.Delay(Timeout.Infinite, stop.Token); } catch (OperationCanceledException) { }
 using var stopTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
 await app.StopAsync(stopTimeout.Token);
+Console.WriteLine($"allocated {GC.GetTotalAllocatedBytes() / 1024} KiB, gen0 {GC.CollectionCount(0)}, gen1 {GC.CollectionCount(1)}, gen2 {GC.CollectionCount(2)}");

@@ -5,48 +5,88 @@ using System.IO.Pipelines;
 namespace Pgrelay.Memcached.Protocol;
 
 /// <summary>
-/// Writes replies straight into the connection's <see cref="PipeWriter"/> and counts what is pending, so the
-/// session knows when to flush in the middle of a long pipeline (back-pressure) without asking the pipe.
+/// Writes replies into the connection's <see cref="PipeWriter"/> through a chunk of its memory held here: the
+/// many small pieces of a reply ("VALUE ", key, flags, length, data) are copied into that chunk and the pipe is
+/// advanced once per chunk or at <see cref="Commit"/>, because every <c>PipeWriter.Advance</c> of a
+/// <see cref="Pipe"/> takes the pipe's lock. Counts what is pending, so the session knows when to flush in the
+/// middle of a long pipeline (back-pressure) without asking the pipe.
 /// </summary>
 internal sealed class ResponseWriter(PipeWriter output) : IBufferWriter<byte>
 {
-    private long _pending;
+    /// <summary>Ask the pipe for at least this much at a time: a block of Kestrel's pool holds many replies.</summary>
+    private const int ChunkSize = 4096;
 
-    /// <summary>Bytes written since the last <see cref="TakePending"/>.</summary>
-    public long Pending => _pending;
+    private Memory<byte> _chunk;   // pipe memory not yet advanced
+    private int _used;             // bytes of _chunk written
+    private long _committed;       // bytes advanced into the pipe since the last TakePending
 
+    /// <summary>Bytes written since the last <see cref="TakePending"/>, committed or not.</summary>
+    public long Pending => _committed + _used;
+
+    /// <summary>Hands what was written to the pipe; call before flushing it.</summary>
+    public void Commit()
+    {
+        if (_used > 0)
+        {
+            output.Advance(_used);
+            _committed += _used;
+        }
+        _used = 0;
+        _chunk = default;
+    }
+
+    /// <summary>Commits, and returns (and forgets) the count of bytes written since the last call.</summary>
     public long TakePending()
     {
-        long n = _pending;
-        _pending = 0;
+        Commit();
+        long n = _committed;
+        _committed = 0;
         return n;
     }
 
-    public void Advance(int count)
+    public void Advance(int count) => _used += count;
+
+    public Memory<byte> GetMemory(int sizeHint = 0)
     {
-        output.Advance(count);
-        _pending += count;
+        Ensure(sizeHint);
+        return _chunk[_used..];
     }
 
-    public Memory<byte> GetMemory(int sizeHint = 0) => output.GetMemory(sizeHint);
-    public Span<byte> GetSpan(int sizeHint = 0) => output.GetSpan(sizeHint);
+    public Span<byte> GetSpan(int sizeHint = 0)
+    {
+        Ensure(sizeHint);
+        return _chunk.Span[_used..];
+    }
+
+    private void Ensure(int sizeHint)
+    {
+        if (_chunk.Length - _used >= Math.Max(sizeHint, 1)) return;
+        Commit();
+        _chunk = output.GetMemory(Math.Max(sizeHint, ChunkSize));
+    }
 
     public void Write(ReadOnlySpan<byte> bytes)
     {
+        if (bytes.Length <= _chunk.Length - _used)
+        {
+            bytes.CopyTo(_chunk.Span[_used..]);
+            _used += bytes.Length;
+            return;
+        }
         while (!bytes.IsEmpty)
         {
-            var span = output.GetSpan(Math.Min(bytes.Length, 8192));
+            var span = GetSpan(Math.Min(bytes.Length, ChunkSize));
             int n = Math.Min(span.Length, bytes.Length);
             bytes[..n].CopyTo(span);
-            Advance(n);
+            _used += n;
             bytes = bytes[n..];
         }
     }
 
     public void WriteByte(byte value)
     {
-        output.GetSpan(1)[0] = value;
-        Advance(1);
+        GetSpan(1)[0] = value;
+        _used++;
     }
 
     public void Space() => WriteByte((byte)' ');
@@ -55,16 +95,14 @@ internal sealed class ResponseWriter(PipeWriter output) : IBufferWriter<byte>
 
     public void WriteNumber(ulong value)
     {
-        var span = output.GetSpan(20);
-        Utf8Formatter.TryFormat(value, span, out int n);
-        Advance(n);
+        Utf8Formatter.TryFormat(value, GetSpan(20), out int n);
+        _used += n;
     }
 
     public void WriteNumber(long value)
     {
-        var span = output.GetSpan(20);
-        Utf8Formatter.TryFormat(value, span, out int n);
-        Advance(n);
+        Utf8Formatter.TryFormat(value, GetSpan(20), out int n);
+        _used += n;
     }
 
     /// <summary>A space, a one-letter meta flag and its token: " c123".</summary>

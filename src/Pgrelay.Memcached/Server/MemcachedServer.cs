@@ -13,6 +13,11 @@ public sealed class MemcachedServer(ReplicatedStore store, MemcachedOptions opti
     public MemcachedOptions Options { get; } = options;
     public MemcachedStats Stats { get; } = new();
 
+    /// <summary>Clients connected to the memcached listener right now (memcached's <c>curr_connections</c>).</summary>
+    public long ConnectedClients => Interlocked.Read(ref Stats.CurrentConnections);
+
+    internal RenderedRowCache Rendered { get; } = new(options.RenderCacheBytes);
+
     internal byte[] Utf8Version { get; } = System.Text.Encoding.ASCII.GetBytes(options.ReportedVersion);
 
     public TimeSpan Uptime => Stopwatch.GetElapsedTime(_started);

@@ -13,17 +13,23 @@ internal sealed partial class MemcachedSession
 
     /// <summary>
     /// The CAS unique of a row: its commit LSN, which moves whenever the row changes. Rows loaded by the initial
-    /// snapshot carry LSN 0, and some clients read a CAS of 0 as "none", so those report 1; every later change
-    /// commits above the snapshot's consistent point and so above 1.
+    /// snapshot carry the snapshot's consistent point, so every row a client can read has a non-zero CAS.
     /// </summary>
-    private static ulong CasOf(in RowRef row) => Math.Max(row.CommitLsn.Value, 1UL);
+    private static ulong CasOf(in RowRef row) => row.CommitLsn.Value;
 
-    /// <summary>Renders the row as the one JSON shape shared with HTTP; the bytes stay in <see cref="_value"/>.</summary>
-    private ReadOnlySpan<byte> Render(in RowRef row)
+    /// <summary>The row as the one JSON shape shared with HTTP, rendered once per row version (see <see cref="RenderedRowCache"/>).</summary>
+    private ReadOnlySpan<byte> Render(in RowRef row) => _rendered.Get(row, _value);
+
+    /// <summary>This connection's snapshot pin, pinned again for each multi-key get so pinning does not allocate.</summary>
+    private StorePin PinSnapshot()
     {
-        _value.Clear();
-        JsonRowRenderer.Write(row.View, row.Schema, _value);
-        return _value.Written;
+        if (_pin is null)
+        {
+            _pin = _store.Pin();
+            return _pin;
+        }
+        _store.Repin(_pin);
+        return _pin;
     }
 
     // get <key>*, gets <key>*
@@ -40,7 +46,7 @@ internal sealed partial class MemcachedSession
         if (keys > _options.MaxKeysPerGet) return Reply(Replies.TooManyKeys);
 
         // Several keys are read at one pinned LSN, so a multi-get never shows half of a transaction.
-        StorePin? pin = keys > 1 ? _store.Pin() : null;
+        StorePin? pin = keys > 1 ? PinSnapshot() : null;
         try
         {
             while (tokens.Next(out var key))

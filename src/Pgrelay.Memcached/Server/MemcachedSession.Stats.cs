@@ -69,6 +69,8 @@ internal sealed partial class MemcachedSession
         _out.Stat("pgrelay_changes_applied"u8, _store.ChangesApplied);
         _out.Stat("pgrelay_tables"u8, _store.Tables.Count());
         _out.Stat("pgrelay_writes_rejected"u8, Interlocked.Read(ref s.WritesRejected));
+        _out.Stat("pgrelay_render_cache_bytes"u8, _server.Rendered.Bytes);
+        _out.Stat("pgrelay_render_cache_limit"u8, _server.Rendered.BudgetBytes);
         _out.Write(Replies.End);
         return Step.Continue;
     }

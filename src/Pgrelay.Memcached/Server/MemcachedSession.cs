@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Pgrelay.Memcached.Protocol;
 using Pgrelay.Store;
+using Pgrelay.Store.Snapshots;
 
 namespace Pgrelay.Memcached.Server;
 
@@ -25,6 +26,8 @@ internal sealed partial class MemcachedSession
     private readonly PipeWriter _output;
     private readonly ResponseWriter _out;
     private readonly ValueBuffer _value = new();
+    private readonly RenderedRowCache _rendered;
+    private StorePin? _pin;
     private SessionCounts _counts;
 
     /// <summary>Where a line split across pipe segments is joined; most lines are short.</summary>
@@ -46,6 +49,7 @@ internal sealed partial class MemcachedSession
         _input = connection.Transport.Input;
         _output = connection.Transport.Output;
         _out = new ResponseWriter(_output);
+        _rendered = server.Rendered;
     }
 
     public async Task RunAsync()
@@ -94,6 +98,7 @@ internal sealed partial class MemcachedSession
         {
             _counts.FlushTo(_server.Stats);
             _value.Dispose();
+            _pin?.Dispose();
             await _input.CompleteAsync();
             await _output.CompleteAsync();
         }
@@ -113,6 +118,18 @@ internal sealed partial class MemcachedSession
             }
             if (buffer.IsEmpty) return Step.NeedMore;
 
+            // Lines inside the first segment (nearly all of them) are run straight off its span; the sequence is
+            // sliced once for all of them, since ReadOnlySequence positions cost more than the commands themselves.
+            var step = ProcessSegment(buffer.FirstSpan, out int consumed);
+            if (consumed > 0)
+            {
+                buffer = buffer.Slice(consumed);
+                if (step == Step.Close) return Step.Close;
+                if (_out.Pending >= FlushThreshold) return Step.Flush;
+                continue;
+            }
+
+            // The next line ends in a later segment, or not at all yet.
             var newline = buffer.PositionOf((byte)'\n');
             if (newline is null)
             {
@@ -122,9 +139,24 @@ internal sealed partial class MemcachedSession
             var line = buffer.Slice(0, newline.Value);
             buffer = buffer.Slice(buffer.GetPosition(1, newline.Value));
 
-            var step = line.IsSingleSegment ? Execute(line.FirstSpan) : ExecuteCopied(line);
+            step = line.IsSingleSegment ? Execute(line.FirstSpan) : ExecuteCopied(line);
             if (step == Step.Close) return Step.Close;
             if (_out.Pending >= FlushThreshold) return Step.Flush;
+        }
+    }
+
+    /// <summary>Runs the complete lines at the start of <paramref name="span"/> until one closes, asks for a flush
+    /// or starts a data block to skip; <paramref name="consumed"/> counts the bytes of the lines run.</summary>
+    private Step ProcessSegment(ReadOnlySpan<byte> span, out int consumed)
+    {
+        consumed = 0;
+        while (true)
+        {
+            int newline = span[consumed..].IndexOf((byte)'\n');
+            if (newline < 0) return Step.NeedMore;
+            var step = Execute(span.Slice(consumed, newline));
+            consumed += newline + 1;
+            if (step == Step.Close || _skip > 0 || _out.Pending >= FlushThreshold) return step;
         }
     }
 
