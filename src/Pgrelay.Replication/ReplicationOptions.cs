@@ -42,11 +42,17 @@ public sealed class ReplicationOptions
     /// it to <c>ReplicatedStore.Replay</c>. Without it such transactions are skipped, as after a reconnect.</summary>
     public Action<Transaction>? Replay { get; set; }
 
-    /// <summary>Connections copying the snapshot in parallel.</summary>
-    public int CopyParallelism { get; set; } = 3;
+    /// <summary>
+    /// Connections copying the snapshot in parallel. Default: one per core (2 to 8): each connection's rows are
+    /// parsed on its own thread, so more connections than cores only adds contention.
+    /// </summary>
+    public int CopyParallelism { get; set; } = DefaultCopyParallelism;
 
-    /// <summary>Heap pages per ctid range in the snapshot copy.</summary>
-    public int CopyRangePages { get; set; } = 8192;
+    public static int DefaultCopyParallelism => Math.Clamp(Environment.ProcessorCount, 2, 8);
+
+    /// <summary>Heap pages (8 KiB each) per ctid range in the snapshot copy: small enough that the ranges spread evenly
+    /// over the connections, big enough that a range's COPY start-up is noise.</summary>
+    public int CopyRangePages { get; set; } = 1024;
 
     /// <summary>Rows per batch handed to the target during the snapshot.</summary>
     public int CopyBatchRows { get; set; } = 1000;

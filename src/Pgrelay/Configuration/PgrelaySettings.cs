@@ -10,7 +10,7 @@ public sealed class PgrelaySettings
     public string? Source { get; set; }
     public List<string> Publications { get; set; } = [];
     public string? Slot { get; set; }
-    public int CopyParallelism { get; set; } = 3;
+    public int CopyParallelism { get; set; } = Replication.ReplicationOptions.DefaultCopyParallelism;
     public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(10);
     public long SpillThresholdBytes { get; set; } = 64L * 1024 * 1024;
     public string? SpillDirectory { get; set; }
