@@ -1,7 +1,10 @@
 using Pgrelay.Resp.Commands;
-using Pgrelay.Resp.Keyspace;
+using Pgrelay.Resp.Protocol;
 
 namespace Pgrelay.Resp.Acl;
+
+/// <summary>RESTORE payload checking, kept only so ACL LIST gives back what was set (RESTORE is refused here anyway).</summary>
+public enum SanitizePayload { Default, Sanitize, Skip }
 
 /// <summary>
 /// What a user may do, as one immutable value: ACL SETUSER builds a new one and swaps it in, so a
@@ -13,36 +16,45 @@ public sealed record AclPermissions
     public bool NoPass { get; init; }
     /// <summary>SHA-256 of each password, lowercase hex: the only form a password is kept in.</summary>
     public IReadOnlyList<string> PasswordHashes { get; init; } = [];
-    public bool AllKeys { get; init; }
-    public IReadOnlyList<byte[]> KeyPatterns { get; init; } = [];
-    public bool AllChannels { get; init; }
-    public IReadOnlyList<byte[]> ChannelPatterns { get; init; } = [];
-    /// <summary>One bit per command table index.</summary>
-    public bool[] AllowedCommands { get; init; } = [];
-    /// <summary>The command rules in order, compacted the way ACL LIST prints them ("-@all +@read +hget").</summary>
-    public IReadOnlyList<string> CommandRules { get; init; } = ["-@all"];
+    public SanitizePayload SanitizePayload { get; init; }
+    public required AclSelector Root { get; init; }
+    /// <summary>Further selectors, each tried when the root refuses a command.</summary>
+    public IReadOnlyList<AclSelector> Selectors { get; init; } = [];
 
-    public bool CanRun(CommandDefinition command) =>
-        command.Index < AllowedCommands.Length && AllowedCommands[command.Index];
+    public bool AllChannels => Root.AllChannels;
 
-    public bool CanAccessKey(ReadOnlySpan<byte> key)
+    /// <summary>
+    /// Whether the command may run with these arguments. When no selector allows it, the denial reported is
+    /// the one Redis reports: the most specific kind (channel over key over command), then the latest argument.
+    /// </summary>
+    public AclDenial Check(CommandDefinition command, RespRequest request, out int argument)
     {
-        if (AllKeys) return true;
-        foreach (var pattern in KeyPatterns)
-            if (GlobPattern.IsMatch(pattern, key)) return true;
-        return false;
+        var denial = Root.Check(command, request, out argument);
+        if (denial == AclDenial.None || Selectors.Count == 0) return denial;
+        foreach (var selector in Selectors)
+        {
+            var other = selector.Check(command, request, out int at);
+            if (other == AclDenial.None) { argument = 0; return AclDenial.None; }
+            if (other > denial || (other == denial && at > argument)) (denial, argument) = (other, at);
+        }
+        return denial;
     }
 
-    /// <summary>PSUBSCRIBE patterns are compared literally, as Redis does, so a pattern cannot widen access.</summary>
+    /// <summary>True when any selector lets this user hear <paramref name="channel"/> (existing subscriptions after ACL SETUSER).</summary>
     public bool CanAccessChannel(ReadOnlySpan<byte> channel, bool isPattern)
     {
-        if (AllChannels) return true;
-        foreach (var pattern in ChannelPatterns)
-            if (isPattern ? pattern.AsSpan().SequenceEqual(channel) : GlobPattern.IsMatch(pattern, channel)) return true;
+        if (Root.CanAccessChannel(channel, isPattern)) return true;
+        foreach (var selector in Selectors)
+            if (selector.CanAccessChannel(channel, isPattern)) return true;
         return false;
     }
 
-    public string KeysText => AllKeys ? "~*" : string.Join(' ', KeyPatterns.Select(p => "~" + System.Text.Encoding.UTF8.GetString(p)));
-    public string ChannelsText => AllChannels ? "&*" : string.Join(' ', ChannelPatterns.Select(p => "&" + System.Text.Encoding.UTF8.GetString(p)));
-    public string CommandsText => string.Join(' ', CommandRules);
+    /// <summary>Flag names as ACL GETUSER lists them.</summary>
+    public IEnumerable<string> Flags()
+    {
+        yield return Enabled ? "on" : "off";
+        if (NoPass) yield return "nopass";
+        if (SanitizePayload == SanitizePayload.Skip) yield return "skip-sanitize-payload";
+        if (SanitizePayload == SanitizePayload.Sanitize) yield return "sanitize-payload";
+    }
 }

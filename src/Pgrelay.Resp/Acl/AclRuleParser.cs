@@ -3,45 +3,40 @@ using Pgrelay.Resp.Commands;
 
 namespace Pgrelay.Resp.Acl;
 
-/// <summary>Applies Redis ACL rules (on, &gt;pass, ~pattern, +@read, -hget...) to a user's permissions.</summary>
+/// <summary>Applies Redis ACL rules (on, &gt;pass, ~pattern, +@read, -hget, (selector)...) to a user's permissions.</summary>
 public static class AclRuleParser
 {
+    /// <summary>A user ACL SETUSER has just created: off, no password, no keys, no channels, no commands.</summary>
+    public static AclPermissions NewUser(CommandTable commands) => new() { Root = new AclSelectorBuilder(commands).Build() };
+
     /// <summary>Applies <paramref name="rules"/> in order; throws <see cref="AclRuleException"/> naming the first bad one.</summary>
     public static AclPermissions Apply(AclPermissions start, IEnumerable<string> rules, CommandTable commands)
     {
         var enabled = start.Enabled;
         var noPass = start.NoPass;
         var hashes = start.PasswordHashes.ToList();
-        var allKeys = start.AllKeys;
-        var keys = start.KeyPatterns.ToList();
-        var allChannels = start.AllChannels;
-        var channels = start.ChannelPatterns.ToList();
-        var allowed = start.AllowedCommands.Length == commands.Count ? (bool[])start.AllowedCommands.Clone() : new bool[commands.Count];
-        var commandRules = start.CommandRules.ToList();
+        var sanitize = start.SanitizePayload;
+        var root = new AclSelectorBuilder(commands, start.Root);
+        var selectors = start.Selectors.ToList();
 
-        foreach (var rule in rules)
+        foreach (var rule in MergeSelectors(rules.ToList()))
         {
-            var lower = rule.ToLowerInvariant();
-            switch (lower)
+            switch (rule.ToLowerInvariant())
             {
                 case "on": enabled = true; continue;
                 case "off": enabled = false; continue;
                 case "nopass": noPass = true; hashes.Clear(); continue;
                 case "resetpass": noPass = false; hashes.Clear(); continue;
-                case "allkeys": allKeys = true; keys.Clear(); continue;
-                case "resetkeys": allKeys = false; keys.Clear(); continue;
-                case "allchannels": allChannels = true; channels.Clear(); continue;
-                case "resetchannels": allChannels = false; channels.Clear(); continue;
-                case "allcommands": SetAll(allowed, commandRules, true); continue;
-                case "nocommands": SetAll(allowed, commandRules, false); continue;
+                case "skip-sanitize-payload": sanitize = SanitizePayload.Skip; continue;
+                case "sanitize-payload": sanitize = SanitizePayload.Sanitize; continue;
+                case "clearselectors": selectors.Clear(); continue;
                 case "reset":
-                    enabled = false; noPass = false; hashes.Clear();
-                    allKeys = false; keys.Clear(); allChannels = false; channels.Clear();
-                    SetAll(allowed, commandRules, false);
+                    enabled = false; noPass = false; hashes.Clear(); selectors.Clear();
+                    sanitize = SanitizePayload.Sanitize;
+                    root = new AclSelectorBuilder(commands);
                     continue;
-                case "clearselectors": continue;   // selectors are not supported; nothing to clear
             }
-            if (rule.Length == 0) throw new AclRuleException(rule, "Syntax error");
+            if (rule.Length == 0) throw AclRuleException.Modifier(rule, "Syntax error");
             switch (rule[0])
             {
                 case '>':
@@ -49,45 +44,34 @@ public static class AclRuleParser
                     var hash = AclUser.HashPassword(Encoding.UTF8.GetBytes(rule[1..]));
                     if (!hashes.Contains(hash)) hashes.Add(hash);
                     noPass = false;
-                    break;
+                    continue;
                 }
                 case '<':
-                    hashes.Remove(AclUser.HashPassword(Encoding.UTF8.GetBytes(rule[1..])));
-                    break;
+                    if (!hashes.Remove(AclUser.HashPassword(Encoding.UTF8.GetBytes(rule[1..]))))
+                        throw AclRuleException.Modifier(rule, "The password you are trying to remove from the user does not exist");
+                    continue;
                 case '#':
+                case '!':
                 {
                     var hash = rule[1..];
                     if (hash.Length != 64 || !hash.All(c => char.IsAsciiHexDigitLower(c) || char.IsAsciiDigit(c)))
-                        throw new AclRuleException(rule, "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters");
-                    if (!hashes.Contains(hash)) hashes.Add(hash);
-                    noPass = false;
-                    break;
+                        throw AclRuleException.Modifier(rule, "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters");
+                    if (rule[0] == '#')
+                    {
+                        if (!hashes.Contains(hash)) hashes.Add(hash);
+                        noPass = false;
+                    }
+                    else if (!hashes.Remove(hash))
+                    {
+                        throw AclRuleException.Modifier(rule, "The password you are trying to remove from the user does not exist");
+                    }
+                    continue;
                 }
-                case '!':
-                    if (!hashes.Remove(rule[1..])) throw new AclRuleException(rule, "The password you are trying to remove from the user does not exist");
-                    break;
-                case '~':
-                    AddPattern(rule[1..], ref allKeys, keys);
-                    break;
-                case '%':
-                {
-                    // %R~, %W~, %RW~: this server only reads, so the pattern grants what ~ grants.
-                    int tilde = rule.IndexOf('~');
-                    var flags = tilde > 1 ? rule[1..tilde].ToUpperInvariant() : "";
-                    if (tilde < 0 || flags.Length == 0 || flags.Any(c => c is not ('R' or 'W'))) throw new AclRuleException(rule, "Syntax error");
-                    if (flags.Contains('R')) AddPattern(rule[(tilde + 1)..], ref allKeys, keys);
-                    break;
-                }
-                case '&':
-                    AddPattern(rule[1..], ref allChannels, channels);
-                    break;
-                case '+':
-                case '-':
-                    ApplyCommandRule(rule, rule[0] == '+', allowed, commandRules, commands);
-                    break;
-                default:
-                    throw new AclRuleException(rule, "Syntax error");
+                case '(' when rule[^1] == ')':
+                    selectors.Add(ParseSelector(rule, commands));
+                    continue;
             }
+            if (!root.TryApply(rule)) throw AclRuleException.Modifier(rule, "Syntax error");
         }
 
         return new AclPermissions
@@ -95,56 +79,66 @@ public static class AclRuleParser
             Enabled = enabled,
             NoPass = noPass,
             PasswordHashes = hashes,
-            AllKeys = allKeys,
-            KeyPatterns = keys,
-            AllChannels = allChannels,
-            ChannelPatterns = channels,
-            AllowedCommands = allowed,
-            CommandRules = commandRules,
+            SanitizePayload = sanitize,
+            Root = root.Build(),
+            Selectors = selectors,
         };
     }
 
-    private static void AddPattern(string pattern, ref bool all, List<byte[]> patterns)
+    /// <summary>"(~k* +get)": a new selector from the rules between the parentheses.</summary>
+    private static AclSelector ParseSelector(string rule, CommandTable commands)
     {
-        if (all) return;
-        if (pattern == "*") { all = true; patterns.Clear(); return; }
-        var bytes = Encoding.UTF8.GetBytes(pattern);
-        if (!patterns.Any(p => p.AsSpan().SequenceEqual(bytes))) patterns.Add(bytes);
-    }
-
-    private static void SetAll(bool[] allowed, List<string> rules, bool value)
-    {
-        Array.Fill(allowed, value);
-        rules.Clear();
-        rules.Add(value ? "+@all" : "-@all");
-    }
-
-    private static void ApplyCommandRule(string rule, bool allow, bool[] allowed, List<string> rules, CommandTable commands)
-    {
-        var name = rule[1..];
-        if (name.StartsWith('@'))
+        var builder = new AclSelectorBuilder(commands);
+        foreach (var part in rule[1..^1].Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
-            var category = name[1..];
-            if (category.Equals("all", StringComparison.OrdinalIgnoreCase)) { SetAll(allowed, rules, allow); return; }
-            if (!AclCategoryNames.TryParse(category, out var bits))
-                throw new AclRuleException(rule, "Unknown command or category name in ACL");
-            foreach (var command in commands.All)
-                if ((command.Categories & bits) != 0) allowed[command.Index] = allow;
-            rules.Add(rule.ToLowerInvariant());
-            return;
+            // Redis names the whole selector in the error, with the reason the rule inside it failed.
+            try
+            {
+                if (!builder.TryApply(part)) throw AclRuleException.Modifier(rule, "Syntax error");
+            }
+            catch (AclRuleException e) when (e.Reason is { } reason)
+            {
+                throw AclRuleException.Modifier(rule, reason);
+            }
         }
-        if (name.Contains('|'))
-            throw new AclRuleException(rule, "Allowing or blocking single subcommands is not supported by pgrelay; allow or block the whole command");
-        var definition = commands.Find(name);
-        if (definition is null) throw new AclRuleException(rule, "Unknown command or category name in ACL");
-        allowed[definition.Index] = allow;
-        rules.Add((allow ? "+" : "-") + definition.Name);
+        return builder.Build();
+    }
+
+    /// <summary>
+    /// Joins a selector split over several arguments ("(~k*" "+get)") back into one, as Redis does for ACL SETUSER
+    /// arguments and ACL file words.
+    /// </summary>
+    public static List<string> MergeSelectors(IReadOnlyList<string> rules)
+    {
+        var merged = new List<string>(rules.Count);
+        for (int i = 0; i < rules.Count; i++)
+        {
+            var rule = rules[i];
+            if (!rule.StartsWith('(') || rule.EndsWith(')'))
+            {
+                merged.Add(rule);
+                continue;
+            }
+            var selector = new StringBuilder(rule);
+            int start = i;
+            bool closed = false;
+            while (++i < rules.Count)
+            {
+                selector.Append(' ').Append(rules[i]);
+                if (rules[i].EndsWith(')')) { closed = true; break; }
+            }
+            if (!closed) throw new AclRuleException($"Unmatched parenthesis in acl selector starting at '{rules[start]}'.");
+            merged.Add(selector.ToString());
+        }
+        return merged;
     }
 }
 
 /// <summary>A rule ACL SETUSER or the ACL file cannot apply; the message is Redis's.</summary>
-public sealed class AclRuleException(string rule, string reason)
-    : Exception($"Error in ACL SETUSER modifier '{rule}': {reason}")
+public sealed class AclRuleException(string message, string? reason = null) : Exception(message)
 {
-    public string Rule { get; } = rule;
+    /// <summary>Why a single rule failed ("Syntax error"), without the rule.</summary>
+    public string? Reason { get; } = reason;
+
+    public static AclRuleException Modifier(string rule, string reason) => new($"Error in ACL SETUSER modifier '{rule}': {reason}", reason);
 }

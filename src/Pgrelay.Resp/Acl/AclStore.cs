@@ -48,9 +48,16 @@ public sealed class AclStore
         get { lock (_gate) return _users.Values.OrderBy(u => u.Name, StringComparer.Ordinal).ToArray(); }
     }
 
+    /// <summary>Denied commands and failed logins, for ACL LOG.</summary>
+    public AclLog Log { get; } = new();
+
+    /// <summary>Redis's rule for user names: no spaces, no NUL.</summary>
+    public static bool IsValidUserName(string name) => !name.Contains(' ') && !name.Contains('\0');
+
     /// <summary>Creates or changes a user; all rules apply or none (throws <see cref="AclRuleException"/>).</summary>
     public AclUser SetUser(string name, IEnumerable<string> rules)
     {
+        if (!IsValidUserName(name)) throw new AclRuleException("Usernames can't contain spaces or null characters");
         lock (_gate)
         {
             var existing = _users.GetValueOrDefault(name);
@@ -91,10 +98,13 @@ public sealed class AclStore
             var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             if (parts.Length < 2 || parts[0] != "user")
                 throw new InvalidOperationException($"resp.acl-file: {path}:{lineNumber}: line should start with user keyword");
+            if (!IsValidUserName(parts[1]) || parts[1].Contains('('))
+                throw new InvalidOperationException($"resp.acl-file: {path}:{lineNumber}: Usernames can't contain spaces or null characters");
+            if (users.ContainsKey(parts[1]))
+                throw new InvalidOperationException($"resp.acl-file: {path}:{lineNumber}: Duplicate user '{parts[1]}' found");
             try
             {
-                var start = users.TryGetValue(parts[1], out var seen) ? seen.Permissions : NewUserPermissions();
-                users[parts[1]] = new AclUser(parts[1], AclRuleParser.Apply(start, parts[2..], _commands));
+                users[parts[1]] = new AclUser(parts[1], AclRuleParser.Apply(NewUserPermissions(), parts[2..], _commands));
             }
             catch (AclRuleException e)
             {
@@ -127,9 +137,5 @@ public sealed class AclStore
         AclRuleParser.Apply(NewUserPermissions(), ["on", "nopass", "~*", "&*", "+@all"], _commands);
 
     /// <summary>A user ACL SETUSER has just created: off, no password, no keys, no channels, no commands.</summary>
-    private AclPermissions NewUserPermissions() => new()
-    {
-        AllowedCommands = new bool[_commands.Count],
-        CommandRules = ["-@all"],
-    };
+    private AclPermissions NewUserPermissions() => AclRuleParser.NewUser(_commands);
 }

@@ -32,16 +32,15 @@ public sealed class AclUser(string name, AclPermissions permissions)
 
     public static string HashPassword(ReadOnlySpan<byte> password) => Convert.ToHexStringLower(SHA256.HashData(password));
 
-    /// <summary>The user as ACL LIST and the ACL file write it.</summary>
+    /// <summary>The user as ACL LIST and the ACL file write it: flags, password hashes, the root selector, then other selectors.</summary>
     public string Describe()
     {
         var p = Permissions;
-        var parts = new List<string> { "user", Name, p.Enabled ? "on" : "off" };
-        if (p.NoPass) parts.Add("nopass");
-        parts.AddRange(p.PasswordHashes.Select(h => "#" + h));
-        if (p.KeysText.Length > 0) parts.Add(p.KeysText); else parts.Add("resetkeys");
-        if (p.ChannelsText.Length > 0) parts.Add(p.ChannelsText); else parts.Add("resetchannels");
-        parts.Add(p.CommandsText);
-        return string.Join(' ', parts);
+        var text = new StringBuilder("user ").Append(Name);
+        foreach (var flag in p.Flags()) text.Append(' ').Append(flag);
+        foreach (var hash in p.PasswordHashes) text.Append(" #").Append(hash);
+        text.Append(' ').Append(p.Root.Describe());
+        foreach (var selector in p.Selectors) text.Append(" (").Append(selector.Describe()).Append(')');
+        return text.ToString();
     }
 }

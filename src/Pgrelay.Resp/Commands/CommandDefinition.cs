@@ -27,6 +27,17 @@ public sealed class CommandDefinition
         Group = group;
         Summary = summary;
         Handler = handler;
+        FullName = name;
+    }
+
+    /// <summary>A subcommand (<c>client|kill</c>): ACL rules, ACL LOG and NOPERM errors name it by its full name.</summary>
+    internal CommandDefinition(CommandDefinition parent, string name, int arity, CommandFlags flags, AclCategories categories,
+        int firstKey, int lastKey, int step, string summary)
+        : this(name, arity, flags, categories, firstKey, lastKey, step, parent.Group, summary, parent.Handler)
+    {
+        Parent = parent;
+        FullName = parent.Name + "|" + name;
+        ChannelArguments = parent.ChannelArguments;
     }
 
     public string Name { get; }
@@ -40,6 +51,31 @@ public sealed class CommandDefinition
     public string Group { get; }
     public string Summary { get; }
     public CommandHandler Handler { get; }
+
+    /// <summary>The name ACL rules and errors use: <c>get</c>, or <c>client|kill</c> for a subcommand.</summary>
+    public string FullName { get; }
+
+    /// <summary>The container command of a subcommand; null for a top-level command.</summary>
+    public CommandDefinition? Parent { get; }
+
+    /// <summary>The subcommands of a container command (CLIENT, ACL, CONFIG...); empty for the others.</summary>
+    public IReadOnlyList<CommandDefinition> Subcommands => _subcommands;
+    private readonly List<CommandDefinition> _subcommands = [];
+
+    public bool HasSubcommands => _subcommands.Count > 0;
+
+    /// <summary>Which arguments are pub/sub channels, checked against the user's channel patterns.</summary>
+    public ChannelArguments ChannelArguments { get; init; }
+
+    internal void AddSubcommand(CommandDefinition subcommand) => _subcommands.Add(subcommand);
+
+    /// <summary>The subcommand named by <paramref name="name"/> (any case), or null.</summary>
+    public CommandDefinition? FindSubcommand(ReadOnlySpan<byte> name)
+    {
+        foreach (var sub in _subcommands)
+            if (Protocol.RespRequest.AsciiEquals(name, sub.Utf8Name)) return sub;
+        return null;
+    }
 
     /// <summary>Position in the command table: ACL users keep one allow bit per index.</summary>
     public int Index { get; internal set; }

@@ -74,7 +74,12 @@ internal static class ConnectionCommands
     private static bool TryAuthenticate(RespSession session, string userName, ReadOnlySpan<byte> password)
     {
         var user = session.Server.Acl.Find(userName);
-        if (user is null || !user.CheckPassword(password)) return false;
+        if (user is null || !user.CheckPassword(password))
+        {
+            // Failed logins go to ACL LOG like denied commands, under the name that was tried.
+            session.Server.Acl.Log.Add(Acl.AclDenial.Auth, session.Queued is not null, "AUTH", userName, session.Describe());
+            return false;
+        }
         session.User = user;
         session.IsAuthenticated = true;
         return true;

@@ -160,6 +160,79 @@ internal static class KeyCommands
         }
     }
 
+    /// <summary>RANDOMKEY: a table chosen in proportion to its rows, then the row at a random SCAN position in it.</summary>
+    public static void RandomKey(RespSession session, RespRequest request, RespWriter writer)
+    {
+        var namespaces = session.Server.Keyspace.Current;
+        long total = 0;
+        foreach (var ns in namespaces) total += ns.Table.RowCount;
+        if (total == 0)
+        {
+            writer.WriteNull();
+            return;
+        }
+        long pick = Random.Shared.NextInt64(total);
+        var chosen = namespaces[^1];
+        foreach (var ns in namespaces)
+        {
+            if (pick < ns.Table.RowCount) { chosen = ns; break; }
+            pick -= ns.Table.RowCount;
+        }
+        var rows = new List<RowRef>(1);
+        using (var pin = session.Store.Pin())
+        {
+            ulong next = chosen.Table.Scan((ulong)Random.Shared.NextInt64(), 1, pin, rows);
+            // From a random position the scan may run off the end of the table: then start from its beginning.
+            if (rows.Count == 0 && next == 0) chosen.Table.Scan(0, 1, pin, rows);
+        }
+        if (rows.Count == 0)
+        {
+            writer.WriteNull();
+            return;
+        }
+        var key = new ArrayBufferWriter<byte>(64);
+        CacheKey.WriteFullKey(chosen.Publication.Utf8Name, rows[0].View, rows[0].Schema, key);
+        writer.WriteBulk(key.WrittenSpan);
+    }
+
+    /// <summary>
+    /// OBJECT: rows are hashes; ENCODING reports what Redis would use for a hash of that shape (listpack while it has
+    /// at most 128 fields of at most 64 bytes, hashtable beyond), so tools that inspect encodings see familiar answers.
+    /// </summary>
+    public static void Object(RespSession session, RespRequest request, RespWriter writer)
+    {
+        if (request.Is(1, "help"u8))
+        {
+            WriteHelp(writer, ["OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "ENCODING <key>", "    Return the kind of internal representation used in order to store the value", "    associated with a <key>.",
+                "FREQ <key>", "    Return the access frequency index of the <key>. The returned integer is", "    proportional to the logarithm of the recent access frequency of the key.",
+                "IDLETIME <key>", "    Return the idle time of the <key>, that is the approximated number of", "    seconds elapsed since the last access to the key.",
+                "REFCOUNT <key>", "    Return the number of references of the value associated with the specified", "    <key>.",
+                "HELP", "    Print this help."]);
+            return;
+        }
+        if (!session.TryReadRow(request[2], out var row))
+        {
+            writer.WriteNull();
+            return;
+        }
+        if (request.Is(1, "encoding"u8)) writer.WriteBulk(IsSmallHash(row) ? "listpack"u8 : "hashtable"u8);
+        else if (request.Is(1, "refcount"u8)) writer.WriteInteger(1);
+        else if (request.Is(1, "idletime"u8)) writer.WriteInteger(0);
+        else writer.WriteError("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."u8);
+    }
+
+    private static bool IsSmallHash(in RowRef row)
+    {
+        if (RowReplies.FieldCount(row) > 128) return false;
+        var view = row.View;
+        var columns = row.Schema.Columns;
+        int n = Math.Min(view.ColumnCount, columns.Count);
+        for (int c = 0; c < n; c++)
+            if (RowReplies.HasField(row, c) && (view.Value(c).Length > 64 || columns[c].Utf8Name.Length > 64)) return false;
+        return true;
+    }
+
     public static void WriteHelp(RespWriter writer, string[] lines)
     {
         writer.WriteArrayHeader(lines.Length);

@@ -15,17 +15,9 @@ internal static class PubSubCommands
     public static void Unsubscribe(RespSession session, RespRequest request, RespWriter writer) => Remove(session, request, writer, pattern: false);
     public static void PUnsubscribe(RespSession session, RespRequest request, RespWriter writer) => Remove(session, request, writer, pattern: true);
 
+    /// <summary>Channel permissions were checked by the dispatcher (see <see cref="ChannelArguments"/>).</summary>
     private static void Add(RespSession session, RespRequest request, RespWriter writer, bool pattern)
     {
-        var permissions = session.User.Permissions;
-        for (int i = 1; i < request.Count; i++)
-        {
-            if (!permissions.CanAccessChannel(request[i], pattern))
-            {
-                writer.WriteError("NOPERM this user has no permissions to access one of the channels used as arguments"u8);
-                return;
-            }
-        }
         for (int i = 1; i < request.Count; i++)
         {
             var name = request.ArgString(i);
@@ -61,15 +53,46 @@ internal static class PubSubCommands
         }
     }
 
-    public static void Publish(RespSession session, RespRequest request, RespWriter writer)
+    public static void Publish(RespSession session, RespRequest request, RespWriter writer) =>
+        writer.WriteInteger(session.Server.Hub.Publish(request[1].ToArray(), request[2].ToArray()));
+
+    public static void SSubscribe(RespSession session, RespRequest request, RespWriter writer)
     {
-        if (!session.User.Permissions.CanAccessChannel(request[1], isPattern: false))
+        for (int i = 1; i < request.Count; i++)
         {
-            writer.WriteError("NOPERM this user has no permissions to access one of the channels used as arguments"u8);
+            int count = session.Server.Hub.SubscribeShard(session, request.ArgString(i));
+            writer.WritePushHeader(3);
+            writer.WriteBulk("ssubscribe"u8);
+            writer.WriteBulk(request[i]);
+            writer.WriteInteger(count);
+        }
+    }
+
+    public static void SUnsubscribe(RespSession session, RespRequest request, RespWriter writer)
+    {
+        var names = request.Count > 1
+            ? Enumerable.Range(1, request.Count - 1).Select(request.ArgString).ToArray()
+            : session.ShardSubscriptions();
+        if (names.Length == 0)
+        {
+            writer.WritePushHeader(3);
+            writer.WriteBulk("sunsubscribe"u8);
+            writer.WriteNull();
+            writer.WriteInteger(0);
             return;
         }
-        writer.WriteInteger(session.Server.Hub.Publish(request[1].ToArray(), request[2].ToArray()));
+        foreach (var name in names)
+        {
+            int count = session.Server.Hub.UnsubscribeShard(session, name);
+            writer.WritePushHeader(3);
+            writer.WriteBulk("sunsubscribe"u8);
+            writer.WriteBulk(name);
+            writer.WriteInteger(count);
+        }
     }
+
+    public static void SPublish(RespSession session, RespRequest request, RespWriter writer) =>
+        writer.WriteInteger(session.Server.Hub.PublishShard(request[1].ToArray(), request[2].ToArray()));
 
     public static void PubSub(RespSession session, RespRequest request, RespWriter writer)
     {
@@ -90,9 +113,24 @@ internal static class PubSubCommands
             }
         }
         else if (request.Is(1, "numpat"u8)) writer.WriteInteger(hub.PatternCount);
+        else if (request.Is(1, "shardchannels"u8))
+        {
+            var channels = hub.ActiveShardChannels(request.Count > 2 ? request[2].ToArray() : null);
+            writer.WriteArrayHeader(channels.Count);
+            foreach (var c in channels) writer.WriteBulk(c);
+        }
+        else if (request.Is(1, "shardnumsub"u8))
+        {
+            writer.WriteMapHeader(request.Count - 2);
+            for (int i = 2; i < request.Count; i++)
+            {
+                writer.WriteBulk(request[i]);
+                writer.WriteInteger(hub.ShardSubscriberCount(Encoding.UTF8.GetString(request[i])));
+            }
+        }
         else if (request.Is(1, "help"u8))
             KeyCommands.WriteHelp(writer, ["PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "CHANNELS [<pattern>]", "NUMPAT", "NUMSUB [<channel> ...]", "HELP"]);
+                "CHANNELS [<pattern>]", "NUMPAT", "NUMSUB [<channel> ...]", "SHARDCHANNELS [<pattern>]", "SHARDNUMSUB [<shardchannel> ...]", "HELP"]);
         else writer.WriteError($"ERR unknown subcommand '{request.ArgString(1)}'. Try PUBSUB HELP.");
     }
 }

@@ -27,6 +27,8 @@ public sealed class NotificationHub : IDisposable
     private readonly object _gate = new();
     private readonly Dictionary<string, HashSet<RespSession>> _channels = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (byte[] Pattern, HashSet<RespSession> Sessions)> _patterns = new(StringComparer.Ordinal);
+    /// <summary>Shard channels (SSUBSCRIBE/SPUBLISH) are a namespace of their own; one server is one shard.</summary>
+    private readonly Dictionary<string, HashSet<RespSession>> _shardChannels = new(StringComparer.Ordinal);
     private readonly Channel<CommittedTransaction> _committed = Channel.CreateUnbounded<CommittedTransaction>(new() { SingleReader = true });
     private readonly IDisposable _listening;
     private readonly Task _pump;
@@ -91,8 +93,58 @@ public sealed class NotificationHub : IDisposable
         return session.SubscriptionCount;
     }
 
+    /// <summary>SSUBSCRIBE; returns the session's shard subscription count afterwards.</summary>
+    public int SubscribeShard(RespSession session, string channel)
+    {
+        if (session.AddShardSubscription(channel))
+        {
+            lock (_gate)
+            {
+                if (!_shardChannels.TryGetValue(channel, out var sessions)) _shardChannels[channel] = sessions = [];
+                sessions.Add(session);
+            }
+        }
+        return session.ShardSubscriptionCount;
+    }
+
+    public int UnsubscribeShard(RespSession session, string channel)
+    {
+        if (session.RemoveShardSubscription(channel))
+        {
+            lock (_gate)
+            {
+                if (_shardChannels.TryGetValue(channel, out var sessions) && sessions.Remove(session) && sessions.Count == 0) _shardChannels.Remove(channel);
+            }
+        }
+        return session.ShardSubscriptionCount;
+    }
+
+    /// <summary>SPUBLISH: delivers to the shard channel's subscribers only (no patterns, no keyspace events).</summary>
+    public int PublishShard(byte[] channel, byte[] message)
+    {
+        RespSession[] targets;
+        lock (_gate)
+        {
+            if (_shardChannels.Count == 0 || !_shardChannels.TryGetValue(Encoding.UTF8.GetString(channel), out var sessions)) return 0;
+            targets = [.. sessions];
+        }
+        foreach (var session in targets) session.Push(new ShardMessage(channel, message));
+        return targets.Length;
+    }
+
+    public IReadOnlyList<string> ActiveShardChannels(byte[]? pattern)
+    {
+        lock (_gate) return _shardChannels.Keys.Where(c => pattern is null || GlobPattern.IsMatch(pattern, Encoding.UTF8.GetBytes(c))).ToArray();
+    }
+
+    public int ShardSubscriberCount(string channel)
+    {
+        lock (_gate) return _shardChannels.TryGetValue(channel, out var s) ? s.Count : 0;
+    }
+
     internal void RemoveAll(RespSession session)
     {
+        foreach (var c in session.ShardSubscriptions()) UnsubscribeShard(session, c);
         foreach (var c in session.Subscriptions(pattern: false)) Unsubscribe(session, c, pattern: false);
         foreach (var p in session.Subscriptions(pattern: true)) Unsubscribe(session, p, pattern: true);
     }

@@ -36,6 +36,21 @@ public sealed class PubSubMessage(byte[] channel, byte[] payload, byte[]? patter
     }
 }
 
+/// <summary><c>smessage</c> (SSUBSCRIBE): a message published to a shard channel with SPUBLISH.</summary>
+public sealed class ShardMessage(byte[] channel, byte[] payload) : OutboundMessage
+{
+    public override int Size => channel.Length + payload.Length + 48;
+
+    public override void Write(RespSession session)
+    {
+        var w = session.Writer;
+        w.WritePushHeader(3);
+        w.WriteBulk("smessage"u8);
+        w.WriteBulk(channel);
+        w.WriteBulk(payload);
+    }
+}
+
 /// <summary>A tracking invalidation for one key, or for everything when the key is null.</summary>
 public sealed class InvalidationMessage(byte[]? key, bool viaPubSub) : OutboundMessage
 {

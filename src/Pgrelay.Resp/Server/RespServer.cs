@@ -37,6 +37,9 @@ public sealed class RespServer : IDisposable
     public KeyspaceMap Keyspace { get; }
     public AclStore Acl { get; }
     public ClientRegistry Clients { get; }
+
+    /// <summary>Redis connections open right now (INFO's connected_clients), for the dashboard and metrics.</summary>
+    public int ConnectedClients => Clients.Count;
     public TrackingTable Tracking { get; }
     public NotificationHub Hub { get; }
     public ServerStats Stats { get; } = new();

@@ -32,6 +32,7 @@ public sealed class RespSession
     private readonly object _subscriptionGate = new();
     private readonly HashSet<string> _channels = new(StringComparer.Ordinal);
     private readonly HashSet<string> _patterns = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _shardChannels = new(StringComparer.Ordinal);
     private Channel<OutboundMessage>? _outbox;
     private long _outboxBytes;
     private long _lastInteractionTicks;
@@ -64,7 +65,7 @@ public sealed class RespSession
     public bool IsAuthenticated { get; internal set; }
     public DateTimeOffset CreatedAt { get; } = DateTimeOffset.UtcNow;
     public DateTimeOffset LastInteraction => new(Interlocked.Read(ref _lastInteractionTicks), TimeSpan.Zero);
-    public string LastCommandName => _lastCommand?.Name ?? "NULL";
+    public string LastCommandName => _lastCommand?.FullName ?? "NULL";
     public TrackingState Tracking { get; }
 
     /// <summary>A reusable buffer for replies that must be rendered before their length is known (JSON.GET).</summary>
@@ -152,23 +153,32 @@ public sealed class RespSession
             Writer.WriteError(UnknownCommandMessage(request));
             return;
         }
+        if (command.HasSubcommands && request.Count >= 2)
+        {
+            var sub = command.FindSubcommand(request[1]);
+            if (sub is null)
+            {
+                FailQueuedTransaction();
+                Writer.WriteError($"ERR unknown subcommand '{Truncate(request.ArgString(1))}'. Try {command.Name.ToUpperInvariant()} HELP.");
+                return;
+            }
+            command = sub;
+        }
         _lastCommand = command;
         if (!command.ArityMatches(request.Count))
         {
-            FailQueuedTransaction();
-            Writer.WriteError($"ERR wrong number of arguments for '{command.Name}' command");
+            Reject(command, $"ERR wrong number of arguments for '{command.FullName}' command");
             return;
         }
         if (!IsAuthenticated && !command.Has(CommandFlags.NoAuth))
         {
-            FailQueuedTransaction();
-            Writer.WriteError("NOAUTH Authentication required."u8);
+            Reject(command, "NOAUTH Authentication required.");
             return;
         }
-        if (IsAuthenticated && !CheckPermissions(command, request)) return;
+        if (IsAuthenticated && !CheckPermissions(command, request, inMulti: false)) return;
         if (InSubscriberMode && !command.Has(CommandFlags.SubscriberContext))
         {
-            Writer.WriteError($"ERR Can't execute '{command.Name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
+            Writer.WriteError($"ERR Can't execute '{command.FullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
             return;
         }
         if (command.Has(CommandFlags.DenyWrite))
@@ -184,32 +194,39 @@ public sealed class RespSession
             return;
         }
         command.Handler(this, request, Writer);
-        Tracking.AfterCommand(command);
+        Tracking.AfterCommand(command.Parent ?? command);
     }
 
-    private bool CheckPermissions(CommandDefinition command, RespRequest request)
+    /// <summary>
+    /// Refuses a command before it runs. Inside MULTI the transaction is marked failed; a refused EXEC also
+    /// discards it, and says so the way Redis does ("EXECABORT Transaction discarded because of: ...").
+    /// </summary>
+    private void Reject(CommandDefinition command, string error)
+    {
+        if (command.Name == "exec")
+        {
+            Queued = null;
+            MultiFailed = false;
+            Watched = null;
+            Writer.WriteError("EXECABORT Transaction discarded because of: " + (error.StartsWith("ERR ", StringComparison.Ordinal) ? error[4..] : error));
+            return;
+        }
+        FailQueuedTransaction();
+        Writer.WriteError(error);
+    }
+
+    private bool CheckPermissions(CommandDefinition command, RespRequest request, bool inMulti)
     {
         var permissions = User.Permissions;
-        // Like Redis, commands that run before authentication (AUTH, HELLO, QUIT, RESET) are never denied.
-        if (!command.Has(CommandFlags.NoAuth) && !permissions.CanRun(command))
-        {
-            FailQueuedTransaction();
-            Writer.WriteError($"NOPERM this user has no permissions to run the '{command.Name}' command");
-            return false;
-        }
-        if (permissions.AllKeys) return true;
-        var keys = command.Keys(request.Count);
-        if (keys.IsEmpty) return true;
-        for (int i = keys.First; i <= keys.Last; i += keys.Step)
-        {
-            if (!permissions.CanAccessKey(request[i]))
-            {
-                FailQueuedTransaction();
-                Writer.WriteError("NOPERM this user has no permissions to access one of the keys used as arguments"u8);
-                return false;
-            }
-        }
-        return true;
+        var root = permissions.Root;
+        // The common case (a user allowed every key and channel, like default) costs one array read.
+        if (root.AllowsEverything && root.CanRun(command, request)) return true;
+        var denial = permissions.Check(command, request, out int argument);
+        if (denial == AclDenial.None) return true;
+        var target = denial == AclDenial.Command ? command.FullName : request.ArgString(argument);
+        Server.Acl.Log.Add(denial, inMulti, target, User.Name, Describe());
+        Reject(command, AclMessages.NoPermission(denial, command));
+        return false;
     }
 
     /// <summary>Runs a command queued by MULTI (EXEC), reusing a second request buffer.</summary>
@@ -217,11 +234,14 @@ public sealed class RespSession
     {
         _queuedRequest.Load(arguments);
         var command = Server.Commands.Find(_queuedRequest.Name)!;
+        if (command.HasSubcommands && _queuedRequest.Count >= 2) command = command.FindSubcommand(_queuedRequest[1]) ?? command;
         // Permissions may have changed since the command was queued (ACL SETUSER from another client).
-        if (!CheckPermissions(command, _queuedRequest)) return;
+        if (!CheckPermissions(command, _queuedRequest, inMulti: true)) return;
         command.Handler(this, _queuedRequest, Writer);
-        Tracking.AfterCommand(command);
+        Tracking.AfterCommand(command.Parent ?? command);
     }
+
+    private static string Truncate(string text) => text.Length > 128 ? text[..128] : text;
 
     private void FailQueuedTransaction()
     {
@@ -262,7 +282,28 @@ public sealed class RespSession
         get { lock (_subscriptionGate) return _channels.Count + _patterns.Count; }
     }
 
-    public bool InSubscriberMode => !Writer.IsResp3 && SubscriptionCount > 0;
+    public int ShardSubscriptionCount
+    {
+        get { lock (_subscriptionGate) return _shardChannels.Count; }
+    }
+
+    /// <summary>RESP2 connections with any subscription can only run pub/sub commands, PING, QUIT and RESET.</summary>
+    public bool InSubscriberMode => !Writer.IsResp3 && (SubscriptionCount > 0 || ShardSubscriptionCount > 0);
+
+    internal bool AddShardSubscription(string channel)
+    {
+        lock (_subscriptionGate) return _shardChannels.Add(channel);
+    }
+
+    internal bool RemoveShardSubscription(string channel)
+    {
+        lock (_subscriptionGate) return _shardChannels.Remove(channel);
+    }
+
+    internal string[] ShardSubscriptions()
+    {
+        lock (_subscriptionGate) return [.. _shardChannels];
+    }
 
     internal bool AddSubscription(string name, bool pattern)
     {
@@ -375,13 +416,13 @@ public sealed class RespSession
     {
         var now = DateTimeOffset.UtcNow;
         var flags = new StringBuilder();
-        if (SubscriptionCount > 0) flags.Append('P');
+        if (SubscriptionCount > 0 || ShardSubscriptionCount > 0) flags.Append('P');
         if (Queued is not null) flags.Append('x');
         if (Tracking.Enabled) flags.Append('t');
         if (Tracking.Bcast) flags.Append('B');
         if (flags.Length == 0) flags.Append('N');
         return $"id={Id} addr={RemoteAddress} laddr={LocalAddress} fd=-1 name={Name} age={(long)(now - CreatedAt).TotalSeconds} " +
-               $"idle={(long)(now - LastInteraction).TotalSeconds} flags={flags} db=0 sub={ChannelCount} psub={PatternCount} ssub=0 " +
+               $"idle={(long)(now - LastInteraction).TotalSeconds} flags={flags} db=0 sub={ChannelCount} psub={PatternCount} ssub={ShardSubscriptionCount} " +
                $"multi={(Queued is null ? -1 : Queued.Count)} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 " +
                $"omem={OutboxBytes} tot-mem=0 events=r cmd={LastCommandName} user={User.Name} redir={(Tracking.Enabled ? Tracking.RedirectId : -1)} resp={Writer.Protocol}";
     }
