@@ -4,24 +4,32 @@
 #   bench/memcached/run.sh [pgrelay-host:port]
 #
 # With an address, benchmarks that running pgrelay (the full host, replicating from PostgreSQL). Without one,
-# starts bench/memcached/BenchHost: pgrelay's memcached listener over a synthetic table of $ROWS rows, no
-# PostgreSQL. Either way the keys come from the pgrelay side (memcdump, i.e. stats cachedump), every value is
-# copied byte for byte into memcached (get from pgrelay, set into memcached), and then the same bounded load
-# (fixed request counts, one process-wide timeout) runs against each. Results go to bench/memcached/results/.
+# starts bench/memcached/BenchHost twice: pgrelay's memcached listener over a synthetic table of $ROWS rows, no
+# PostgreSQL, once with Kestrel's default scheduling (what `pgrelay run` does today) and once with
+# SocketTransportOptions.UnsafePreferInlineScheduling plus inline socket completions (every step of a request on
+# the socket's I/O thread, which is how memcached's own worker threads run). Either way the keys come from the
+# pgrelay side (memcdump, i.e. stats cachedump), every value is copied byte for byte into memcached (get from
+# pgrelay, set into memcached), and then the same bounded load (fixed request counts, one process-wide timeout)
+# runs against each server, alternating, ROUNDS times; the tables report the median round.
+# Results: bench/memcached/results/<date>.md (markdown) and a line per run on stdout.
 #
-# Knobs (environment): ROWS=100000 KEYS=10000 REQUESTS=200000 CONNECTIONS=4 PIPELINE=16 MULTIGET=50 TIMEOUT=600
-# memcslap is not used: its get test stores and reads its own generated keys, and pgrelay refuses writes.
+# Knobs (environment): ROWS=100000 KEYS=10000 REQUESTS=200000 CONNECTIONS=4 PIPELINE=16 MULTIGET=50 ROUNDS=3
+#                      TIMEOUT=900 INLINE=1 (0: skip the inline-scheduling BenchHost)
+# memcslap is not used for the numbers: its get test first stores keys of its own and then reads those, and
+# pgrelay refuses writes, so against pgrelay it reads nothing ("Time to get 0 keys"). LoadGen's get mode is the
+# same request (one "get <key>" per round trip) over keys that exist on both sides.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
-ROOT="$(cd "$HERE/../.." && pwd)"
 ROWS="${ROWS:-100000}"
 KEYS="${KEYS:-10000}"
 REQUESTS="${REQUESTS:-200000}"
 CONNECTIONS="${CONNECTIONS:-4}"
 PIPELINE="${PIPELINE:-16}"
 MULTIGET="${MULTIGET:-50}"
-TIMEOUT="${TIMEOUT:-600}"
+ROUNDS="${ROUNDS:-3}"
+TIMEOUT="${TIMEOUT:-900}"
+INLINE="${INLINE:-1}"
 PGRELAY="${1:-}"
 
 for tool in memcached memcdump dotnet python3; do
@@ -30,7 +38,7 @@ done
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 wait_port() {
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 300); do
     python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1)" 2>/dev/null && return 0
     sleep 0.1
   done
@@ -39,62 +47,105 @@ wait_port() {
 
 WORK="$(mktemp -d)"
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 echo "building the load generator..."
 dotnet build -c Release -v q --nologo "$HERE/LoadGen/LoadGen.csproj" >/dev/null
 LOADGEN=(dotnet "$HERE/LoadGen/bin/Release/net10.0/LoadGen.dll")
 
-if [[ -z "$PGRELAY" ]]; then
-  dotnet build -c Release -v q --nologo "$HERE/BenchHost/BenchHost.csproj" >/dev/null
-  PG_PORT="$(free_port)"
-  timeout "$TIMEOUT" dotnet "$HERE/BenchHost/bin/Release/net10.0/BenchHost.dll" "$PG_PORT" "$ROWS" "$TIMEOUT" >"$WORK/benchhost.log" 2>&1 &
-  PIDS+=($!)
-  wait_port "$PG_PORT"
-  PGRELAY="127.0.0.1:$PG_PORT"
-  SOURCE="BenchHost (synthetic table, $ROWS rows, no PostgreSQL)"
-else
-  SOURCE="pgrelay host at $PGRELAY"
-fi
+# Servers under test: label and address, memcached first.
+LABELS=()
+ADDRS=()
 
 MC_PORT="$(free_port)"
 timeout "$TIMEOUT" memcached -l 127.0.0.1 -p "$MC_PORT" -U 0 -u root -m 1024 -t 4 >"$WORK/memcached.log" 2>&1 &
 PIDS+=($!)
 wait_port "$MC_PORT"
-MEMCACHED="127.0.0.1:$MC_PORT"
+LABELS+=("memcached"); ADDRS+=("127.0.0.1:$MC_PORT")
 
-echo "listing keys on $PGRELAY and copying their values into memcached $MEMCACHED..."
-timeout 120 memcdump --servers="$PGRELAY" | head -n "$KEYS" >"$WORK/keys.txt" || true
-[[ -s "$WORK/keys.txt" ]] || { echo "no keys listed by memcdump on $PGRELAY" >&2; exit 1; }
-timeout 300 "${LOADGEN[@]}" copy "$PGRELAY" "$MEMCACHED" "$WORK/keys.txt"
-
-bench() {  # <server> <mode> <pipeline>
-  timeout "$TIMEOUT" "${LOADGEN[@]}" bench "$1" "$WORK/keys.txt" "$REQUESTS" "$CONNECTIONS" "$3" "$2" |
-    sed -n 's/.*ops_per_sec=\([0-9]*\).*/\1/p'
+start_benchhost() {  # <label> [env...]
+  local label="$1"; shift
+  local port; port="$(free_port)"
+  env "$@" timeout "$TIMEOUT" dotnet "$HERE/BenchHost/bin/Release/net10.0/BenchHost.dll" "$port" "$ROWS" "$TIMEOUT" >"$WORK/$label.log" 2>&1 &
+  PIDS+=($!)
+  wait_port "$port"
+  LABELS+=("$label"); ADDRS+=("127.0.0.1:$port")
 }
 
-echo "warming up both servers (JIT, connection pools); these runs are not reported..."
-for server in "$MEMCACHED" "$PGRELAY"; do
-  for mode in get mg; do
-    timeout "$TIMEOUT" "${LOADGEN[@]}" bench "$server" "$WORK/keys.txt" "$REQUESTS" "$CONNECTIONS" "$PIPELINE" "$mode" >/dev/null
-  done
-  timeout "$TIMEOUT" "${LOADGEN[@]}" bench "$server" "$WORK/keys.txt" "$((REQUESTS / 10))" "$CONNECTIONS" 1 get >/dev/null
+if [[ -z "$PGRELAY" ]]; then
+  dotnet build -c Release -v q --nologo "$HERE/BenchHost/BenchHost.csproj" >/dev/null
+  start_benchhost "pgrelay"
+  [[ "$INLINE" == 1 ]] && start_benchhost "pgrelay-inline" BENCH_INLINE_SCHEDULING=1 DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1
+  SOURCE="BenchHost (synthetic table, $ROWS rows, no PostgreSQL)"
+else
+  LABELS+=("pgrelay"); ADDRS+=("$PGRELAY")
+  SOURCE="pgrelay host at $PGRELAY"
+fi
+PG="${ADDRS[1]}"
+
+echo "listing keys on $PG and copying their values into memcached ${ADDRS[0]}..."
+timeout 120 memcdump --servers="$PG" | head -n "$KEYS" >"$WORK/keys.txt" || true
+[[ -s "$WORK/keys.txt" ]] || { echo "no keys listed by memcdump on $PG" >&2; exit 1; }
+timeout 300 "${LOADGEN[@]}" copy "$PG" "${ADDRS[0]}" "$WORK/keys.txt"
+
+run() {  # <addr> <mode> <pipeline> <requests> -> "ops_per_sec p99_us"
+  timeout "$TIMEOUT" "${LOADGEN[@]}" bench "$1" "$WORK/keys.txt" "$4" "$CONNECTIONS" "$3" "$2" |
+    sed -n 's/.*ops_per_sec=\([0-9]*\).*p99_us=\([0-9]*\).*/\1 \2/p'
+}
+
+echo "warming up every server (JIT, connection pools); these runs are not reported..."
+for addr in "${ADDRS[@]}"; do
+  for mode in get mg; do run "$addr" "$mode" "$PIPELINE" "$REQUESTS" >/dev/null; done
+  run "$addr" multiget "$MULTIGET" "$REQUESTS" >/dev/null
+  run "$addr" get 1 "$((REQUESTS / 10))" >/dev/null
 done
 
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+SPECS=("get:1" "get:$PIPELINE" "mg:$PIPELINE" "multiget:$MULTIGET")
+declare -A OPS P99
+for spec in "${SPECS[@]}"; do
+  mode="${spec%%:*}"; depth="${spec##*:}"
+  requests="$REQUESTS"; [[ "$depth" == 1 ]] && requests="$((REQUESTS / 10))"   # one round trip per request: slower
+  for round in $(seq 1 "$ROUNDS"); do
+    order=("${!ADDRS[@]}")
+    (( round % 2 == 0 )) && order=($(printf '%s\n' "${order[@]}" | tac))        # alternate who goes first
+    for i in "${order[@]}"; do
+      read -r ops p99 < <(run "${ADDRS[$i]}" "$mode" "$depth" "$requests")
+      echo "$spec round $round ${LABELS[$i]}: $ops ops/s, p99 ${p99} us"
+      OPS["$spec,$i"]+="$ops "; P99["$spec,$i"]+="$p99 "
+    done
+  done
+done
+LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
+
 mkdir -p "$HERE/results"
-OUT="$HERE/results/$(date -u +%Y-%m-%d)-memcached.txt"
+OUT="$HERE/results/$(date -u +%Y-%m-%d).md"
 {
   echo "# pgrelay memcached vs memcached $(memcached -V | awk '{print $2}'), $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "# pgrelay side: $SOURCE; memcached -t 4 -m 1024; $(nproc) cores shared by servers and load generator"
-  echo "# $(wc -l <"$WORK/keys.txt") keys, $REQUESTS requests per run, $CONNECTIONS connections; values are the rows' JSON"
-  printf '%-28s %14s %14s %8s\n' "workload" "memcached/s" "pgrelay/s" "ratio"
-  for spec in "get:1" "get:$PIPELINE" "mg:$PIPELINE" "multiget:$MULTIGET"; do
+  echo
+  echo "- pgrelay side: $SOURCE; memcached \`-t 4 -m 1024\` holding the same keys and the same JSON bytes"
+  echo "- $(wc -l <"$WORK/keys.txt") keys, $CONNECTIONS connections, $REQUESTS requests per run ($((REQUESTS / 10)) for pipeline 1), median of $ROUNDS alternating rounds"
+  echo "- $(nproc) cores shared by the servers, the load generator and other work; load average $LOAD_BEFORE before, $LOAD_AFTER after"
+  echo "- p99: 99th percentile of one batch's round trip (a batch = the pipeline, or one multi-key get), in microseconds"
+  echo
+  header="| workload | ${LABELS[0]} ops/s | p99 µs |"; rule="|---|---:|---:|"
+  for ((i = 1; i < ${#LABELS[@]}; i++)); do header+=" ${LABELS[$i]} ops/s | p99 µs | ratio |"; rule+="---:|---:|---:|"; done
+  echo "$header"; echo "$rule"
+  for spec in "${SPECS[@]}"; do
     mode="${spec%%:*}"; depth="${spec##*:}"
-    mc="$(bench "$MEMCACHED" "$mode" "$depth")"
-    pg="$(bench "$PGRELAY" "$mode" "$depth")"
-    label="$mode (pipeline $depth)"; [[ "$mode" == multiget ]] && label="get, $depth keys per request"
-    printf '%-28s %14s %14s %8s\n' "$label" "$mc" "$pg" "$(python3 -c "print(f'{$pg/$mc:.2f}')")"
+    label="$mode, pipeline $depth"; [[ "$mode" == multiget ]] && label="get, $depth keys per request"
+    mc="$(tr ' ' '\n' <<<"${OPS[$spec,0]}" | grep . | median)"
+    line="| $label | $mc | $(tr ' ' '\n' <<<"${P99[$spec,0]}" | grep . | median) |"
+    for ((i = 1; i < ${#LABELS[@]}; i++)); do
+      ops="$(tr ' ' '\n' <<<"${OPS[$spec,$i]}" | grep . | median)"
+      line+=" $ops | $(tr ' ' '\n' <<<"${P99[$spec,$i]}" | grep . | median) | $(python3 -c "print(f'{$ops/$mc:.2f}×')") |"
+    done
+    echo "$line"
   done
+  echo
+  echo "ratio = pgrelay ops/s ÷ memcached ops/s in the same run."
 } | tee "$OUT"
 echo "written to $OUT"

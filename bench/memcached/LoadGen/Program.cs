@@ -2,8 +2,9 @@
 //   LoadGen bench <host:port> <keys-file> <requests> <connections> <pipeline> <get|mg|multiget>
 //   LoadGen copy  <from host:port> <to host:port> <keys-file>
 // bench: every connection sends its share of <requests> as batches of <pipeline> requests, reading all replies
-//        of a batch before sending the next; prints one line "ops=<n> seconds=<s> ops_per_sec=<r> hits=<h>".
-//        multiget sends one "get" with <pipeline> keys per request (ops count keys).
+//        of a batch before sending the next; prints one line
+//        "ops=<n> seconds=<s> ops_per_sec=<r> hits=<h> p50_us=<a> p99_us=<b>", the percentiles being of one batch's
+//        round trip (send to last reply byte). multiget sends one "get" with <pipeline> keys per request (ops count keys).
 // copy:  reads each key from one server (get) and stores the same bytes on the other (set): same values both sides.
 using System.Diagnostics;
 using System.Globalization;
@@ -36,19 +37,24 @@ static int Bench(string[] args)
     var clients = Enumerable.Range(0, connections).Select(_ => new Client(endpoint)).ToArray();
     foreach (var c in clients) c.Warm(keys[0]);
     long hits = 0;
+    var latencies = new List<long>[connections];
     var clock = Stopwatch.StartNew();
     var threads = clients.Select((client, index) => new Thread(() =>
     {
         long share = requests / connections + (index < requests % connections ? 1 : 0);
-        long h = mode == "multiget" ? client.MultiGet(keys, share, pipeline, index) : client.Run(keys, share, pipeline, mode == "mg", index);
+        // Room for every batch's round trip, allocated before the clock matters.
+        var rounds = latencies[index] = new List<long>((int)(share / pipeline + 1));
+        long h = mode == "multiget" ? client.MultiGet(keys, share, pipeline, index, rounds) : client.Run(keys, share, pipeline, mode == "mg", index, rounds);
         Interlocked.Add(ref hits, h);
     })).ToArray();
     foreach (var t in threads) t.Start();
     foreach (var t in threads) t.Join();
     double seconds = clock.Elapsed.TotalSeconds;
     foreach (var c in clients) c.Dispose();
+    var all = latencies.SelectMany(l => l).Order().ToArray();
+    double Percentile(double p) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(p * all.Length))] * 1e6 / Stopwatch.Frequency;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"ops={requests} seconds={seconds:F3} ops_per_sec={requests / seconds:F0} hits={hits}"));
+        $"ops={requests} seconds={seconds:F3} ops_per_sec={requests / seconds:F0} hits={hits} p50_us={Percentile(0.50):F0} p99_us={Percentile(0.99):F0}"));
     return hits == requests ? 0 : 1;
 }
 
@@ -101,7 +107,7 @@ sealed class Client : IDisposable
     }
 
     /// <summary>Batches of single-key get (or mg key v); returns hits.</summary>
-    public long Run(byte[][] keys, long count, int pipeline, bool meta, int seed)
+    public long Run(byte[][] keys, long count, int pipeline, bool meta, int seed, List<long> rounds)
     {
         long hits = 0;
         int next = (seed * 7919) % keys.Length;
@@ -120,15 +126,17 @@ sealed class Client : IDisposable
                 var suffix = meta ? " v\r\n"u8 : "\r\n"u8;
                 suffix.CopyTo(_out.AsSpan(length)); length += suffix.Length;
             }
+            long start = Stopwatch.GetTimestamp();
             Send(length);
             for (int i = 0; i < batch; i++) hits += meta ? ReadMeta() : ReadGet();
+            rounds.Add(Stopwatch.GetTimestamp() - start);
             count -= batch;
         }
         return hits;
     }
 
     /// <summary>"get k1 k2 ... kN" requests; counts keys as operations; returns hits.</summary>
-    public long MultiGet(byte[][] keys, long count, int keysPerGet, int seed)
+    public long MultiGet(byte[][] keys, long count, int keysPerGet, int seed, List<long> rounds)
     {
         long hits = 0;
         int next = (seed * 7919) % keys.Length;
@@ -147,8 +155,10 @@ sealed class Client : IDisposable
                 key.CopyTo(_out, length); length += key.Length;
             }
             "\r\n"u8.CopyTo(_out.AsSpan(length)); length += 2;
+            long start = Stopwatch.GetTimestamp();
             Send(length);
             hits += ReadGet();
+            rounds.Add(Stopwatch.GetTimestamp() - start);
             count -= batch;
         }
         return hits;

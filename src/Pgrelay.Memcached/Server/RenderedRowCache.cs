@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Pgrelay.Core.Model;
 using Pgrelay.Core.Rendering;
 using Pgrelay.Core.Rows;
@@ -10,8 +11,9 @@ namespace Pgrelay.Memcached.Server;
 /// The JSON of recently read row versions, so a hot key is rendered once per version instead of once per read
 /// (memcached itself only copies stored bytes; rendering every read would cost pgrelay its throughput).
 /// <para>
-/// Direct-mapped by the row's key hash: a key's newer version lands in its older version's slot and replaces it,
-/// so the cache never serves or keeps piling up stale versions. An entry is valid only for the very row array and
+/// Two-way set-associative by the row's key hash: a key's newer version lands in its older version's set and replaces
+/// it, so stale versions do not pile up, and two hot keys that share a set both stay (a direct-mapped cache would make
+/// them evict each other on every read, rendering and allocating each time). An entry is valid only for the very row array and
 /// schema it was rendered from; row arrays are immutable once readers can see them (the store only re-stamps the
 /// LSN of snapshot rows, which the JSON does not contain), so reference equality is exact. Entries are immutable
 /// objects published with one reference write, so readers on any thread need no lock.
@@ -37,7 +39,7 @@ internal sealed class RenderedRowCache
     {
         _budget = Math.Max(budgetBytes, 0);
         // About one slot per 512 budget bytes: typical rows render to a few hundred bytes.
-        long wanted = Math.Clamp(_budget / 512, 1024, 1 << 22);
+        long wanted = Math.Clamp(_budget / 512, 2, 1 << 22);
         _slots = _budget == 0 ? [] : new Entry?[(int)System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)wanted)];
         _mask = _slots.Length - 1;
         _largestCached = (int)Math.Min(_budget / 1024, 1 << 20);
@@ -53,17 +55,26 @@ internal sealed class RenderedRowCache
     {
         var bytes = row.Bytes;
         if (_slots.Length == 0) return Render(row, scratch);
-        ref var slot = ref _slots[RowFormat.ReadHash(bytes) & _mask];
-        var entry = Volatile.Read(ref slot);
-        if (entry is not null && ReferenceEquals(entry.Row, bytes) && ReferenceEquals(entry.Schema, row.Schema))
-            return entry.Json;
+        int hash = RowFormat.ReadHash(bytes);
+        int set = hash & _mask & ~1;
+        var first = Volatile.Read(ref _slots[set]);
+        if (first is not null && first.Holds(row)) return first.Json;
+        var second = Volatile.Read(ref _slots[set + 1]);
+        if (second is not null && second.Holds(row)) return second.Json;
 
         var json = Render(row, scratch);
         if (json.Length > _largestCached) return json;
+        // The victim: an older version of this key (same hash), else an empty way, else either.
+        int way = first is not null && RowFormat.ReadHash(first.Row) == hash ? 0
+            : second is not null && RowFormat.ReadHash(second.Row) == hash ? 1
+            : first is null ? 0
+            : second is null ? 1
+            : (int)(Stopwatch.GetTimestamp() & 1);
+        var victim = way == 0 ? first : second;
         // Checked before allocating: a full cache must not turn every miss into garbage.
-        if (Interlocked.Read(ref _bytes) + Entry.CostOf(json.Length, bytes.Length) - (entry?.Cost ?? 0) > _budget) return json;
+        if (Interlocked.Read(ref _bytes) + Entry.CostOf(json.Length, bytes.Length) - (victim?.Cost ?? 0) > _budget) return json;
         var fresh = new Entry(bytes, row.Schema, json.ToArray());
-        var replaced = Interlocked.Exchange(ref slot, fresh);
+        var replaced = Interlocked.Exchange(ref _slots[set + way], fresh);
         Interlocked.Add(ref _bytes, fresh.Cost - (replaced?.Cost ?? 0));
         return json;
     }
@@ -80,6 +91,8 @@ internal sealed class RenderedRowCache
         public readonly byte[] Row = row;
         public readonly TableSchema Schema = schema;
         public readonly byte[] Json = json;
+
+        public bool Holds(in RowRef row) => ReferenceEquals(Row, row.Bytes) && ReferenceEquals(Schema, row.Schema);
 
         /// <summary>The row counts too: an entry keeps a version alive after the store has dropped it.</summary>
         public long Cost => CostOf(Json.Length, Row.Length);
