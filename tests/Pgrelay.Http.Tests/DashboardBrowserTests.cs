@@ -85,6 +85,34 @@ public class DashboardBrowserTests
     }
 
     [ChromiumFact]
+    public async Task Dashboard_follows_snapshot_progress_until_ready()
+    {
+        var store = LoadingStore(Row("Tulsa", "OK", "1"));
+        var status = new ReplicationStatus { Phase = ReplicationPhase.Snapshotting, SnapshotTablesTotal = 2, SnapshotRowsEstimated = 5 };
+        status.CountSnapshotRows(2);
+        await using var server = await RelayServer.StartAsync(store, status);
+        await using var browser = await BrowserSession.StartAsync();
+        var page = await browser.OpenPageAsync();
+        await page.NavigateAsync(server.BaseAddress);
+        await page.WaitForAsync("document.body.dataset.loaded === 'true'", "the first status to render");
+        Assert.Equal("not ready", await page.TextAsync(Text("ready")));
+        Assert.Equal("snapshotting", await page.TextAsync(Text("phase")));
+        Assert.Equal("40%: 2 of about 5 rows, 0 of 2 tables", await page.TextAsync(Text("snapshot-text")));
+        Assert.Equal("40%", await page.TextAsync("document.getElementById('snapshot-bar').style.width"));
+
+        status.CountSnapshotRows(1);
+        status.CountSnapshotTableDone();
+        status.CountSnapshotTableDone();
+        store.CompleteSnapshot(new Lsn(0x2000));
+        status.Phase = ReplicationPhase.Streaming;
+        await page.WaitForAsync(Text("ready") + " === 'ready'", "readiness");
+        await page.WaitForAsync(Text("snapshot-text") + " === 'complete: 3 rows, 2 of 2 tables'", "the completed snapshot");
+        Assert.Equal("100%", await page.TextAsync("document.getElementById('snapshot-bar').style.width"));
+        Assert.Equal("streaming", await page.TextAsync(Text("phase")));
+        Assert.Empty(page.Errors);
+    }
+
+    [ChromiumFact]
     public async Task Dashboard_shows_lag_history_sinks_and_clients_and_saves_a_screenshot()
     {
         var showcase = new DashboardShowcase();
@@ -108,6 +136,7 @@ public class DashboardBrowserTests
         Assert.True((await page.EvaluateAsync("samples.length")).GetInt32() >= 600);
         Assert.Equal("3.4 s", await page.TextAsync(Text("lag-max-seconds")));
         Assert.Equal("16", await page.TextAsync(TableCell("pub", "grades", "rows")));
+        Assert.Equal("complete: 19,666 rows, 3 of 3 tables", await page.TextAsync(Text("snapshot-text")));
         Assert.Equal("12", await page.TextAsync(Connections("redis")));
         Assert.Equal("4", await page.TextAsync(Connections("memcached")));
         await page.WaitForAsync("document.querySelector('#sinks tr[data-sink=\"orders-webhook\"] td.behind')?.textContent === '4.5 KiB'",

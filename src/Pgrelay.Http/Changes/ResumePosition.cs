@@ -27,7 +27,7 @@ internal static class ResumePosition
         if (request.Query.TryGetValue("after", out var after))
         {
             if (Lsn.TryParse(after.ToString().Trim(), out position)) return true;
-            error = $"after '{after}' is not an LSN (X/Y in hex, e.g. 0/0 for everything still retained)";
+            error = $"after '{after}' is not an LSN (X/Y in hex, as in event ids and feed.oldest_resumable_lsn of /status)";
             return false;
         }
         return true;
