@@ -45,13 +45,7 @@ public sealed class TestServer : IAsyncDisposable
 
     public static async Task<TestServer> StartAsync(RespOptions? options = null, int extraUsers = 0)
     {
-        var store = new ReplicatedStore();
-        store.BeginSnapshot([new PublicationSchema("pub", [Cities, Users])]);
-        store.LoadSnapshotRows(Cities, [Row("Tulsa", "OK", "413066", "Tulsa, a great place"), Row("Portland", "OR", "652503", null), Row("Portland", "ME", "68408", "Resurgam")]);
-        var users = new List<byte[]> { Row("1", "Ada", null), Row("2", "Grace", "grace@example.com") };
-        for (int i = 0; i < extraUsers; i++) users.Add(Row((100 + i).ToString(), "user" + i, null));
-        store.LoadSnapshotRows(Users, users);
-        store.CompleteSnapshot(new Lsn(1000));
+        var store = CreateStore(extraUsers);
 
         int port = FreePort();
         options ??= new RespOptions();
@@ -65,6 +59,19 @@ public sealed class TestServer : IAsyncDisposable
         var app = builder.Build();
         await app.StartAsync();
         return new TestServer(app, store, port);
+    }
+
+    /// <summary>The test rows: three cities and two users (plus <paramref name="extraUsers"/>), committed at LSN 1000.</summary>
+    public static ReplicatedStore CreateStore(int extraUsers = 0)
+    {
+        var store = new ReplicatedStore();
+        store.BeginSnapshot([new PublicationSchema("pub", [Cities, Users])]);
+        store.LoadSnapshotRows(Cities, [Row("Tulsa", "OK", "413066", "Tulsa, a great place"), Row("Portland", "OR", "652503", null), Row("Portland", "ME", "68408", "Resurgam")]);
+        var users = new List<byte[]> { Row("1", "Ada", null), Row("2", "Grace", "grace@example.com") };
+        for (int i = 0; i < extraUsers; i++) users.Add(Row((100 + i).ToString(), "user" + i, null));
+        store.LoadSnapshotRows(Users, users);
+        store.CompleteSnapshot(new Lsn(1000));
+        return store;
     }
 
     public static byte[] Row(params string?[] values)
