@@ -4,17 +4,17 @@
 #   bench/memcached/run.sh [pgrelay-host:port]
 #
 # With an address, benchmarks that running pgrelay (the full host, replicating from PostgreSQL). Without one,
-# starts bench/memcached/BenchHost twice: pgrelay's memcached listener over a synthetic table of $ROWS rows, no
-# PostgreSQL, once with Kestrel's default scheduling (what `pgrelay run` does today) and once with
-# SocketTransportOptions.UnsafePreferInlineScheduling plus inline socket completions (every step of a request on
-# the socket's I/O thread, which is how memcached's own worker threads run). Either way the keys come from the
+# starts bench/memcached/BenchHost: pgrelay's memcached listener over a synthetic table of $ROWS rows, no PostgreSQL,
+# wired as `pgrelay run` wires it (its own socket transport with inline scheduling, MemcachedOptions.InlineScheduling),
+# and, for comparison, a second one whose connections share Kestrel's default scheduling (SHARED=0 skips it).
+# Either way the keys come from the
 # pgrelay side (memcdump, i.e. stats cachedump), every value is copied byte for byte into memcached (get from
 # pgrelay, set into memcached), and then the same bounded load (fixed request counts, one process-wide timeout)
 # runs against each server, alternating, ROUNDS times; the tables report the median round.
 # Results: bench/memcached/results/<date>.md (markdown) and a line per run on stdout.
 #
 # Knobs (environment): ROWS=100000 KEYS=10000 REQUESTS=200000 CONNECTIONS=4 PIPELINE=16 MULTIGET=50 ROUNDS=3
-#                      TIMEOUT=900 INLINE=1 (0: skip the inline-scheduling BenchHost)
+#                      TIMEOUT=900 SHARED=1
 # memcslap is not used for the numbers: its get test first stores keys of its own and then reads those, and
 # pgrelay refuses writes, so against pgrelay it reads nothing ("Time to get 0 keys"). LoadGen's get mode is the
 # same request (one "get <key>" per round trip) over keys that exist on both sides.
@@ -29,7 +29,7 @@ PIPELINE="${PIPELINE:-16}"
 MULTIGET="${MULTIGET:-50}"
 ROUNDS="${ROUNDS:-3}"
 TIMEOUT="${TIMEOUT:-900}"
-INLINE="${INLINE:-1}"
+SHARED="${SHARED:-1}"
 PGRELAY="${1:-}"
 
 for tool in memcached memcdump dotnet python3; do
@@ -76,7 +76,7 @@ start_benchhost() {  # <label> [env...]
 if [[ -z "$PGRELAY" ]]; then
   dotnet build -c Release -v q --nologo "$HERE/BenchHost/BenchHost.csproj" >/dev/null
   start_benchhost "pgrelay"
-  [[ "$INLINE" == 1 ]] && start_benchhost "pgrelay-inline" BENCH_INLINE_SCHEDULING=1 DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1
+  [[ "$SHARED" == 1 ]] && start_benchhost "pgrelay-shared-scheduling" BENCH_SHARED_SCHEDULING=1
   SOURCE="BenchHost (synthetic table, $ROWS rows, no PostgreSQL)"
 else
   LABELS+=("pgrelay"); ADDRS+=("$PGRELAY")

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
 using Pgrelay.Memcached.Server;
 
@@ -8,6 +9,7 @@ public static class MemcachedServiceCollectionExtensions
     /// <summary>
     /// Registers the memcached-protocol server. The host also registers <see cref="Store.ReplicatedStore"/> as a
     /// singleton and listens with <c>kestrel.Listen(options.EndPoint, l =&gt; l.UseConnectionHandler&lt;MemcachedConnectionHandler&gt;())</c>.
+    /// With <see cref="MemcachedOptions.InlineScheduling"/> (the default) that endpoint gets a socket transport of its own.
     /// </summary>
     public static IServiceCollection AddPgrelayMemcached(this IServiceCollection services, MemcachedOptions options)
     {
@@ -15,6 +17,7 @@ public static class MemcachedServiceCollectionExtensions
         options.Validate();
         services.AddSingleton(options);
         services.AddSingleton<MemcachedServer>();
+        if (options.InlineScheduling) services.AddSingleton<IConnectionListenerFactory, MemcachedTransportFactory>();
         return services;
     }
 }

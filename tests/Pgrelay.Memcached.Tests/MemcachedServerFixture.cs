@@ -23,7 +23,9 @@ public class MemcachedServerFixture : IAsyncLifetime
     /// <summary>The server object the host would show on its dashboard.</summary>
     public Server.MemcachedServer Server => _app!.Services.GetRequiredService<Server.MemcachedServer>();
 
-    protected virtual MemcachedOptions Options => new();
+    /// <summary>Listening where the options say, as the host does, so the endpoint gets the memcached transport;
+    /// a fixture whose options name another port exercises the transport that binds everything else.</summary>
+    protected virtual MemcachedOptions Options => new() { Port = Port };
 
     public async Task InitializeAsync()
     {

@@ -1,4 +1,4 @@
-// Usage: BenchHost <port> <rows> [max-seconds]
+// Usage: BenchHost <port> <rows> [max-seconds]   (wired as `pgrelay run` wires the memcached listener)
 // Serves publication "bench", table "products" (id bigint key, name text, price numeric, in_stock bool,
 // tags text[], updated_at timestamptz) with <rows> rows at bench.products.<id>, then exits after max-seconds.
 using System.Globalization;
@@ -52,9 +52,9 @@ store.CompleteSnapshot(new Lsn(0x1000000));
 var web = WebApplication.CreateSlimBuilder();
 web.Logging.ClearProviders();
 web.Services.AddSingleton(store);
-web.Services.AddPgrelayMemcached(new MemcachedOptions { Port = port });
-if (Environment.GetEnvironmentVariable("BENCH_INLINE_SCHEDULING") == "1")
-    web.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
+// BENCH_SHARED_SCHEDULING=1: memcached connections use Kestrel's default scheduling, as HTTP does (for comparison).
+bool shared = Environment.GetEnvironmentVariable("BENCH_SHARED_SCHEDULING") == "1";
+web.Services.AddPgrelayMemcached(new MemcachedOptions { Port = port, InlineScheduling = !shared });
 web.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, l => l.UseConnectionHandler<MemcachedConnectionHandler>()));
 var app = web.Build();
 await app.StartAsync();
