@@ -13,6 +13,7 @@ internal static class ServerCommands
 
     public static void Info(RespSession session, RespRequest request, RespWriter writer)
     {
+        session.PublishCommandCount();
         var sections = new List<string>();
         for (int i = 1; i < request.Count; i++) sections.Add(request.ArgString(i).ToLowerInvariant());
         if (sections.Count == 0 || sections.Contains("default") || sections.Contains("all") || sections.Contains("everything"))

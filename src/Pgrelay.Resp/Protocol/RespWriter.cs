@@ -59,8 +59,29 @@ public sealed class RespWriter
 
     public void WriteInteger(long value) => WritePrefixed((byte)':', value);
 
+    /// <summary>Values up to this size go out with one GetSpan/Advance (header, bytes and CRLF together).</summary>
+    private const int SmallBulk = 4096;
+
     public void WriteBulk(ReadOnlySpan<byte> value)
     {
+        if (value.Length <= SmallBulk)
+        {
+            // One reservation instead of three: HGETALL writes two bulks per column, and the pipe's
+            // GetSpan/Advance bookkeeping was most of what rendering a row cost.
+            var span = _output.GetSpan(value.Length + 16);
+            span[0] = (byte)'$';
+            Utf8Formatter.TryFormat(value.Length, span[1..], out int digits);
+            int at = digits + 1;
+            span[at] = (byte)'\r';
+            span[at + 1] = (byte)'\n';
+            at += 2;
+            value.CopyTo(span[at..]);
+            at += value.Length;
+            span[at] = (byte)'\r';
+            span[at + 1] = (byte)'\n';
+            _output.Advance(at + 2);
+            return;
+        }
         WritePrefixed((byte)'$', value.Length);
         WriteRaw(value);
         WriteCrlf();

@@ -15,7 +15,7 @@ public sealed class ServerStats
 
     internal void Connection() => Interlocked.Increment(ref _connections);
     internal void Rejected() => Interlocked.Increment(ref _rejected);
-    internal void Command() => Interlocked.Increment(ref _commands);
+    internal void AddCommands(int count) => Interlocked.Add(ref _commands, count);
     internal void Hit() => Interlocked.Increment(ref _hits);
     internal void Miss() => Interlocked.Increment(ref _misses);
     internal void ProtocolError() => Interlocked.Increment(ref _protocolErrors);
