@@ -77,4 +77,19 @@ public sealed class ReconnectTests(PostgresFixture pg) : IClassFixture<PostgresF
         Assert.Equal(1L, await pg.ScalarAsync<long>(db, $"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{kept}'"));
         await pg.ExecuteAsync(db, $"SELECT pg_drop_replication_slot('{kept}')");
     }
+
+    [Fact]
+    public async Task An_idle_relay_reports_no_lag()
+    {
+        var db = await pg.NewDatabaseAsync();
+        await pg.ExecuteAsync(db, "CREATE TABLE i (id int PRIMARY KEY); CREATE TABLE noise (id int); CREATE PUBLICATION pub FOR TABLE i;");
+        await using var run = ReplicationRun.Start(pg, db, new RecordingTarget());
+        await run.WaitForStreamingAsync();
+        await pg.ExecuteAsync(db, "INSERT INTO i VALUES (1)");
+        await run.SyncAsync();
+        // Time passes with heartbeats and unpublished WAL only: a caught-up relay must not look further behind each second.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        await pg.ExecuteAsync(db, "INSERT INTO noise SELECT generate_series(1, 1000)");
+        await run.WaitAsync(() => run.Status.LagSeconds(DateTimeOffset.UtcNow) == 0 && run.Status.LagBytes == 0, "lag to read zero while idle");
+    }
 }

@@ -10,7 +10,7 @@ namespace Pgrelay.Core.Status;
 public sealed class ReplicationStatus
 {
     private long _phase;
-    private ulong _consistentPoint, _receivedLsn, _confirmedLsn, _serverWalEnd, _appliedLsn;
+    private ulong _consistentPoint, _receivedLsn, _confirmedLsn, _serverWalEnd, _appliedLsn, _idleLsn;
     private long _lastCommitTicks, _lastMessageTicks, _changesApplied, _transactionsApplied, _reconnects;
     private long _snapshotTablesTotal, _snapshotTablesDone, _snapshotRowsCopied, _snapshotRowsEstimated;
     private string? _lastError;
@@ -31,6 +31,15 @@ public sealed class ReplicationStatus
     public Lsn ConfirmedLsn { get => new(Volatile.Read(ref _confirmedLsn)); set => Volatile.Write(ref _confirmedLsn, value.Value); }
     /// <summary>The server's WAL end as of its last message (keepalive or XLogData).</summary>
     public Lsn ServerWalEnd { get => new(Volatile.Read(ref _serverWalEnd)); set => Volatile.Write(ref _serverWalEnd, value.Value); }
+
+    /// <summary>
+    /// A server position the stream had fully processed with no transaction pending (heartbeats, keepalives and
+    /// unpublished WAL move it; commits do not). Without it an idle relay would look further behind every second.
+    /// </summary>
+    public Lsn IdleLsn { get => new(Volatile.Read(ref _idleLsn)); set => Volatile.Write(ref _idleLsn, value.Value); }
+
+    /// <summary>How far the stream has got: the last applied commit or, when idle, the position it was idle at.</summary>
+    public Lsn CaughtUpLsn => Lsn.Max(AppliedLsn, IdleLsn);
 
     /// <summary>Source commit time of the last applied transaction.</summary>
     public DateTimeOffset LastCommitTime
@@ -74,7 +83,7 @@ public sealed class ReplicationStatus
     {
         get
         {
-            ulong end = ServerWalEnd.Value, applied = AppliedLsn.Value;
+            ulong end = ServerWalEnd.Value, applied = CaughtUpLsn.Value;
             return end > applied ? end - applied : 0;
         }
     }
@@ -83,7 +92,7 @@ public sealed class ReplicationStatus
     public double LagSeconds(DateTimeOffset now)
     {
         if (Phase != ReplicationPhase.Streaming) return 0;
-        if (ReceivedLsn <= AppliedLsn) return 0;
+        if (ReceivedLsn <= CaughtUpLsn) return 0;
         var last = LastCommitTime;
         return last.UtcTicks == 0 ? 0 : Math.Max(0, (now - last).TotalSeconds);
     }

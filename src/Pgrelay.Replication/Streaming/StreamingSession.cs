@@ -82,8 +82,13 @@ internal sealed class StreamingSession
         {
             while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
             {
+                long before = decoder.MessagesHandled;
                 var received = new Lsn((ulong)conn.LastReceivedLsn);
                 if (received > _status.ServerWalEnd) _status.ServerWalEnd = received;
+                // Idle: everything the server has sent so far was handled and no transaction is open, so for lag the
+                // stream is at the server's position (display only; what is confirmed is decided below).
+                if (decoder.OpenTransactions == 0 && decoder.MessagesHandled == before)
+                    _status.IdleLsn = Lsn.Max(_status.IdleLsn, Lsn.Max(received, Lsn.Max(_status.ReceivedLsn, _status.ServerWalEnd)));
 
                 var candidate = _target.SafeToConfirmLsn;
                 long seen = decoder.MessagesHandled;
