@@ -6,7 +6,9 @@
 # With an address, benchmarks that running pgrelay (the full host, replicating from PostgreSQL). Without one,
 # starts bench/memcached/BenchHost: pgrelay's memcached listener over a synthetic table of $ROWS rows, no PostgreSQL,
 # wired as `pgrelay run` wires it (its own socket transport with inline scheduling, MemcachedOptions.InlineScheduling),
-# and, for comparison, a second one whose connections share Kestrel's default scheduling (SHARED=0 skips it).
+# and, for comparison, one whose connections share Kestrel's default scheduling (SHARED=0 skips it) and one with
+# process-wide runtime settings the host could adopt: socket completions run on the epoll thread instead of being
+# queued to the thread pool, and idle pool threads do not spin (TUNED=1 adds it; on 2 shared cores it was slower).
 # Either way the keys come from the
 # pgrelay side (memcdump, i.e. stats cachedump), every value is copied byte for byte into memcached (get from
 # pgrelay, set into memcached), and then the same bounded load (fixed request counts, one process-wide timeout)
@@ -14,7 +16,7 @@
 # Results: bench/memcached/results/<date>.md (markdown) and a line per run on stdout.
 #
 # Knobs (environment): ROWS=100000 KEYS=10000 REQUESTS=200000 CONNECTIONS=4 PIPELINE=16 MULTIGET=50 ROUNDS=3
-#                      TIMEOUT=900 SHARED=1
+#                      TIMEOUT=900 SHARED=1 TUNED=0
 # memcslap is not used for the numbers: its get test first stores keys of its own and then reads those, and
 # pgrelay refuses writes, so against pgrelay it reads nothing ("Time to get 0 keys"). LoadGen's get mode is the
 # same request (one "get <key>" per round trip) over keys that exist on both sides.
@@ -30,6 +32,7 @@ MULTIGET="${MULTIGET:-50}"
 ROUNDS="${ROUNDS:-3}"
 TIMEOUT="${TIMEOUT:-900}"
 SHARED="${SHARED:-1}"
+TUNED="${TUNED:-0}"
 PGRELAY="${1:-}"
 
 for tool in memcached memcdump dotnet python3; do
@@ -77,6 +80,7 @@ if [[ -z "$PGRELAY" ]]; then
   dotnet build -c Release -v q --nologo "$HERE/BenchHost/BenchHost.csproj" >/dev/null
   start_benchhost "pgrelay"
   [[ "$SHARED" == 1 ]] && start_benchhost "pgrelay-shared-scheduling" BENCH_SHARED_SCHEDULING=1
+  [[ "$TUNED" == 1 ]] && start_benchhost "pgrelay-tuned" DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0
   SOURCE="BenchHost (synthetic table, $ROWS rows, no PostgreSQL)"
 else
   LABELS+=("pgrelay"); ADDRS+=("$PGRELAY")
