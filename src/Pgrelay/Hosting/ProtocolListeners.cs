@@ -17,17 +17,25 @@ internal static class ProtocolListeners
 {
     public static void AddServices(IServiceCollection services, PgrelaySettings settings)
     {
+        var inline = new HashSet<System.Net.IPEndPoint>();
         if (RespOptionsFrom(settings) is { } resp)
         {
             Guard(() => services.AddPgrelayResp(resp));
             services.AddSingleton<IProtocolConnectionCounter>(sp =>
-                new ProtocolConnectionCounter("redis", () => sp.GetRequiredService<RespServer>().Clients.Count));
+                new ProtocolConnectionCounter("redis", () => sp.GetRequiredService<RespServer>().ConnectedClients));
+            inline.Add(settings.Resp!.EndPoint);
         }
         if (MemcachedOptionsFrom(settings) is { } memcached)
         {
             Guard(() => services.AddPgrelayMemcached(memcached));
             services.AddSingleton<IProtocolConnectionCounter>(sp =>
-                new ProtocolConnectionCounter("memcached", () => sp.GetRequiredService<MemcachedServer>().Stats.Connections));
+                new ProtocolConnectionCounter("memcached", () => sp.GetRequiredService<MemcachedServer>().ConnectedClients));
+            inline.Add(settings.Memcached!.EndPoint);
+        }
+        if (inline.Count > 0)
+        {
+            services.AddSingleton(new InlineEndpoints(inline));
+            services.AddSingleton<IConnectionListenerFactory, InlineTransportFactory>();
         }
     }
 
@@ -56,6 +64,7 @@ internal static class ProtocolListeners
     {
         BindAddress = address.Address,
         Port = address.Port,
+        InlineScheduling = false,   // the host's InlineTransportFactory covers both cache protocols
     };
 
     /// <summary>A protocol's own validation (an unreadable ACL file, a bad limit) is a settings error: one line, exit 2.</summary>
