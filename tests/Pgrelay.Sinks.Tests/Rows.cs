@@ -44,3 +44,20 @@ internal static class Rows
         return new Transaction(7, new Lsn(_lsn), new Lsn(_lsn + 8), new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero), changes.Length, changes);
     }
 }
+
+/// <summary>Events for target tests: inserts of users built through the real event path.</summary>
+internal static class TestEvents
+{
+    public static Events.SinkBatch Inserts(int first, int count)
+    {
+        var store = Rows.NewStore();
+        var changes = Enumerable.Range(first, count)
+            .Select(i => new RowChange(ChangeKind.Insert, Rows.Users, Rows.Row(i.ToString(), $"user{i}@example.com", "30", "NO"))).ToArray();
+        store.Apply(Rows.Txn(changes));
+        var read = new List<Store.Feed.CommittedTransaction>();
+        store.Feed.TryReadAfterEnd(store.Feed.OldestResumableEndLsn, 10, read);
+        var batch = new Events.SinkBatch { EndLsn = read[0].EndLsn };
+        new Events.EventBuilder(Sinks.Rules.RuleSet.For("t", []), false).Add(read[0], batch.Events);
+        return batch;
+    }
+}

@@ -99,6 +99,7 @@ public sealed class SinkRunner : IAsyncDisposable
                             try { await _store.Feed.WaitAfterEndAsync(position.Value, tick.Token).ConfigureAwait(false); }
                             catch (OperationCanceledException) when (!ct.IsCancellationRequested) { }
                         }
+                        position = CatchUpToConfirmed(position.Value);
                         break;
                     default:
                         position = await DeliverTransactionsAsync(transactions, ct).ConfigureAwait(false);
@@ -108,12 +109,44 @@ public sealed class SinkRunner : IAsyncDisposable
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
+            // Hosts stop replication before the sinks: its last confirmed position is final now.
+            if (_checkpoint is { } last) CatchUpToConfirmed(last.EndLsn);
         }
         finally
         {
             Status.State = SinkState.Stopped;
         }
     }
+
+    /// <summary>
+    /// An idle slot is confirmed up to the server's position, past the last transaction (empty and filtered-out
+    /// transactions, heartbeats). A caught-up sink moves its checkpoint there too; otherwise the slot would look
+    /// confirmed beyond the checkpoint at the next start, and the sink would have to reload. Safe because the confirmed
+    /// position is read first: every transaction ending at or below it was applied before it was confirmed, so it is
+    /// at or below the applied end read afterwards, which this sink has delivered.
+    /// </summary>
+    private Lsn CatchUpToConfirmed(Lsn position)
+    {
+        if (ConfirmedLsn is not { } source) return position;
+        var confirmed = source();
+        if (confirmed <= position || _store.AppliedEndLsn > position || _store.Feed.NewestEndLsn > position) return position;
+        try
+        {
+            _checkpoints.Save(_definition.Name, new Checkpoint(confirmed, _checkpoint?.CommitLsn ?? Lsn.Zero, DateTimeOffset.UtcNow));
+        }
+        catch (IOException e)
+        {
+            _log.LogDebug("sink {Sink}: could not move the idle checkpoint ({Error})", _definition.Name, e.Message);
+            return position;
+        }
+        _checkpoint = new Checkpoint(confirmed, _checkpoint?.CommitLsn ?? Lsn.Zero, DateTimeOffset.UtcNow);
+        Status.CheckpointLsn = confirmed;
+        _consumer.Acknowledge(confirmed);
+        return confirmed;
+    }
+
+    /// <summary>The position replication last confirmed to the server (see <see cref="CatchUpToConfirmed"/>); null: never move while idle.</summary>
+    public Func<Lsn>? ConfirmedLsn { get; init; }
 
     private async Task<Lsn> DeliverTransactionsAsync(List<CommittedTransaction> transactions, CancellationToken ct)
     {

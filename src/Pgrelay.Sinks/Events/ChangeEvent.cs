@@ -57,6 +57,12 @@ public sealed class SinkTable
     public string KeyName { get; }
     public string QualifiedName => $"{Quote(Schema)}.{Quote(Name)}";
 
+    /// <summary>Same routed name and the same columns (names, types, key flags, source positions).</summary>
+    public bool SameLayout(SinkTable other) =>
+        Schema == other.Schema && Name == other.Name && Columns.Count == other.Columns.Count &&
+        Columns.Zip(other.Columns).All(p => p.First.Name == p.Second.Name && p.First.TypeOid == p.Second.TypeOid &&
+            p.First.TypeModifier == p.Second.TypeModifier && p.First.IsKey == p.Second.IsKey && p.First.Source == p.Second.Source);
+
     public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"") + "\"";
     public override string ToString() => $"{Schema}.{Name}";
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Pgrelay.Core.Status;
 using Pgrelay.Sinks.Configuration;
 using Pgrelay.Store;
 
@@ -10,13 +11,14 @@ public static class SinkServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the sinks (a <see cref="SinkSupervisor"/>, its metrics and a hosted service running them). Needs a
-    /// <see cref="ReplicatedStore"/> singleton. The hosted service is put first so the supervisor (and with it every
+    /// <see cref="ReplicatedStore"/> singleton and uses the <see cref="ReplicationStatus"/> singleton when there is one. The hosted service is put first so the supervisor (and with it every
     /// sink's durable consumer) exists before any other hosted service, replication included, starts.
     /// </summary>
     public static IServiceCollection AddPgrelaySinks(this IServiceCollection services, SinkSettings settings)
     {
         services.AddSingleton(settings);
-        services.AddSingleton(sp => new SinkSupervisor(settings, sp.GetRequiredService<ReplicatedStore>(), sp.GetRequiredService<ILoggerFactory>()));
+        services.AddSingleton(sp => new SinkSupervisor(settings, sp.GetRequiredService<ReplicatedStore>(), sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetService<ReplicationStatus>() is { } replication ? () => replication.ConfirmedLsn : null));
         services.AddSingleton<SinkMetrics>();
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService>(sp =>
         {

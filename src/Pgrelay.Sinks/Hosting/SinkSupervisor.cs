@@ -17,7 +17,9 @@ public sealed class SinkSupervisor : IAsyncDisposable
     private readonly ILogger _log;
     private readonly List<SinkRunner> _runners = [];
 
-    public SinkSupervisor(SinkSettings settings, ReplicatedStore store, ILoggerFactory loggers, Func<SinkDefinition, ISinkTarget>? targets = null)
+    /// <param name="confirmedLsn">Replication's confirmed position (ReplicationStatus.ConfirmedLsn): lets idle sinks follow an idle slot.</param>
+    public SinkSupervisor(SinkSettings settings, ReplicatedStore store, ILoggerFactory loggers, Func<Core.Model.Lsn>? confirmedLsn = null,
+        Func<SinkDefinition, ISinkTarget>? targets = null)
     {
         _log = loggers.CreateLogger("Pgrelay.Sinks");
         var checkpoints = new CheckpointStore(settings.StateDirectory);
@@ -28,6 +30,7 @@ public sealed class SinkSupervisor : IAsyncDisposable
             {
                 RetryInitialDelay = settings.RetryInitialDelay,
                 RetryMaxDelay = settings.RetryMaxDelay,
+                ConfirmedLsn = confirmedLsn,
             });
         }
     }

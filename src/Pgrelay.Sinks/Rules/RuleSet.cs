@@ -38,6 +38,13 @@ public sealed class RuleSet
         if (_plans.TryGetValue((schema, op), out var plan)) return plan;
         var applicable = _rules.Where(r => r.Covers(schema, op)).ToArray();
         plan = new TablePlan(schema, applicable);
+        // Operations whose rules give the same layout share one SinkTable, so targets see one table, not one per operation.
+        foreach (var other in _plans.Values)
+            if (ReferenceEquals(other.Table.SourceSchema, schema) && other.Table.SameLayout(plan.Table))
+            {
+                plan.Table = other.Table;
+                break;
+            }
         _plans[(schema, op)] = plan;
         return plan;
     }
@@ -205,7 +212,7 @@ public sealed class TablePlan
         HasTransforms = _transforms.Any(t => t.Length > 0);
     }
 
-    public SinkTable Table { get; }
+    public SinkTable Table { get; internal set; }
     public bool HasTransforms { get; }
 
     /// <summary>True when every filter of the applicable rules holds for this source row (a missing column counts as NULL).</summary>

@@ -79,7 +79,13 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
                 await TruncateAsync(table, ct).ConfigureAwait(false);
                 continue;
             }
-            if (!_pending.TryGetValue(table, out var rows)) _pending[table] = rows = new PendingRows(table);
+            if (!_pending.TryGetValue(table, out var rows))
+            {
+                // Rules may give one source table a different layout per operation: rows of another layout for the same
+                // target table are written first, so the order of changes to a key survives.
+                if (_pending.Keys.Any(t => t.Schema == table.Schema && t.Name == table.Name)) await FlushAsync(ct).ConfigureAwait(false);
+                _pending[table] = rows = new PendingRows(table);
+            }
             rows.Add(e);
         }
         await FlushAsync(ct).ConfigureAwait(false);
@@ -90,8 +96,8 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
                 $"INSERT INTO {CheckpointTable} (sink, end_lsn, commit_lsn, updated_at) VALUES (@sink, @end, @commit, now()) " +
                 "ON CONFLICT (sink) DO UPDATE SET end_lsn = EXCLUDED.end_lsn, commit_lsn = EXCLUDED.commit_lsn, updated_at = now()", connection);
             cmd.Parameters.AddWithValue("sink", _sink);
-            cmd.Parameters.AddWithValue("end", new NpgsqlLogSequenceNumber(end.Value));
-            cmd.Parameters.AddWithValue("commit", new NpgsqlLogSequenceNumber(commit.Value));
+            cmd.Parameters.Add(new NpgsqlParameter("end", NpgsqlDbType.PgLsn) { Value = new NpgsqlLogSequenceNumber(end.Value) });
+            cmd.Parameters.Add(new NpgsqlParameter("commit", NpgsqlDbType.PgLsn) { Value = new NpgsqlLogSequenceNumber(commit.Value) });
             await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
         await transaction.CommitAsync(ct).ConfigureAwait(false);
@@ -114,8 +120,8 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
             if (rows.Count == 0) continue;
             var target = await TableAsync(rows.Table, ct).ConfigureAwait(false);
             await WriteAsync(target, rows, ct).ConfigureAwait(false);
-            rows.Clear();
         }
+        _pending.Clear();
     }
 
     private async Task WriteAsync(TargetTable target, PendingRows rows, CancellationToken ct)

@@ -1,0 +1,107 @@
+using Pgrelay.Sinks.Configuration;
+
+namespace Pgrelay.Sinks.Tests;
+
+public sealed class PostgresSinkTests(PostgresFixture pg) : IClassFixture<PostgresFixture>, IDisposable
+{
+    private readonly string _state = Directory.CreateTempSubdirectory("pgrelay-sink-state").FullName;
+
+    private const string Schema = """
+        CREATE TABLE accounts (id int PRIMARY KEY, name text, balance numeric(12,2), tags text[], data jsonb, photo bytea,
+                               seen timestamptz, active bool, uid uuid, notes text);
+        ALTER TABLE accounts ALTER notes SET STORAGE EXTERNAL;
+        CREATE SCHEMA geo;
+        CREATE TABLE geo."Cities" ("Name" text, state text, population int, PRIMARY KEY (state, "Name"));
+        CREATE TABLE sync_marker (id int PRIMARY KEY);
+        CREATE PUBLICATION pub FOR TABLE accounts, geo."Cities", sync_marker;
+        INSERT INTO accounts SELECT i, 'user ' || i, i * 1.5, ARRAY['a', 'b"c'], jsonb_build_object('i', i), '\xdeadbeef', '2026-01-01 10:00:00+00',
+                                    i % 2 = 0, md5(i::text)::uuid, repeat('toast', 3000) FROM generate_series(1, 500) i;
+        INSERT INTO geo."Cities" VALUES ('Tulsa', 'OK', 413066), ('Oslo', 'NO', 709037), ('Bergen', 'NO', 291940);
+        """;
+
+    private const string Changes = """
+        INSERT INTO accounts SELECT i, 'user ' || i, i, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM generate_series(501, 3500) i;
+        UPDATE accounts SET balance = balance + 1 WHERE id <= 100;                -- notes (TOAST) unchanged
+        UPDATE accounts SET balance = balance + 1 WHERE id <= 10;                 -- the same rows again, same transaction batch
+        UPDATE accounts SET id = id + 10000 WHERE id BETWEEN 200 AND 210;         -- key changes
+        DELETE FROM accounts WHERE id BETWEEN 300 AND 320;
+        UPDATE geo."Cities" SET "Name" = 'Tulsa City' WHERE "Name" = 'Tulsa';
+        BEGIN; DELETE FROM accounts WHERE id = 400; INSERT INTO accounts (id, name) VALUES (400, 'reborn'); COMMIT;
+        TRUNCATE geo."Cities";
+        INSERT INTO geo."Cities" VALUES ('Stavanger', 'NO', 144699);
+        """;
+
+    private async Task AssertTargetEqualsSource(string source, string target)
+    {
+        Assert.Equal(await pg.RowsAsync(source, "accounts", "id"), await pg.RowsAsync(target, "public.accounts", "id"));
+        Assert.Equal(await pg.RowsAsync(source, "geo.\"Cities\"", "state, \"Name\""), await pg.RowsAsync(target, "geo.\"Cities\"", "state, \"Name\""));
+    }
+
+    [Fact]
+    public async Task Target_tables_are_created_loaded_and_kept_equal_across_a_restart()
+    {
+        var source = await pg.NewDatabaseAsync("src");
+        var target = await pg.NewDatabaseAsync("dst");
+        await pg.ExecuteAsync(source, Schema);
+        var flag = $"postgres:{pg.Cluster.UrlFor(target)}";
+
+        await using (var rig = SinkRig.Start(pg, source, SinkSettingsParser.Parse([flag], null, _state)))
+        {
+            await rig.SyncAsync();
+            await AssertTargetEqualsSource(source, target);
+            Assert.InRange(rig.Sinks.Runners[0].Status.RowsLoaded, 503, 504);   // the first sync marker may be in the snapshot
+            await pg.ExecuteAsync(source, Changes);
+            await rig.SyncAsync();
+            await AssertTargetEqualsSource(source, target);
+        }
+
+        // While pgrelay is down the source moves on; the kept slot holds the changes and the sink resumes from its checkpoint.
+        await pg.ExecuteAsync(source, """
+            UPDATE accounts SET name = name || '!' WHERE id % 7 = 0;
+            DELETE FROM accounts WHERE id > 3000;
+            INSERT INTO geo."Cities" VALUES ('Trondheim', 'NO', 212660);
+            """);
+        await using (var rig = SinkRig.Start(pg, source, SinkSettingsParser.Parse([flag], null, _state)))
+        {
+            await rig.SyncAsync();
+            await AssertTargetEqualsSource(source, target);
+            Assert.True(rig.Sinks.Runners[0].Status.RowsLoaded == 0, string.Join("\n", rig.Log.Lines));   // resumed: no reload
+            Assert.True(rig.Sinks.Runners[0].Status.EventsDelivered > 0);
+            Assert.True(rig.Store.SafeToConfirmLsn <= rig.Sinks.Runners[0].Status.CheckpointLsn);
+        }
+        var checkpoint = await pg.ScalarAsync<string>(target, "SELECT end_lsn::text FROM pgrelay.sink_checkpoints WHERE sink = 'postgres'");
+        Assert.Equal(new Sinks.Delivery.CheckpointStore(_state).Load("postgres")!.Value.EndLsn.ToString(), checkpoint);
+    }
+
+    [Fact]
+    public async Task Rules_route_filter_and_mask_into_the_target()
+    {
+        var source = await pg.NewDatabaseAsync("src");
+        var target = await pg.NewDatabaseAsync("dst");
+        await pg.ExecuteAsync(source, Schema);
+        var config = Path.Combine(_state, "pgrelay.json");
+        File.WriteAllText(config, $$"""
+            {
+              "sinks": { "copy": { "type": "postgres", "url": "{{pg.Cluster.UrlFor(target)}}", "schema": "mirror" } },
+              "rules": [
+                { "table": "accounts", "filter": [ { "column": "active", "op": "eq", "value": true } ],
+                  "transform": [ { "column": "name", "type": "mask", "keep-first": 2 }, { "column": "notes", "type": "drop" } ],
+                  "route": { "table": "active_accounts", "columns": { "balance": "amount" } } },
+                { "table": "geo.*", "ops": ["c", "r"] }
+              ]
+            }
+            """);
+        await using var rig = SinkRig.Start(pg, source, SinkSettingsParser.Parse(null, config, _state));
+        await rig.SyncAsync();
+        await pg.ExecuteAsync(source, "INSERT INTO accounts (id, name, active) VALUES (9001, 'Zelda', true), (9002, 'Yann', false)");
+        await rig.SyncAsync();
+        Assert.Equal(251L, await pg.ScalarAsync<long>(target, "SELECT count(*) FROM mirror.active_accounts"));
+        Assert.Equal("Ze***", await pg.ScalarAsync<string>(target, "SELECT name FROM mirror.active_accounts WHERE id = 9001"));
+        Assert.Equal(3.00m, await pg.ScalarAsync<decimal>(target, "SELECT amount FROM mirror.active_accounts WHERE id = 2"));
+        Assert.Equal(0L, await pg.ScalarAsync<long>(target,
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'active_accounts' AND column_name = 'notes'"));
+        Assert.Equal(3L, await pg.ScalarAsync<long>(target, "SELECT count(*) FROM mirror.\"Cities\""));
+    }
+
+    public void Dispose() => Directory.Delete(_state, recursive: true);
+}

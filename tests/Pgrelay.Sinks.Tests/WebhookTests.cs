@@ -1,0 +1,100 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Pgrelay.Core.Changes;
+using Pgrelay.Sinks.Configuration;
+using Pgrelay.Sinks.Delivery;
+using Pgrelay.Sinks.Hosting;
+using Pgrelay.Sinks.Targets;
+using Pgrelay.Testing;
+using static Pgrelay.Sinks.Tests.Rows;
+
+namespace Pgrelay.Sinks.Tests;
+
+/// <summary>A real HTTP receiver (Kestrel on loopback) that fails the first requests, then accepts.</summary>
+public sealed class WebhookTests : IAsyncLifetime
+{
+    private WebApplication _app = null!;
+    private int _failuresLeft;
+    private readonly ConcurrentQueue<(string Body, string? Signature, string? Idempotency, bool Accepted)> _requests = new();
+
+    public async Task InitializeAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        _app = builder.Build();
+        _app.MapPost("/hook", async (HttpContext context) =>
+        {
+            var body = await new StreamReader(context.Request.Body).ReadToEndAsync();
+            bool accept = Interlocked.Decrement(ref _failuresLeft) < 0;
+            _requests.Enqueue((body, context.Request.Headers[WebhookTarget.SignatureHeader], context.Request.Headers[WebhookTarget.IdempotencyHeader], accept));
+            return accept ? Results.Ok() : Results.StatusCode(503);
+        });
+        await _app.StartAsync();
+    }
+
+    private string Url => _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/hook";
+
+    [Fact]
+    public async Task Batches_are_signed_retried_and_checkpointed_only_once_accepted()
+    {
+        _failuresLeft = 7;   // more than one delivery's attempts: the runner must retry the batch itself too
+        var store = NewStore(Row("1", "ann@example.com", "34", "NO"), Row("2", "bob@example.com", "17", "SE"));
+        var settings = SinkSettingsParser.Parse([$"webhook:{Url}"], null);
+        settings.Sinks[0].Secret = "s3cret";
+        settings.Sinks[0].MaxAttempts = 3;
+        settings.RetryInitialDelay = TimeSpan.FromMilliseconds(20);
+        settings.RetryMaxDelay = TimeSpan.FromMilliseconds(100);
+        var targets = (SinkDefinition d) => (ISinkTarget)new WebhookTarget(new Uri(d.Target!), d.Secret, TimeSpan.FromSeconds(10), d.MaxAttempts)
+        {
+            RetryDelay = TimeSpan.FromMilliseconds(10),
+        };
+        await using var sinks = new SinkSupervisor(settings, store, NullLoggerFactory.Instance, targets: targets);
+        using var stop = new CancellationTokenSource();
+        var running = sinks.RunAsync(stop.Token);
+        var status = sinks.Runners[0].Status;
+        await PostgresHarness.WaitUntilAsync(() => status.CheckpointLsn == store.AppliedEndLsn, TimeSpan.FromSeconds(60), "the initial load");
+
+        var txn = Txn(new RowChange(ChangeKind.Insert, Users, Row("3", "carl@example.com", "40", "DK")),
+            new RowChange(ChangeKind.Update, Users, Row("1", "ann@example.com", "35", "NO")),
+            new RowChange(ChangeKind.Delete, Users, OldRow: Row("2", null, null, null)));
+        store.Apply(txn);
+        await PostgresHarness.WaitUntilAsync(() => status.CheckpointLsn >= txn.EndLsn, TimeSpan.FromSeconds(60), "the webhook sink to checkpoint");
+        Assert.True(store.SafeToConfirmLsn <= status.CheckpointLsn);
+        stop.Cancel();
+        await running;
+
+        var requests = _requests.ToArray();
+        Assert.Equal(7, requests.Count(r => !r.Accepted));
+        Assert.True(status.Failures >= 2);   // 7 refusals over deliveries of 3 attempts each: the runner saw at least two fail
+        var accepted = requests.Where(r => r.Accepted).ToList();
+        Assert.Equal(2, accepted.Count);     // the initial load (op r), then the transaction
+        foreach (var r in requests)
+        {
+            var expected = "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData("s3cret"u8, System.Text.Encoding.UTF8.GetBytes(r.Body)));
+            Assert.Equal(expected, r.Signature);
+        }
+        // Every retry of a batch carries the same body, so the same idempotency keys.
+        Assert.All(requests.GroupBy(r => r.Idempotency), g => Assert.Single(g.Select(r => r.Body).Distinct()));
+        var load = JsonDocument.Parse(accepted[0].Body).RootElement.EnumerateArray().ToList();
+        Assert.All(load, e => Assert.Equal("r", e.GetProperty("op").GetString()));
+        Assert.Equal(["1", "2"], load.Select(e => e.GetProperty("key").GetString()).Order());
+        var changes = JsonDocument.Parse(accepted[1].Body).RootElement.EnumerateArray().ToList();
+        Assert.Equal(["c", "u", "d"], changes.Select(e => e.GetProperty("op").GetString()));
+        Assert.Equal([$"{txn.CommitLsn}:0", $"{txn.CommitLsn}:1", $"{txn.CommitLsn}:2"], changes.Select(e => e.GetProperty("id").GetString()));
+        Assert.Equal(17, changes[2].GetProperty("before").GetProperty("age").GetInt32());   // the delete's before image comes from the store
+        Assert.Equal(SinkState.Stopped, status.State);
+    }
+
+    public async Task DisposeAsync() => await _app.DisposeAsync();
+}
