@@ -68,7 +68,7 @@ internal sealed class ReplicationBench(int snapshotRows, int changeTransactions,
         GC.Collect(2, GCCollectionMode.Forced, true, true);
         long heapAfter = GC.GetTotalMemory(true);
         var rowsTable = memStore.FindPublication("bench_mem")!.FindTable("bench_rows")!;
-        await Sql(cs, "SELECT pg_drop_replication_slot('bench_mem')");
+        await Sql(cs, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'bench_mem'");
 
         Line("## Snapshot copy");
         Line("");

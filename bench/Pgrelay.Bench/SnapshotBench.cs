@@ -45,7 +45,7 @@ internal static class SnapshotBench
             double ourCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
             stop.Cancel();
             try { await running; } catch (OperationCanceledException) { }
-            await Sql(cs, "SELECT pg_drop_replication_slot('bench_mem')");
+            await Sql(cs, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'bench_mem'");
             Console.WriteLine($"round {round}: COPY to /dev/null {copy:F2}s, pgrelay {ours:F2}s, ratio {copy / ours:F2}x; pgrelay process CPU {ourCpu:F2}s");
         }
     }

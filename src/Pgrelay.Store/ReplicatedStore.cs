@@ -178,8 +178,30 @@ public sealed class ReplicatedStore : IReplicationTarget
         lock (_write)
         {
             var table = TableFor(schema);
-            foreach (var row in rows) Install(table, schema, row, 0);
+            // A primary key or replica identity index is unique inside one MVCC snapshot, and the parallel copiers
+            // read disjoint page ranges, so those rows go in without looking for their key. REPLICA IDENTITY FULL
+            // tables may hold identical rows: they take the checking path.
+            if (schema.ReplicaIdentity == ReplicaIdentity.Full)
+            {
+                foreach (var row in rows) Install(table, schema, row, 0);
+                return;
+            }
+            table.Reserve(rows.Count);
+            for (int i = 0; i < rows.Count; i++)
+            {
+                var row = rows[i];
+                int hash = RowTable.Hash(_keyBuffer.AsSpan(0, KeyOf(row, schema)));
+                RowFormat.WriteHash(row, hash);
+                table.InstallNew(hash, row);
+            }
         }
+    }
+
+    /// <summary>Sizes the table for the rows the copy expects (pg_class.reltuples), capped so a stale estimate cannot cost much.</summary>
+    public void ExpectSnapshotRows(TableSchema schema, long estimate)
+    {
+        if (estimate <= 0) return;
+        lock (_write) TableFor(schema).Reserve((int)Math.Min(estimate + estimate / 8, 8_000_000));
     }
 
     public void CompleteSnapshot(Lsn consistentPoint)

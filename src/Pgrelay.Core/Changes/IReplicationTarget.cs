@@ -14,6 +14,9 @@ public interface IReplicationTarget
     /// <summary>Rows copied inside the exported snapshot. Called concurrently by parallel copiers; rows of a batch belong to one table.</summary>
     void LoadSnapshotRows(TableSchema table, IReadOnlyList<byte[]> rows);
 
+    /// <summary>A hint before a table's copy starts: about how many rows it holds (may be wrong, or 0 when unknown).</summary>
+    void ExpectSnapshotRows(TableSchema table, long estimate) { }
+
     /// <summary>The copy is complete; what follows is streamed changes after <paramref name="consistentPoint"/>.</summary>
     void CompleteSnapshot(Lsn consistentPoint);
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Pgrelay.Core.Changes;
@@ -44,6 +45,7 @@ public sealed class SnapshotCopier
         _status.SnapshotTablesTotal = tables.Count;
         _status.SnapshotRowsEstimated = tables.Sum(t => Math.Max(0, t.RelTuples));
 
+        foreach (var table in tables) _target.ExpectSnapshotRows(table.Schema, table.RelTuples);
         // Biggest tables first so the tail of the copy is short ranges, not one long table.
         var ranges = tables.OrderByDescending(t => t.RelPages)
             .SelectMany(t => CopyRange.Split(t, _options.CopyRangePages)).ToList();
@@ -55,15 +57,40 @@ public sealed class SnapshotCopier
             tables.Count, ranges.Count, _status.SnapshotRowsEstimated, workers, snapshotName);
 
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var tasks = Enumerable.Range(0, workers).Select(_ => Task.Run(async () =>
+        // One loader puts every batch into the target, so the copiers never wait on (and spin for) the store's
+        // write lock: they keep reading and parsing while the previous batch goes in.
+        var batches = Channel.CreateBounded<RowBatch>(new BoundedChannelOptions(workers * 2) { SingleReader = true });
+        var loader = Task.Run(async () =>
         {
-            try { await WorkAsync(snapshotName, queue, remaining, failed.Token).ConfigureAwait(false); }
+            try
+            {
+                await foreach (var batch in batches.Reader.ReadAllAsync(failed.Token).ConfigureAwait(false))
+                {
+                    _target.LoadSnapshotRows(batch.Table, batch.Rows);
+                    _status.CountSnapshotRows(batch.Rows.Count);
+                }
+            }
+            catch
+            {
+                failed.Cancel();
+                throw;
+            }
+        }, CancellationToken.None);
+        var copiers = Enumerable.Range(0, workers).Select(_ => Task.Run(async () =>
+        {
+            try { await WorkAsync(snapshotName, queue, remaining, batches.Writer, failed.Token).ConfigureAwait(false); }
             catch
             {
                 failed.Cancel(); // one failed worker stops the others: the whole snapshot restarts
                 throw;
             }
-        }, CancellationToken.None)).ToArray();
+        }, CancellationToken.None)).ToList();
+        var tasks = copiers.Append(Task.Run(async () =>
+        {
+            try { await Task.WhenAll(copiers).ConfigureAwait(false); }
+            finally { batches.Writer.TryComplete(); }
+            await loader.ConfigureAwait(false);
+        }, CancellationToken.None)).Append(loader).ToArray();
         try
         {
             await Task.WhenAll(tasks).ConfigureAwait(false);
@@ -78,7 +105,8 @@ public sealed class SnapshotCopier
         }
     }
 
-    private async Task WorkAsync(string snapshotName, ConcurrentQueue<CopyRange> queue, ConcurrentDictionary<uint, int> remaining, CancellationToken ct)
+    private async Task WorkAsync(string snapshotName, ConcurrentQueue<CopyRange> queue, ConcurrentDictionary<uint, int> remaining,
+        ChannelWriter<RowBatch> batches, CancellationToken ct)
     {
         await using var conn = new NpgsqlConnection(_source.ConnectionString("pgrelay-copy"));
         await conn.OpenAsync(ct).ConfigureAwait(false);
@@ -92,7 +120,7 @@ public sealed class SnapshotCopier
             while (queue.TryDequeue(out var range))
             {
                 ct.ThrowIfCancellationRequested();
-                await CopyRangeAsync(conn, range, chunk, ct).ConfigureAwait(false);
+                await CopyRangeAsync(conn, range, chunk, batches, ct).ConfigureAwait(false);
                 if (remaining.AddOrUpdate(range.Table.Schema.RelationId, 0, (_, n) => n - 1) == 0)
                 {
                     _status.CountSnapshotTableDone();
@@ -108,7 +136,20 @@ public sealed class SnapshotCopier
         }
     }
 
-    private async Task CopyRangeAsync(NpgsqlConnection conn, CopyRange range, byte[] chunk, CancellationToken ct)
+    private async Task CopyRangeAsync(NpgsqlConnection conn, CopyRange range, byte[] chunk, ChannelWriter<RowBatch> batches, CancellationToken ct)
+    {
+        try
+        {
+            await CopyRangeCoreAsync(conn, range, chunk, batches, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (ct.IsCancellationRequested && e is not OperationCanceledException)
+        {
+            // Cancellation closes the connection under the read (see below): whatever that read throws means "cancelled".
+            throw new OperationCanceledException("snapshot copy cancelled", e, ct);
+        }
+    }
+
+    private async Task CopyRangeCoreAsync(NpgsqlConnection conn, CopyRange range, byte[] chunk, ChannelWriter<RowBatch> batches, CancellationToken ct)
     {
         var table = range.Table.Schema;
         var parser = new CopyTextParser(table.Columns.Count);
@@ -122,18 +163,23 @@ public sealed class SnapshotCopier
             var stream = reader is StreamReader sr ? sr.BaseStream
                 : throw new NotSupportedException("Npgsql's text export is no longer a StreamReader over the copy stream");
             int read;
-            while ((read = await FillAsync(stream, chunk, ct).ConfigureAwait(false)) > 0)
+            // Reads run without a token: Npgsql arms and resets a cancellation source on every cancellable read, which
+            // is per row here and cost more than parsing the row. Cancellation closes the connection instead, which
+            // fails the pending read.
+            await using var cancel = ct.Register(static c => ((NpgsqlConnection)c!).Close(), conn).ConfigureAwait(false);
+            while ((read = await FillAsync(stream, chunk, CancellationToken.None).ConfigureAwait(false)) > 0)
             {
+                ct.ThrowIfCancellationRequested();
                 parser.Feed(chunk.AsSpan(0, read), batch);
                 if (batch.Count >= _options.CopyBatchRows)
                 {
-                    Deliver(table, batch);
+                    await batches.WriteAsync(new RowBatch(table, batch), ct).ConfigureAwait(false);
                     batch = new List<byte[]>(_options.CopyBatchRows);
                 }
             }
         }
         parser.Finish();
-        if (batch.Count > 0) Deliver(table, batch);
+        if (batch.Count > 0) await batches.WriteAsync(new RowBatch(table, batch), ct).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -155,9 +201,5 @@ public sealed class SnapshotCopier
 
     private const int MinRead = 4096;
 
-    private void Deliver(Core.Model.TableSchema table, List<byte[]> rows)
-    {
-        _target.LoadSnapshotRows(table, rows);
-        _status.CountSnapshotRows(rows.Count);
-    }
+    private sealed record RowBatch(Core.Model.TableSchema Table, List<byte[]> Rows);
 }

@@ -124,6 +124,31 @@ internal sealed class RowTable
     }
 
     /// <summary>
+    /// Installs a row whose key is known not to be in the table (a snapshot row of a table with a unique replica
+    /// identity): no key comparisons, the probe stops at the first free slot without touching any row.
+    /// </summary>
+    public void InstallNew(int hash, byte[] row)
+    {
+        if ((_occupied + 1) * 4 > _slots.Length * 3) Grow();
+        var slots = _slots;
+        int mask = slots.Length - 1;
+        int at = hash & mask;
+        while (slots[at] is { } taken && !ReferenceEquals(taken, Deleted)) at = (at + 1) & mask;
+        if (slots[at] is null) _occupied++;
+        Volatile.Write(ref slots[at], row);
+    }
+
+    /// <summary>Grows once to hold <paramref name="rows"/> more keys, instead of doubling repeatedly while they arrive.</summary>
+    public void Reserve(int rows)
+    {
+        long needed = ((long)_occupied + rows) * 4 / 3 + 1;
+        if (needed <= _slots.Length) return;
+        int capacity = _slots.Length;
+        while (capacity < needed && capacity < (1 << 30)) capacity <<= 1;
+        Grow(capacity);
+    }
+
+    /// <summary>
     /// Maintenance: once every reader sees the key's newest version (its LSN at or below
     /// <paramref name="horizon"/>), older versions are dropped, and a deleted key leaves the table.
     /// </summary>
@@ -158,10 +183,12 @@ internal sealed class RowTable
         }
     }
 
-    private void Grow()
+    private void Grow() => Grow(_slots.Length * 2);
+
+    private void Grow(int capacity)
     {
         var old = _slots;
-        var grown = new object?[old.Length * 2];
+        var grown = new object?[capacity];
         int mask = grown.Length - 1, occupied = 0;
         foreach (var slot in old)
         {

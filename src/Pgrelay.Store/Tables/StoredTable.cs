@@ -110,6 +110,17 @@ public sealed class StoredTable
         return previous;
     }
 
+    /// <summary>A snapshot row whose key cannot be present yet (see <see cref="RowTable.InstallNew"/>).</summary>
+    internal void InstallNew(int hash, byte[] row)
+    {
+        _rows.InstallNew(hash, row);
+        Interlocked.Add(ref _rowBytes, row.Length + ArrayHeaderBytes);
+        Interlocked.Increment(ref _rowCount);
+        Interlocked.Increment(ref _keySetVersion);
+    }
+
+    internal void Reserve(int rows) => _rows.Reserve(rows);
+
     internal void Collapse(ReadOnlySpan<byte> rowKey, int hash, ulong horizon) => _rows.Collapse(rowKey, hash, horizon);
     internal void Prune(ReadOnlySpan<byte> rowKey, int hash, ulong horizon) => _rows.Prune(rowKey, hash, horizon);
     internal List<byte[]> NewestLiveRows() => _rows.NewestLiveRows();
