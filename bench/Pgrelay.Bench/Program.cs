@@ -7,8 +7,12 @@ switch (mode)
 {
     case "replication":
         var report = await new ReplicationBench(Arg(1, 1_000_000), Arg(2, 2_000), Arg(3, 100), Arg(4, 20), Arg(5, 200)).RunAsync();
-        Directory.CreateDirectory("bench/results");
-        await File.WriteAllTextAsync($"bench/results/replication-{DateTime.UtcNow:yyyyMMdd-HHmm}.md", report);
+        // Results go to <repo>/bench/results wherever the bench is started from.
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Pgrelay.slnx"))) root = root.Parent;
+        var results = Path.Combine(root?.FullName ?? ".", "bench", "results");
+        Directory.CreateDirectory(results);
+        await File.WriteAllTextAsync(Path.Combine(results, $"replication-{DateTime.UtcNow:yyyyMMdd-HHmm}.md"), report);
         return 0;
     case "snapshot":
         await SnapshotBench.RunAsync(Arg(1, 1_000_000), Arg(2, 3), Arg(3, 3));
