@@ -22,12 +22,6 @@ public sealed class MemcachedOptions
     public int MaxConnections { get; set; } = 10_000;
 
     /// <summary>
-    /// Run memcached connections inline on the socket's I/O thread (a transport of their own; see
-    /// <see cref="MemcachedTransportFactory"/>). Off: they share Kestrel's default scheduling with HTTP.
-    /// </summary>
-    public bool InlineScheduling { get; set; } = true;
-
-    /// <summary>
     /// Memory for the JSON of recently read rows, so hot rows are rendered once per version rather than once per
     /// read. 0 renders every read. Values larger than 1/1024 of this are never cached.
     /// </summary>

@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
 using Pgrelay.Memcached.Server;
 
@@ -9,7 +8,7 @@ public static class MemcachedServiceCollectionExtensions
     /// <summary>
     /// Registers the memcached-protocol server. The host also registers <see cref="Store.ReplicatedStore"/> as a
     /// singleton and listens with <c>kestrel.Listen(options.EndPoint, l =&gt; l.UseConnectionHandler&lt;MemcachedConnectionHandler&gt;())</c>.
-    /// With <see cref="MemcachedOptions.InlineScheduling"/> (the default) that endpoint gets a socket transport of its own.
+    /// Scheduling (inline on the socket thread, as pgrelay runs it) is the host's choice of transport, not this room's.
     /// </summary>
     public static IServiceCollection AddPgrelayMemcached(this IServiceCollection services, MemcachedOptions options)
     {
@@ -17,7 +16,6 @@ public static class MemcachedServiceCollectionExtensions
         options.Validate();
         services.AddSingleton(options);
         services.AddSingleton<MemcachedServer>();
-        if (options.InlineScheduling) services.AddSingleton<IConnectionListenerFactory, MemcachedTransportFactory>();
         return services;
     }
 }

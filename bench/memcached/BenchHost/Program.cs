@@ -54,7 +54,9 @@ web.Logging.ClearProviders();
 web.Services.AddSingleton(store);
 // BENCH_SHARED_SCHEDULING=1: memcached connections use Kestrel's default scheduling, as HTTP does (for comparison).
 bool shared = Environment.GetEnvironmentVariable("BENCH_SHARED_SCHEDULING") == "1";
-web.Services.AddPgrelayMemcached(new MemcachedOptions { Port = port, InlineScheduling = !shared });
+web.Services.AddPgrelayMemcached(new MemcachedOptions { Port = port });
+// As `pgrelay run` runs the cache protocols (the host's InlineTransportFactory): inline on the socket thread.
+web.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = !shared);
 web.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, l => l.UseConnectionHandler<MemcachedConnectionHandler>()));
 var app = web.Build();
 await app.StartAsync();

@@ -64,7 +64,6 @@ internal static class ProtocolListeners
     {
         BindAddress = address.Address,
         Port = address.Port,
-        InlineScheduling = false,   // the host's InlineTransportFactory covers both cache protocols
     };
 
     /// <summary>A protocol's own validation (an unreadable ACL file, a bad limit) is a settings error: one line, exit 2.</summary>
