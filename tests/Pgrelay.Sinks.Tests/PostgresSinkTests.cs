@@ -70,7 +70,10 @@ public sealed class PostgresSinkTests(PostgresFixture pg) : IClassFixture<Postgr
             Assert.True(rig.Store.SafeToConfirmLsn <= rig.Sinks.Runners[0].Status.CheckpointLsn);
         }
         var checkpoint = await pg.ScalarAsync<string>(target, "SELECT end_lsn::text FROM pgrelay.sink_checkpoints WHERE sink = 'postgres'");
-        Assert.Equal(new Sinks.Delivery.CheckpointStore(_state).Load("postgres")!.Value.EndLsn.ToString(), checkpoint);
+        // The target's own checkpoint (committed with each batch) is never ahead of the file; the file may be further on,
+        // having followed an idle slot.
+        var inTarget = Core.Model.Lsn.Parse(checkpoint);
+        Assert.True(inTarget > Core.Model.Lsn.Zero && inTarget <= new Sinks.Delivery.CheckpointStore(_state).Load("postgres")!.Value.EndLsn);
     }
 
     [Fact]

@@ -95,7 +95,8 @@ public sealed class SinkRunner : IAsyncDisposable
                         Status.State = SinkState.Streaming;
                         using (var tick = CancellationTokenSource.CreateLinkedTokenSource(ct))
                         {
-                            tick.CancelAfter(TimeSpan.FromSeconds(1));   // refresh the status now and then while idle
+                            // Wake now and then while idle: to refresh the status and to follow the slot's confirmed position soon.
+                            tick.CancelAfter(TimeSpan.FromMilliseconds(250));
                             try { await _store.Feed.WaitAfterEndAsync(position.Value, tick.Token).ConfigureAwait(false); }
                             catch (OperationCanceledException) when (!ct.IsCancellationRequested) { }
                         }
