@@ -24,7 +24,17 @@ internal sealed class SettingOptions
         Add(SettingKeys.RespPassword, "password of the Redis 'default' user (like requirepass)");
         Add(SettingKeys.AclFile, "Redis ACL file loaded at start");
         Add(SettingKeys.LogLevel, "Trace, Debug, Information (default), Warning, Error");
+        Add(SettingKeys.StateDir, "directory for sink checkpoints (without it sinks reload from a snapshot at each start)");
+        Add(SettingKeys.CacheServers, "off: run sinks only, without the Redis and memcached listeners (HTTP stays for /metrics and /status)");
+        _sinks = new Option<string[]>("--" + SettingKeys.Sink)
+        {
+            Description = $"a sink, repeatable: stdout, file:/path, webhook:https://..., postgres:postgres://..., redis-stream:host:port[/stream], " +
+                          $"redis-hash:host:port [env {SettingKeys.EnvironmentName(SettingKeys.Sink)}, one a line]",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
     }
+
+    private readonly Option<string[]> _sinks;
 
     private void Add(string key, string description) =>
         _options[key] = new Option<string>("--" + key) { Description = $"{description} [env {SettingKeys.EnvironmentName(key)}]" };
@@ -32,8 +42,13 @@ internal sealed class SettingOptions
     public void AddTo(Command command)
     {
         foreach (var option in _options.Values) command.Options.Add(option);
+        command.Options.Add(_sinks);
     }
 
-    public Dictionary<string, string?> Flags(ParseResult result) =>
-        _options.ToDictionary(kv => kv.Key, kv => result.GetValue(kv.Value));
+    public Dictionary<string, string?> Flags(ParseResult result)
+    {
+        var flags = _options.ToDictionary(kv => kv.Key, kv => result.GetValue(kv.Value));
+        flags[SettingKeys.Sink] = result.GetValue(_sinks) is { Length: > 0 } sinks ? string.Join('\n', sinks) : null;
+        return flags;
+    }
 }

@@ -20,6 +20,12 @@ public sealed class PgrelaySettings
     public string? RespPassword { get; set; }
     public string? AclFile { get; set; }
     public string LogLevel { get; set; } = "Information";
+    /// <summary>The config file, if any: sinks and rules are read from its "sinks" and "rules" sections.</summary>
+    public string? ConfigFile { get; set; }
+    /// <summary><c>--sink</c> values (repeatable): stdout, file:/path, webhook:URL, postgres:URL, redis-stream:host:port, redis-hash:host:port.</summary>
+    public List<string> Sinks { get; set; } = [];
+    /// <summary>Where sinks keep their checkpoints; without it they start over (initial load) at each start.</summary>
+    public string? StateDirectory { get; set; }
 
     public const string DefaultHttp = "127.0.0.1:8080";
     public const string DefaultResp = "127.0.0.1:6379";

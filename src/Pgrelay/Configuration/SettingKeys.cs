@@ -17,9 +17,13 @@ public static class SettingKeys
     public const string RespPassword = "requirepass";
     public const string AclFile = "aclfile";
     public const string LogLevel = "log-level";
+    public const string Sink = "sink";
+    public const string StateDir = "state-dir";
+    public const string CacheServers = "cache-servers";
 
     public static readonly string[] All =
-        [Config, Source, Publication, Slot, CopyParallelism, Heartbeat, SpillThreshold, SpillDirectory, Http, Resp, Memcached, RespPassword, AclFile, LogLevel];
+        [Config, Source, Publication, Slot, CopyParallelism, Heartbeat, SpillThreshold, SpillDirectory, Http, Resp, Memcached, RespPassword, AclFile, LogLevel,
+         Sink, StateDir, CacheServers];
 
     /// <summary>copy-parallelism → PGRELAY_COPY_PARALLELISM</summary>
     public static string EnvironmentName(string key) => "PGRELAY_" + key.Replace('-', '_').ToUpperInvariant();

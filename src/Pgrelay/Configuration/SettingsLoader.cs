@@ -13,7 +13,8 @@ public static class SettingsLoader
     {
         environment ??= Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
             .ToDictionary(e => (string)e.Key, e => (string?)e.Value);
-        var file = ReadFile(Pick(SettingKeys.Config, flags, environment, null));
+        var configFile = Pick(SettingKeys.Config, flags, environment, null);
+        var file = ReadFile(configFile);
 
         string? Get(string key) => Pick(key, flags, environment, file);
 
@@ -27,7 +28,23 @@ public static class SettingsLoader
             Http = ListenAddress.Parse(SettingKeys.Http, Get(SettingKeys.Http), PgrelaySettings.DefaultHttp),
             Resp = ListenAddress.Parse(SettingKeys.Resp, Get(SettingKeys.Resp), PgrelaySettings.DefaultResp),
             Memcached = ListenAddress.Parse(SettingKeys.Memcached, Get(SettingKeys.Memcached), PgrelaySettings.DefaultMemcached),
+            ConfigFile = configFile,
+            StateDirectory = Get(SettingKeys.StateDir),
         };
+        // Repeated --sink flags arrive joined by newlines (one sink a line in PGRELAY_SINK too); file sinks are a "sinks" object.
+        if (Get(SettingKeys.Sink) is { } sinks)
+            settings.Sinks = sinks.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        if (Get(SettingKeys.CacheServers) is { } servers)
+        {
+            if (servers.Trim().ToLowerInvariant() is "off" or "false" or "no")
+            {
+                // Sinks only: no Redis or memcached listener. HTTP stays for /metrics and /status ('--http off' turns it off too).
+                settings.Resp = null;
+                settings.Memcached = null;
+            }
+            else if (servers.Trim().ToLowerInvariant() is not ("on" or "true" or "yes"))
+                throw new SettingsException($"{SettingKeys.CacheServers}: '{servers}' must be on or off");
+        }
         if (Get(SettingKeys.Publication) is { } pubs)
             settings.Publications = pubs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
         if (Get(SettingKeys.CopyParallelism) is { } cp) settings.CopyParallelism = Integer(SettingKeys.CopyParallelism, cp, 1, 64);

@@ -31,7 +31,10 @@ public static class PgrelayHost
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(status);
-        builder.Services.AddSingleton(ReplicationOptionsFrom(settings));
+        var sinks = SinkHosting.Settings(settings);
+        var replicationOptions = ReplicationOptionsFrom(settings);
+        SinkHosting.ConfigureReplication(replicationOptions, sinks, store);
+        builder.Services.AddSingleton(replicationOptions);
         builder.Services.AddSingleton(sp => new ReplicationService(
             sp.GetRequiredService<ReplicationOptions>(), store, status, sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddHostedService<ReplicationWorker>();
@@ -39,6 +42,7 @@ public static class PgrelayHost
         builder.Services.AddHostedService<SnapshotProgress>();
         builder.Services.AddPgrelayHttp();
         ProtocolListeners.AddServices(builder.Services, settings);
+        SinkHosting.AddServices(builder.Services, sinks);
 
         builder.WebHost.UseKestrel(kestrel =>
         {
