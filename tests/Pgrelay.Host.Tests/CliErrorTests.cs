@@ -62,7 +62,7 @@ public class CliErrorTests
     [Fact]
     public async Task Unreachable_database_is_one_line()
     {
-        int port = FreePort.Next();
+        int port = FreeTcpPort.Next();
         var (code, stderr) = await Run("run", "--source", $"postgres://postgres@127.0.0.1:{port}/postgres", "--publication", "p", "--http", "off", "--resp", "off", "--memcached", "off");
         Assert.Equal(1, code);
         AssertOneLine(stderr, "127.0.0.1");

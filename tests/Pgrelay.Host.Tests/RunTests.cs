@@ -19,7 +19,7 @@ public class RunTests
             INSERT INTO cities VALUES ('Tulsa', 'OK', 413066), ('Salem', 'OR', 175535);
             CREATE PUBLICATION pub FOR TABLE cities;
             """);
-        int httpPort = FreePort.Next();
+        int httpPort = FreeTcpPort.Next();
         var settings = SettingsLoader.Load(new Dictionary<string, string?>
         {
             ["source"] = cluster.UrlFor("postgres"),
@@ -51,7 +51,7 @@ public class RunTests
     [Fact]
     public async Task Demo_serves_the_grades_sample_over_http_redis_and_memcached_and_shows_updates_live()
     {
-        int httpPort = FreePort.Next(), respPort = FreePort.Next(), memcachedPort = FreePort.Next();
+        int httpPort = FreeTcpPort.Next(), respPort = FreeTcpPort.Next(), memcachedPort = FreeTcpPort.Next();
         await using var demo = PgrelayProcess.Start("demo", "--http", $"127.0.0.1:{httpPort}", "--resp", $"127.0.0.1:{respPort}",
             "--memcached", $"127.0.0.1:{memcachedPort}");
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };

@@ -1,9 +1,12 @@
 using System.Diagnostics;
 
-namespace Pgrelay.Host.Tests;
+namespace Pgrelay.Testing;
 
-/// <summary>Runs the built pgrelay executable as a separate process, the way a user does.</summary>
-internal sealed class PgrelayProcess : IAsyncDisposable
+/// <summary>
+/// Runs the built pgrelay executable (pgrelay.dll beside the test assembly, which references src/Pgrelay) as a separate
+/// process, the way a user does, so it can be stopped with Ctrl+C or killed like a crash.
+/// </summary>
+public sealed class PgrelayProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly System.Text.StringBuilder _stderr = new(), _stdout = new();
@@ -19,6 +22,8 @@ internal sealed class PgrelayProcess : IAsyncDisposable
 
     public string Stderr { get { lock (_stderr) return _stderr.ToString(); } }
     public string Stdout { get { lock (_stdout) return _stdout.ToString(); } }
+    /// <summary>Both streams, for failure messages.</summary>
+    public string Output => $"--- stderr ---\n{Stderr}--- stdout ---\n{Stdout}";
     public bool HasExited => _process.HasExited;
     public int ExitCode => _process.ExitCode;
 
@@ -43,6 +48,13 @@ internal sealed class PgrelayProcess : IAsyncDisposable
         await _process.WaitForExitAsync(cts.Token);
         _process.WaitForExit();   // drains redirected output
         return _process.ExitCode;
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs, nothing is flushed.</summary>
+    public void Kill9()
+    {
+        _process.Kill();
+        _process.WaitForExit();
     }
 
     /// <summary>Asks for a graceful stop (SIGINT), as Ctrl+C would.</summary>
