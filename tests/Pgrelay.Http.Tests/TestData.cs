@@ -51,16 +51,7 @@ internal static class TestData
 
     private static ulong _lsn = 0x5000;
 
-    public static byte[] Row(params string?[] values)
-    {
-        var builder = new RowBuilder();
-        foreach (var v in values)
-        {
-            if (v is null) builder.AddNull();
-            else builder.AddValue(v);
-        }
-        return builder.Build();
-    }
+    public static byte[] Row(params string?[] values) => RowBuilder.FromText(values);
 
     /// <summary>A store holding "pub" with both tables, the snapshot loaded but not completed.</summary>
     public static ReplicatedStore LoadingStore(params byte[][] cities)

@@ -74,16 +74,7 @@ public sealed class TestServer : IAsyncDisposable
         return store;
     }
 
-    public static byte[] Row(params string?[] values)
-    {
-        var builder = new RowBuilder();
-        foreach (var v in values)
-        {
-            if (v is null) builder.AddNull();
-            else builder.AddValue(v);
-        }
-        return builder.Build();
-    }
+    public static byte[] Row(params string?[] values) => RowBuilder.FromText(values);
 
     /// <summary>Commits one transaction in the store, as replication would.</summary>
     public void Apply(params RowChange[] changes)

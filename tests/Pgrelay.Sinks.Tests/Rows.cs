@@ -18,16 +18,7 @@ internal static class Rows
 
     private static ulong _lsn = 0x10000;
 
-    public static byte[] Row(params string?[] values)
-    {
-        var builder = new RowBuilder();
-        foreach (var v in values)
-        {
-            if (v is null) builder.AddNull();
-            else builder.AddValue(v);
-        }
-        return builder.Build();
-    }
+    public static byte[] Row(params string?[] values) => RowBuilder.FromText(values);
 
     public static ReplicatedStore NewStore(params byte[][] rows)
     {

@@ -21,9 +21,8 @@ internal static class StoreBuilder
         var builder = new RowBuilder();
         foreach (var v in values)
         {
-            if (v is null) builder.AddNull();
-            else if (v == "\u0000unchanged") builder.AddUnchanged();
-            else builder.AddValue(v);
+            if (v == "\u0000unchanged") builder.AddUnchanged();
+            else builder.AddText(v);
         }
         return builder.Build();
     }

@@ -35,11 +35,7 @@ var builder = new RowBuilder();
 var batch = new List<byte[]>(10_000);
 for (int i = 0; i < rows; i++)
 {
-    foreach (var value in BenchRows.Values(i))
-    {
-        if (value is null) builder.AddNull();
-        else builder.AddValue(value);
-    }
+    foreach (var value in BenchRows.Values(i)) builder.AddText(value);
     batch.Add(builder.Build());
     if (batch.Count == batch.Capacity)
     {

@@ -38,6 +38,21 @@ public sealed class RowBuilder
         AddState(ColumnState.Value);
     }
 
+    /// <summary>Adds a value in PostgreSQL's text form, or NULL for null.</summary>
+    public void AddText(string? text)
+    {
+        if (text is null) AddNull();
+        else AddValue(text);
+    }
+
+    /// <summary>A row from PostgreSQL text values (null: SQL NULL), for rows built from query results, tests and benchmarks.</summary>
+    public static byte[] FromText(params ReadOnlySpan<string?> values)
+    {
+        var builder = new RowBuilder();
+        foreach (var v in values) builder.AddText(v);
+        return builder.Build();
+    }
+
     public void AddValue(string text)
     {
         EnsurePayload(Encoding.UTF8.GetMaxByteCount(text.Length));

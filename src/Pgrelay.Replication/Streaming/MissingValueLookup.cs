@@ -46,11 +46,7 @@ internal sealed class MissingValueLookup : IAsyncDisposable
             }
         }
         var builder = new RowBuilder();
-        foreach (var c in schema.Columns)
-        {
-            if (values.TryGetValue(c.Name, out var v) && v is not null) builder.AddValue(v);
-            else builder.AddNull();
-        }
+        foreach (var c in schema.Columns) builder.AddText(values.GetValueOrDefault(c.Name));
         return builder.Build();
     }
 
