@@ -27,10 +27,19 @@ internal sealed class PendingRows(SinkTable table)
                 var key = KeyOf(after);
                 if (key is null) return;
                 if (e.Op == EventOp.Update && e.Before is { } old && KeyOf(old) is { } oldKey && oldKey != key) _rows[oldKey] = null;
-                _rows[key] = _rows.TryGetValue(key, out var previous) && previous is not null ? Merge(after, previous) : after;
+                Put(key, after);
                 break;
         }
     }
+
+    /// <summary>A row as an insert (a load's rows when they cannot be copied in).</summary>
+    public void Add(SinkValue[] row)
+    {
+        if (KeyOf(row) is { } key) Put(key, row);
+    }
+
+    private void Put(string key, SinkValue[] after) =>
+        _rows[key] = _rows.TryGetValue(key, out var previous) && previous is not null ? Merge(after, previous) : after;
 
     public void Clear() => _rows.Clear();
 

@@ -27,6 +27,7 @@ internal sealed class TargetTable
         DeleteSql = $"DELETE FROM {QualifiedName} AS t USING unnest({string.Join(", ", keys.Select((_, j) => $"@k{j}::text[]"))}) " +
                     $"AS d({string.Join(", ", keys.Select((_, j) => $"k{j}"))}) WHERE " +
                     string.Join(" AND ", keys.Select((k, j) => $"t.{names[k]} = d.k{j}::{types[k]}"));
+        CopySql = $"COPY {QualifiedName} ({string.Join(", ", names)}) FROM STDIN";
         KeyCondition = string.Join(" AND ", keys.Select((k, j) => $"{names[k]} = @k{j}::{types[k]}"));
         Names = names;
     }
@@ -37,6 +38,8 @@ internal sealed class TargetTable
     public string[] Names { get; }
     public string UpsertSql { get; }
     public string DeleteSql { get; }
+    /// <summary>COPY of every column in text format (initial loads into a table truncated in the same load).</summary>
+    public string CopySql { get; }
     /// <summary>WHERE clause on the key with parameters @k0.. (single-row updates).</summary>
     public string KeyCondition { get; }
 }
