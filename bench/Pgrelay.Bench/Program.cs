@@ -1,7 +1,7 @@
 using Pgrelay.Bench;
 
 // dotnet run -c Release --project bench/Pgrelay.Bench -- replication [snapshotRows] [transactions] [changesPerTxn] [lagSeconds] [lagRate]
-// dotnet run -c Release --project bench/Pgrelay.Bench -- sinks [rows] [transactions] [changesPerTxn] [rounds]
+// dotnet run -c Release --project bench/Pgrelay.Bench -- sinks [rows] [transactions] [changesPerTxn] [rounds] [both|pgrelay|subscription]
 var mode = args.FirstOrDefault() ?? "replication";
 int Arg(int i, int fallback) => args.Length > i && int.TryParse(args[i], out var v) ? v : fallback;
 switch (mode)
@@ -10,7 +10,7 @@ switch (mode)
         await WriteResults("replication", await new ReplicationBench(Arg(1, 1_000_000), Arg(2, 2_000), Arg(3, 100), Arg(4, 20), Arg(5, 200)).RunAsync());
         return 0;
     case "sinks":
-        await WriteResults("sinks", await new SinksBench(Arg(1, 200_000), Arg(2, 2_000), Arg(3, 100), Arg(4, 2)).RunAsync());
+        await WriteResults("sinks", await new SinksBench(Arg(1, 200_000), Arg(2, 2_000), Arg(3, 100), Arg(4, 2), args.ElementAtOrDefault(5) ?? "both").RunAsync());
         return 0;
     case "snapshot":
         await SnapshotBench.RunAsync(Arg(1, 1_000_000), Arg(2, 3), Arg(3, 3));
@@ -20,7 +20,7 @@ switch (mode)
         return 0;
     default:
         Console.Error.WriteLine("usage: Pgrelay.Bench replication [snapshotRows] [transactions] [changesPerTxn] [lagSeconds] [lagRate]");
-        Console.Error.WriteLine("       Pgrelay.Bench sinks [rows] [transactions] [changesPerTxn] [rounds]");
+        Console.Error.WriteLine("       Pgrelay.Bench sinks [rows] [transactions] [changesPerTxn] [rounds] [both|pgrelay|subscription]");
         return 2;
 }
 

@@ -27,7 +27,8 @@ namespace Pgrelay.Bench;
 /// phase the target's table must equal the source's (row count and an md5 over every row's text), so neither side can
 /// win by skipping work.
 /// </summary>
-internal sealed class SinksBench(int rows, int transactions, int changesPerTransaction, int rounds)
+/// <param name="sides">both, or only "pgrelay" or "subscription" (for profiling one side: no summary then).</param>
+internal sealed class SinksBench(int rows, int transactions, int changesPerTransaction, int rounds, string sides = "both")
 {
     private const string Items = """
         CREATE TABLE bench_items (id bigint PRIMARY KEY, account int NOT NULL, amount numeric(12,2), status text,
@@ -44,7 +45,10 @@ internal sealed class SinksBench(int rows, int transactions, int changesPerTrans
 
     private PrivatePostgresCluster _source = null!, _target = null!;
 
-    private sealed record Phase(double Seconds, double CpuSeconds);
+    /// <param name="CpuSeconds">pgrelay's process CPU (0 for the subscription).</param>
+    /// <param name="SenderCpu">The source walsender's CPU; <paramref name="WriterCpu"/>: the target backend applying (apply worker / sink session).</param>
+    /// <param name="Snapshot">pgrelay's load: seconds until the store held the snapshot (the rest is the sink's load).</param>
+    private sealed record Phase(double Seconds, double CpuSeconds, double SenderCpu = 0, double WriterCpu = 0, double Snapshot = 0);
     private sealed record SideResult(string Side, int Round, Phase Load, Phase Backlog);
 
     public async Task<string> RunAsync()
@@ -77,7 +81,7 @@ internal sealed class SinksBench(int rows, int transactions, int changesPerTrans
         for (int round = 1; round <= rounds; round++)
         {
             string[] order = round % 2 == 1 ? ["subscription", "pgrelay"] : ["pgrelay", "subscription"];
-            foreach (var side in order)
+            foreach (var side in order.Where(s => sides == "both" || s == sides))
             {
                 var result = side == "pgrelay" ? await PgrelayAsync(round) : await SubscriptionAsync(round);
                 results.Add(result);
@@ -87,12 +91,14 @@ internal sealed class SinksBench(int rows, int transactions, int changesPerTrans
 
         Line("## Rounds");
         Line("");
-        Line("| round | side | load s | load rows/s | backlog s | backlog changes/s | pgrelay CPU load s | pgrelay CPU backlog s |");
-        Line("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        Line("| round | side | load s | of which snapshot into the store | load rows/s | sink session CPU s (load) | backlog s | backlog changes/s | backlog CPU s: walsender | target writer | pgrelay process | pgrelay CPU load s |");
+        Line("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var r in results)
-            Line($"| {r.Round} | {r.Side} | {r.Load.Seconds:F2} | {rows / r.Load.Seconds:N0} | {r.Backlog.Seconds:F2} | {Changes / r.Backlog.Seconds:N0} | " +
-                 (r.Side == "pgrelay" ? $"{r.Load.CpuSeconds:F2} | {r.Backlog.CpuSeconds:F2} |" : "– | – |"));
+            Line($"| {r.Round} | {r.Side} | {r.Load.Seconds:F2} | {(r.Side == "pgrelay" ? r.Load.Snapshot.ToString("F2") : "–")} | {rows / r.Load.Seconds:N0} | {(r.Side == "pgrelay" ? r.Load.WriterCpu.ToString("F2") : "–")} | {r.Backlog.Seconds:F2} | {Changes / r.Backlog.Seconds:N0} | " +
+                 $"{r.Backlog.SenderCpu:F2} | {r.Backlog.WriterCpu:F2} | " +
+                 (r.Side == "pgrelay" ? $"{r.Backlog.CpuSeconds:F2} | {r.Load.CpuSeconds:F2} |" : "– | – |"));
         Line("");
+        if (sides != "both") return _report.ToString();
         Line("## Summary (best of the rounds; spread = worst/best − 1)");
         Line("");
         Line("| phase | CREATE SUBSCRIPTION | spread | pgrelay postgres sink | spread | ratio (best) | ratio per round |");
@@ -128,6 +134,7 @@ internal sealed class SinksBench(int rows, int transactions, int changesPerTrans
         var load = new Phase(sw.Elapsed.TotalSeconds, 0);
         await VerifyAsync(sourceDb, targetDb, "subscription, initial load");
 
+        Phase backlog;
         // Held at the target: the apply worker blocks on its first change to bench_items until the lock goes.
         await using (var holder = new NpgsqlConnection(targetCs))
         {
@@ -135,11 +142,13 @@ internal sealed class SinksBench(int rows, int transactions, int changesPerTrans
             await using var tx = await holder.BeginTransactionAsync();
             await using (var lockCmd = new NpgsqlCommand("LOCK TABLE bench_items IN ACCESS EXCLUSIVE MODE", holder, tx)) await lockCmd.ExecuteNonQueryAsync();
             await WriteBacklogAsync(sourceDb);
+            var cpu = await BackendCpu.StartAsync(_source.ConnectionStringFor(sourceDb), targetCs, "SELECT pid FROM pg_stat_subscription WHERE relid IS NULL");
             sw.Restart();
             await tx.CommitAsync();
+            await Poll(targetCs, "SELECT seq = 1 FROM bench_marker WHERE id = 1", "the subscription to apply the backlog");
+            var seconds = sw.Elapsed.TotalSeconds;
+            backlog = new Phase(seconds, 0, cpu.Sender, cpu.Writer);
         }
-        await Poll(targetCs, "SELECT seq = 1 FROM bench_marker WHERE id = 1", "the subscription to apply the backlog");
-        var backlog = new Phase(sw.Elapsed.TotalSeconds, 0);
         await VerifyAsync(sourceDb, targetDb, "subscription, backlog");
 
         await Sql(targetCs, "DROP SUBSCRIPTION bench_sub");
@@ -170,20 +179,29 @@ internal sealed class SinksBench(int rows, int transactions, int changesPerTrans
             Source = _source.UrlFor(sourceDb), Publications = ["bench_pub"], SlotName = "bench_relay",
         }, gated, status, logs);
         var replicating = Task.Run(() => service.RunAsync(stop.Token));
-        await WaitUntil(() => (runner.Status.State == SinkState.Streaming && runner.Status.RowsLoaded >= rows + 1) || replicating.IsCompleted || sinking.IsCompleted,
-            Limit, "pgrelay's initial load");
+        double snapshot = 0;
+        await WaitUntil(() =>
+        {
+            if (snapshot == 0 && store.IsReady) snapshot = sw.Elapsed.TotalSeconds;
+            return (runner.Status.State == SinkState.Streaming && runner.Status.RowsLoaded >= rows + 1) || replicating.IsCompleted || sinking.IsCompleted;
+        }, Limit, "pgrelay's initial load");
         if (replicating.IsCompleted) await replicating;
         if (sinking.IsCompleted) await sinking;
-        var load = new Phase(sw.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds);
+        var loadSeconds = sw.Elapsed.TotalSeconds;
+        // The sink's session is new with the load: its whole CPU so far is the load's (and the target tables' lookups).
+        var sinkSession = await BackendCpu.StartAsync(_source.ConnectionStringFor(sourceDb), _target.ConnectionStringFor(targetDb), SinkSessionPid, fromZero: true);
+        var load = new Phase(loadSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds, WriterCpu: sinkSession.Writer, Snapshot: snapshot);
         await VerifyAsync(sourceDb, targetDb, "pgrelay, initial load");
 
         gated.Close();
         await WriteBacklogAsync(sourceDb);
+        var backends = await BackendCpu.StartAsync(_source.ConnectionStringFor(sourceDb), _target.ConnectionStringFor(targetDb), SinkSessionPid);
         cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         sw.Restart();
         gated.Open();
         await Poll(_target.ConnectionStringFor(targetDb), "SELECT seq = 1 FROM bench_marker WHERE id = 1", "pgrelay to apply the backlog");
-        var backlog = new Phase(sw.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds);
+        var backlog = new Phase(sw.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds,
+            backends.Sender, backends.Writer);
         await VerifyAsync(sourceDb, targetDb, "pgrelay, backlog");
 
         // The host's order: replication first, then the sinks.
@@ -276,6 +294,42 @@ internal sealed class SinksBench(int rows, int transactions, int changesPerTrans
         {
             if (sw.Elapsed > Limit) throw new TimeoutException("gave up waiting for " + what);
             await Task.Delay(5);
+        }
+    }
+
+    private const string SinkSessionPid = "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgrelay-sink' AND datname = current_database()";
+
+    /// <summary>CPU time of the source's walsender and the target's writing backend from now on, read from /proc (same machine).</summary>
+    private sealed class BackendCpu
+    {
+        private int _sender, _writer;
+        private double _sender0, _writer0;
+
+        public static async Task<BackendCpu> StartAsync(string sourceCs, string targetCs, string writerPidSql, bool fromZero = false)
+        {
+            var c = new BackendCpu
+            {
+                _sender = await Scalar<int>(sourceCs, "SELECT pid FROM pg_stat_replication WHERE application_name <> 'walreceiver' LIMIT 1"),
+                _writer = await Scalar<int>(targetCs, writerPidSql),
+            };
+            c._sender0 = fromZero ? 0 : Seconds(c._sender);
+            c._writer0 = fromZero ? 0 : Seconds(c._writer);
+            return c;
+        }
+
+        public double Sender => Seconds(_sender) - _sender0;
+        public double Writer => Seconds(_writer) - _writer0;
+
+        /// <summary>utime + stime of a process in seconds (clock ticks of 1/100 s).</summary>
+        private static double Seconds(int pid)
+        {
+            try
+            {
+                var stat = File.ReadAllText($"/proc/{pid}/stat");
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                return (long.Parse(fields[11]) + long.Parse(fields[12])) / 100.0;
+            }
+            catch (IOException) { return double.NaN; }
         }
     }
 
