@@ -42,8 +42,12 @@ public sealed class SinkTable
         Schema = schema;
         Name = name;
         Columns = columns;
-        var keys = Enumerable.Range(0, columns.Count).Where(i => columns[i].IsKey).ToArray();
-        KeyColumns = keys.Length > 0 ? keys : Enumerable.Range(0, columns.Count).ToArray();
+        // The source's key order (the primary key's, which pgrelay's key convention follows), not column order.
+        var keys = source.KeyColumns
+            .Select(s => Enumerable.Range(0, columns.Count).FirstOrDefault(i => columns[i].IsKey && columns[i].Source == s, -1))
+            .Where(i => i >= 0).ToList();
+        keys.AddRange(Enumerable.Range(0, columns.Count).Where(i => columns[i].IsKey).Except(keys));
+        KeyColumns = keys.Count > 0 ? [.. keys] : Enumerable.Range(0, columns.Count).ToArray();
         KeyName = schema == "public" ? name : schema + "." + name;
     }
 

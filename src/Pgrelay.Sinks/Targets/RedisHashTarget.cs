@@ -123,7 +123,7 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
         foreach (var publication in PublicationsOf(source))
         {
             var pattern = Glob($"{_prefix}{publication}.{table.KeyName}.") + "*";
-            foreach (var server in redis.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+            foreach (var server in Primaries(redis))
             {
                 var batch = new List<RedisKey>(1000);
                 await foreach (var key in server.KeysAsync(db.Database, pattern, pageSize: 1000).WithCancellation(ct).ConfigureAwait(false))
@@ -138,6 +138,23 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
                 await Unlink(db, batch).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// Every server that holds keys: in a cluster the masters serving slots, else the non-replicas. All must be reachable:
+    /// a truncate that skipped an unreachable one would leave its keys behind once it is back, so the batch waits instead.
+    /// </summary>
+    private static List<IServer> Primaries(ConnectionMultiplexer redis)
+    {
+        var servers = redis.GetServers();
+        IEnumerable<IServer> primaries = servers.Where(s => !s.IsReplica);
+        if (servers.FirstOrDefault(s => s.IsConnected && s.ServerType == ServerType.Cluster)?.ClusterConfiguration is { } cluster)
+            primaries = cluster.Nodes.Where(n => !n.IsReplica && n.Slots.Count > 0).Select(n => redis.GetServer(n.EndPoint));
+        var list = primaries.ToList();
+        if (list.FirstOrDefault(s => !s.IsConnected) is { } away)
+            throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, CommandFlags.None,
+                $"Redis {away.EndPoint} is not connected, so the keys it holds cannot be removed", null, CommandStatus.Unknown);
+        return list;
     }
 
     private static async Task Unlink(IDatabase db, List<RedisKey> keys)
