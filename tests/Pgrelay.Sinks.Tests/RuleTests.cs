@@ -59,6 +59,26 @@ public class RuleTests
     }
 
     [Fact]
+    public void An_update_that_moves_a_row_out_of_or_into_the_filter_becomes_a_delete_or_an_insert()
+    {
+        // As PostgreSQL 15's publication row filters: users 1 (34) and 2 (17) exist; the filter keeps adults.
+        var events = Events("""[{ "table": "users", "filter": [{"column":"age","op":"gte","value":18}] }]""", false,
+            Update("1", "ann@example.com", "16", "NO"),     // leaves the filtered set
+            Update("2", "bob@example.com", "18", "SE"),     // enters it
+            Update("2", "bob@example.com", "19", "SE"),     // stays in it
+            Update("1", "ann@example.com", "15", "NO"));    // stays out of it
+        Assert.Equal(["d", "c", "u"], events.Select(e => e.OpName));
+        var left = Json(events[0]);
+        Assert.Equal("1", left.GetProperty("key").GetString());
+        Assert.Equal(34, left.GetProperty("before").GetProperty("age").GetInt32());
+        Assert.Equal(JsonValueKind.Null, left.GetProperty("after").ValueKind);
+        var entered = Json(events[1]);
+        Assert.Equal("2", entered.GetProperty("key").GetString());
+        Assert.Equal(JsonValueKind.Null, entered.GetProperty("before").ValueKind);
+        Assert.Equal(18, entered.GetProperty("after").GetProperty("age").GetInt32());
+    }
+
+    [Fact]
     public void Rules_apply_per_operation_and_table()
     {
         var events = Events("""

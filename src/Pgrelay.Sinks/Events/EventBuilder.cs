@@ -32,15 +32,13 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries)
             };
             if (op == 0) continue;   // relation changes: sinks follow the new shape through the next row's schema
             var plan = Rules.PlanFor(change.Schema, op);
-            var filterRow = change.After ?? change.Before;
-            if (op != EventOp.Truncate && filterRow is not null && !plan.Passes(new RowView(filterRow), change.Schema)) continue;
-            if (op != EventOp.Truncate && filterRow is null) continue;
+            if (op != EventOp.Truncate && (op = Filter(plan, op, change)) == 0) continue;
             output.Add(new ChangeEvent
             {
                 Op = op,
                 Table = plan.Table,
-                Before = change.Before is null ? null : plan.Project(change.Before),
-                After = change.After is null ? null : plan.Project(change.After),
+                Before = change.Before is null || op == EventOp.Insert ? null : plan.Project(change.Before),
+                After = change.After is null || op == EventOp.Delete ? null : plan.Project(change.After),
                 CommitLsn = transaction.CommitLsn,
                 EndLsn = transaction.EndLsn,
                 Xid = transaction.Xid,
@@ -57,6 +55,26 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries)
             else output.Add(Boundary(EventOp.Commit, transaction, passed));
         }
         return passed;
+    }
+
+    /// <summary>
+    /// The operation that reaches the sink after the filters, or 0 when none does. Inserts are tested on the new row and
+    /// deletes on the old one. An update is tested on both images, as PostgreSQL 15 does with publication row filters:
+    /// a row that leaves the filtered set becomes a delete and one that enters it an insert, so sinks that mirror the
+    /// rows (postgres, redis-hash) keep exactly the filtered rows instead of a stale copy.
+    /// </summary>
+    private static EventOp Filter(TablePlan plan, EventOp op, AppliedChange change)
+    {
+        bool Passes(byte[]? row) => row is not null && plan.Passes(new RowView(row), change.Schema);
+        if (op != EventOp.Update || change.Before is null) return Passes(change.After ?? change.Before) ? op : 0;
+        bool was = Passes(change.Before), now = Passes(change.After);
+        return (was, now) switch
+        {
+            (true, true) => EventOp.Update,
+            (true, false) => EventOp.Delete,
+            (false, true) => EventOp.Insert,
+            _ => 0,
+        };
     }
 
     /// <summary>A row of the initial load (op r), or null when the rules filter it out.</summary>
