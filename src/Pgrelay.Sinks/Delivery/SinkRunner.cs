@@ -181,18 +181,31 @@ public sealed class SinkRunner : IAsyncDisposable
             LoadStartTables = tables.Select(t => _events.Rules.PlanFor(t.Schema, EventOp.Read).Table).Distinct().ToList(),
         };
         int index = 0, rows = 0;
-        foreach (var table in tables)
+        // One slice is delivered while the next is built, so the target works while the store is read; slices still
+        // reach the target one at a time and in order.
+        Task inFlight = Task.CompletedTask;
+        try
         {
-            foreach (var row in table.Rows(pin))
+            foreach (var table in tables)
             {
-                if (_events.Read(table, row, pin.Lsn, end, time, index++) is { } e) batch.Events.Add(e);
-                if (batch.Events.Count >= _definition.BatchSize)
+                foreach (var row in table.Rows(pin))
                 {
-                    await DeliverLoadSliceAsync(batch, ct).ConfigureAwait(false);
-                    rows += batch.Events.Count;
-                    batch = new SinkBatch();
+                    if (_events.Read(table, row, pin.Lsn, end, time, index++) is { } e) batch.Events.Add(e);
+                    if (batch.Events.Count >= _definition.BatchSize)
+                    {
+                        await inFlight.ConfigureAwait(false);
+                        inFlight = DeliverLoadSliceAsync(batch, ct);
+                        rows += batch.Events.Count;
+                        batch = new SinkBatch();
+                    }
                 }
             }
+            await inFlight.ConfigureAwait(false);
+        }
+        catch
+        {
+            try { await inFlight.ConfigureAwait(false); } catch (Exception) { /* the first failure is the one to report */ }
+            throw;
         }
         batch.EndLsn = end;   // the last slice commits the checkpoint in targets that keep it themselves
         await DeliverLoadSliceAsync(batch, ct).ConfigureAwait(false);
