@@ -37,16 +37,21 @@ internal static class SnapshotBench
                 Source = url, Publications = ["bench_mem"], SlotName = "bench_mem", CopyParallelism = parallelism,
             }, store, new ReplicationStatus(), logs);
             var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+            var pause0 = GC.GetTotalPauseDuration();
+            int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
+            logs.CreateLogger("bench").LogInformation("round {Round}: pgrelay starts", round);
             var sw = Stopwatch.StartNew();
             var running = Task.Run(() => service.RunAsync(stop.Token));
             while (!store.IsReady && !running.IsFaulted) await Task.Delay(5);
             if (running.IsFaulted) await running;
             double ours = sw.Elapsed.TotalSeconds;
             double ourCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
+            double pause = (GC.GetTotalPauseDuration() - pause0).TotalSeconds;
+            var collections = $"{GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}";
             stop.Cancel();
             try { await running; } catch (OperationCanceledException) { }
             await Sql(cs, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'bench_mem'");
-            Console.WriteLine($"round {round}: COPY to /dev/null {copy:F2}s, pgrelay {ours:F2}s, ratio {copy / ours:F2}x; pgrelay process CPU {ourCpu:F2}s");
+            Console.WriteLine($"round {round}: COPY to /dev/null {copy:F2}s, pgrelay {ours:F2}s, ratio {copy / ours:F2}x; pgrelay process CPU {ourCpu:F2}s, GC pauses {pause:F2}s (gen0/1/2 {collections})");
         }
     }
 
