@@ -76,15 +76,18 @@ public sealed class SnapshotCopier
                 throw;
             }
         }, CancellationToken.None);
-        var copiers = Enumerable.Range(0, workers).Select(_ => Task.Run(async () =>
+        // Copiers are dedicated threads reading synchronously: a COPY stream arrives as one CopyData message per row,
+        // and the async path cost a thread-pool hop and several async state machines per socket read (and allocations
+        // the GC had to collect among the rows it keeps). A blocked reader thread costs nothing while it waits.
+        var copiers = Enumerable.Range(0, workers).Select(_ => Task.Factory.StartNew(() =>
         {
-            try { await WorkAsync(snapshotName, queue, remaining, batches.Writer, failed.Token).ConfigureAwait(false); }
+            try { Work(snapshotName, queue, remaining, batches.Writer, failed.Token); }
             catch
             {
                 failed.Cancel(); // one failed worker stops the others: the whole snapshot restarts
                 throw;
             }
-        }, CancellationToken.None)).ToList();
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToList();
         var tasks = copiers.Append(Task.Run(async () =>
         {
             try { await Task.WhenAll(copiers).ConfigureAwait(false); }
@@ -105,51 +108,49 @@ public sealed class SnapshotCopier
         }
     }
 
-    private async Task WorkAsync(string snapshotName, ConcurrentQueue<CopyRange> queue, ConcurrentDictionary<uint, int> remaining,
+    private void Work(string snapshotName, ConcurrentQueue<CopyRange> queue, ConcurrentDictionary<uint, int> remaining,
         ChannelWriter<RowBatch> batches, CancellationToken ct)
     {
-        await using var conn = new NpgsqlConnection(_source.ConnectionString("pgrelay-copy"));
-        await conn.OpenAsync(ct).ConfigureAwait(false);
-        await using (var begin = new NpgsqlCommand(
-            $"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snapshotName.Replace("'", "''")}'", conn))
-            await begin.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-
-        var chunk = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        using var conn = new NpgsqlConnection(_source.ConnectionString("pgrelay-copy"));
+        conn.Open();
+        // Reads run without a token: Npgsql arms and resets a cancellation source on every cancellable read, which
+        // is per row here and cost more than parsing the row. Cancellation closes the connection instead, which
+        // fails the pending read.
+        using var cancel = ct.Register(static c => ((NpgsqlConnection)c!).Close(), conn);
         try
         {
-            while (queue.TryDequeue(out var range))
+            using (var begin = new NpgsqlCommand(
+                $"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snapshotName.Replace("'", "''")}'", conn))
+                begin.ExecuteNonQuery();
+            var chunk = ArrayPool<byte>.Shared.Rent(ChunkSize);
+            try
             {
-                ct.ThrowIfCancellationRequested();
-                await CopyRangeAsync(conn, range, chunk, batches, ct).ConfigureAwait(false);
-                if (remaining.AddOrUpdate(range.Table.Schema.RelationId, 0, (_, n) => n - 1) == 0)
+                while (queue.TryDequeue(out var range))
                 {
-                    _status.CountSnapshotTableDone();
-                    _log.LogDebug("copied table {Table}", range.Table.Schema);
+                    ct.ThrowIfCancellationRequested();
+                    CopyOne(conn, range, chunk, batches, ct);
+                    if (remaining.AddOrUpdate(range.Table.Schema.RelationId, 0, (_, n) => n - 1) == 0)
+                    {
+                        _status.CountSnapshotTableDone();
+                        _log.LogDebug("copied table {Table}", range.Table.Schema);
+                    }
                 }
             }
-            await using var commit = new NpgsqlCommand("COMMIT", conn);
-            await commit.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(chunk);
-        }
-    }
-
-    private async Task CopyRangeAsync(NpgsqlConnection conn, CopyRange range, byte[] chunk, ChannelWriter<RowBatch> batches, CancellationToken ct)
-    {
-        try
-        {
-            await CopyRangeCoreAsync(conn, range, chunk, batches, ct).ConfigureAwait(false);
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(chunk);
+            }
+            using var commit = new NpgsqlCommand("COMMIT", conn);
+            commit.ExecuteNonQuery();
         }
         catch (Exception e) when (ct.IsCancellationRequested && e is not OperationCanceledException)
         {
-            // Cancellation closes the connection under the read (see below): whatever that read throws means "cancelled".
+            // Cancellation closes the connection under the read: whatever that read throws means "cancelled".
             throw new OperationCanceledException("snapshot copy cancelled", e, ct);
         }
     }
 
-    private async Task CopyRangeCoreAsync(NpgsqlConnection conn, CopyRange range, byte[] chunk, ChannelWriter<RowBatch> batches, CancellationToken ct)
+    private void CopyOne(NpgsqlConnection conn, CopyRange range, byte[] chunk, ChannelWriter<RowBatch> batches, CancellationToken ct)
     {
         var table = range.Table.Schema;
         var parser = new CopyTextParser(table.Columns.Count);
@@ -157,46 +158,43 @@ public sealed class SnapshotCopier
         // Npgsql's raw copy API refuses text-format COPY, and its text export decodes to UTF-16. The text export
         // reader is a StreamReader over the raw copy stream, so the bytes are read from its BaseStream directly
         // and the StreamReader's own (decoding) buffer is never used.
-        var reader = await conn.BeginTextExportAsync(range.CopyCommand(), ct).ConfigureAwait(false);
-        await using (reader.ConfigureAwait(false))
+        using (var reader = conn.BeginTextExport(range.CopyCommand()))
         {
             var stream = reader is StreamReader sr ? sr.BaseStream
                 : throw new NotSupportedException("Npgsql's text export is no longer a StreamReader over the copy stream");
             int read;
-            // Reads run without a token: Npgsql arms and resets a cancellation source on every cancellable read, which
-            // is per row here and cost more than parsing the row. Cancellation closes the connection instead, which
-            // fails the pending read.
-            await using var cancel = ct.Register(static c => ((NpgsqlConnection)c!).Close(), conn).ConfigureAwait(false);
-            while ((read = await FillAsync(stream, chunk, CancellationToken.None).ConfigureAwait(false)) > 0)
+            while ((read = Fill(stream, chunk)) > 0)
             {
                 ct.ThrowIfCancellationRequested();
                 parser.Feed(chunk.AsSpan(0, read), batch);
                 if (batch.Count >= _options.CopyBatchRows)
                 {
-                    await batches.WriteAsync(new RowBatch(table, batch), ct).ConfigureAwait(false);
+                    Send(batches, new RowBatch(table, batch), ct);
                     batch = new List<byte[]>(_options.CopyBatchRows);
                 }
             }
         }
         parser.Finish();
-        if (batch.Count > 0) await batches.WriteAsync(new RowBatch(table, batch), ct).ConfigureAwait(false);
+        if (batch.Count > 0) Send(batches, new RowBatch(table, batch), ct);
     }
 
     /// <summary>
     /// Fills most of the chunk. The copy stream hands out one CopyData message (one row) per read, and those reads
-    /// complete synchronously from Npgsql's buffer, so gathering many rows per parser call removes a per-row
-    /// round of async and parser set-up.
+    /// are served from Npgsql's buffer, so gathering many rows per parser call removes a per-row round of parser set-up.
     /// </summary>
-    private static async ValueTask<int> FillAsync(Stream stream, byte[] chunk, CancellationToken ct)
+    private static int Fill(Stream stream, byte[] chunk)
     {
-        int filled = 0;
-        while (filled < ChunkSize - MinRead)
-        {
-            int read = await stream.ReadAsync(chunk.AsMemory(filled, ChunkSize - filled), ct).ConfigureAwait(false);
-            if (read == 0) break;
-            filled += read;
-        }
+        int filled = 0, read;
+        while (filled < ChunkSize - MinRead && (read = stream.Read(chunk, filled, ChunkSize - filled)) > 0) filled += read;
         return filled;
+    }
+
+    /// <summary>Hands a batch to the loader, blocking this copier thread while the loader is behind.</summary>
+    private static void Send(ChannelWriter<RowBatch> batches, RowBatch batch, CancellationToken ct)
+    {
+        while (!batches.TryWrite(batch))
+            if (!batches.WaitToWriteAsync(ct).AsTask().GetAwaiter().GetResult())
+                throw new InvalidOperationException("the snapshot loader stopped");
     }
 
     private const int MinRead = 4096;
