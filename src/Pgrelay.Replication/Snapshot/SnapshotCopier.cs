@@ -56,6 +56,8 @@ public sealed class SnapshotCopier
         _log.LogInformation("copying {Tables} tables ({Ranges} ranges, ~{Rows} rows) with {Workers} connections in snapshot {Snapshot}",
             tables.Count, ranges.Count, _status.SnapshotRowsEstimated, workers, snapshotName);
 
+        // Rows take about twice their heap size here (text values, a row header, an array header, batch lists).
+        using var noGc = NoGcWindow.TryOpen(tables.Sum(t => Math.Max(0, t.RelPages)) * 8192 * 2);
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
         // One loader puts every batch into the target, so the copiers never wait on (and spin for) the store's
         // write lock: they keep reading and parsing while the previous batch goes in.
