@@ -40,7 +40,7 @@ public sealed class RealMemcachedFixture : IDisposable
     {
         for (int attempt = 0; ; attempt++)
         {
-            Port = MemcachedServerFixture.FreePort();
+            Port = FreeTcpPort.Next();
             var info = new ProcessStartInfo(ExternalProcess.Find("memcached", "memcached"))
             {
                 RedirectStandardOutput = true,

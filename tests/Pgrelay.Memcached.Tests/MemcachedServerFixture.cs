@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
@@ -32,7 +31,7 @@ public class MemcachedServerFixture : IAsyncLifetime
         // A port can be taken between probing and binding; try a few.
         for (int attempt = 0; ; attempt++)
         {
-            Port = FreePort();
+            Port = FreeTcpPort.Next();
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
             builder.Services.AddSingleton(Store);
@@ -61,15 +60,6 @@ public class MemcachedServerFixture : IAsyncLifetime
     }
 
     public RawClient Connect() => new(Port);
-
-    public static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 }
 
 /// <summary>A server that admits only two connections at once.</summary>

@@ -32,8 +32,9 @@ public sealed class HotPathAllocationTests(ITestOutputHelper output)
     public void Reads_do_not_allocate(params string[] command)
     {
         using var server = new RespServer(TestServer.CreateStore(), new ReplicationStatus(), new RespOptions());
-        var fromClient = new Pipe();
-        var toClient = new Pipe(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+        using var pool = new ReusingMemoryPool();
+        var fromClient = new Pipe(new PipeOptions(pool, useSynchronizationContext: false));
+        var toClient = new Pipe(new PipeOptions(pool, pauseWriterThreshold: 0, useSynchronizationContext: false));
         var connection = new DefaultConnectionContext("alloc", new DuplexPipe(fromClient.Reader, toClient.Writer), new DuplexPipe(toClient.Reader, fromClient.Writer));
         var session = new RespSession(server, connection, 1);
         var bytes = Encode(command);

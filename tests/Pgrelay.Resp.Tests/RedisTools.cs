@@ -37,7 +37,7 @@ public sealed class RealRedis : IAsyncDisposable
 
     public static async Task<RealRedis> StartAsync()
     {
-        int port = TestServer.FreePort();
+        int port = FreeTcpPort.Next();
         var start = new ProcessStartInfo("redis-server") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no" }) start.ArgumentList.Add(a);
         var process = Process.Start(start)!;

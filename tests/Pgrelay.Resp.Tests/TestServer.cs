@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
@@ -47,7 +46,7 @@ public sealed class TestServer : IAsyncDisposable
     {
         var store = CreateStore(extraUsers);
 
-        int port = FreePort();
+        int port = FreeTcpPort.Next();
         options ??= new RespOptions();
         options.Port = port;
         var builder = WebApplication.CreateSlimBuilder();
@@ -83,14 +82,6 @@ public sealed class TestServer : IAsyncDisposable
         Store.Apply(new Transaction(_xid++, new Lsn(_lsn), new Lsn(_lsn + 8), DateTimeOffset.UtcNow, changes.Length, changes));
     }
 
-    public static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     public async ValueTask DisposeAsync()
     {
