@@ -57,14 +57,25 @@ public sealed class PgrelayProcess : IAsyncDisposable
         _process.WaitForExit();
     }
 
-    /// <summary>Asks for a graceful stop (SIGINT), as Ctrl+C would.</summary>
-    public async Task InterruptAsync()
+    /// <summary>
+    /// Asks for a graceful stop (SIGINT), as Ctrl+C would. True when the process exited by itself within
+    /// <paramref name="seconds"/>; otherwise it is killed and the answer is false.
+    /// </summary>
+    public async Task<bool> InterruptAsync(int seconds = 60)
     {
-        if (_process.HasExited) return;
-        using var kill = Process.Start("kill", ["-INT", _process.Id.ToString()]);
-        await kill.WaitForExitAsync();
-        try { await WaitForExitAsync(60); }
-        catch (OperationCanceledException) { _process.Kill(entireProcessTree: true); }
+        if (_process.HasExited) return true;
+        using (var kill = Process.Start("kill", ["-INT", _process.Id.ToString()])) await kill.WaitForExitAsync();
+        try
+        {
+            await WaitForExitAsync(seconds);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit();
+            return false;
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -24,8 +24,16 @@ public static class PgrelayCli
         var root = new RootCommand("pgrelay: PostgreSQL tables in memory, served over Redis, memcached and HTTP, always in step with the database");
         root.Subcommands.Add(run);
         root.Subcommands.Add(demo);
-        return await root.Parse(args).InvokeAsync();
+        return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = StopGrace });
     }
+
+    /// <summary>
+    /// How long Ctrl+C / SIGTERM may take before the process exits anyway. System.CommandLine's default (2 s) ended the
+    /// process in the middle of a graceful stop: the slot was not dropped and the demo's private PostgreSQL was left
+    /// running. A stop drains the listeners (the host allows 30 s), drops the slot (bounded at 10 s) and, in the demo,
+    /// removes the private cluster.
+    /// </summary>
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(45);
 
     public static async Task<int> RunServerAsync(PgrelaySettings settings, CancellationToken ct, Func<WebApplication, Task>? started = null)
     {
@@ -37,7 +45,7 @@ public static class PgrelayCli
         await new ReplicationService(replicationOptions, new Store.ReplicatedStore(), new Core.Status.ReplicationStatus(),
             Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).PreflightAsync(ct);
 
-        var app = PgrelayHost.Build(settings);
+        await using var app = PgrelayHost.Build(settings);
         await app.StartAsync(ct);
         if (started is not null) await started(app);
         await app.WaitForShutdownAsync(ct);
