@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging;
 using Pgrelay.Memcached.Protocol;
 using Pgrelay.Memcached.Server;
@@ -31,6 +32,11 @@ public sealed class MemcachedConnectionHandler(MemcachedServer server, ILogger<M
         }
         try
         {
+            // When the server stops, Kestrel asks every connection to close; an idle client would otherwise hold the stop
+            // until the host's shutdown timeout. Ending the pending read ends the session after what it already read.
+            var lifetime = connection.Features.Get<IConnectionLifetimeNotificationFeature>();
+            using var stopping = lifetime is null ? default
+                : lifetime.ConnectionClosedRequested.Register(static c => ((ConnectionContext)c!).Transport.Input.CancelPendingRead(), connection);
             await new MemcachedSession(server, connection, logger).RunAsync();
         }
         finally

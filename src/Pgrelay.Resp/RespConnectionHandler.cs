@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Pgrelay.Resp.Server;
 
 namespace Pgrelay.Resp;
@@ -30,6 +31,12 @@ public sealed class RespConnectionHandler(RespServer server) : ConnectionHandler
             server.Clients.Unreserve();
             throw;
         }
+        // When the server stops, Kestrel asks every connection to close. An idle client or a subscriber would otherwise
+        // hold the stop until the host's shutdown timeout; ending the pending read ends the session once the commands
+        // already received are answered.
+        var lifetime = connection.Features.Get<IConnectionLifetimeNotificationFeature>();
+        using var stopping = lifetime is null ? default
+            : lifetime.ConnectionClosedRequested.Register(static c => ((ConnectionContext)c!).Transport.Input.CancelPendingRead(), connection);
         await session.RunAsync();
     }
 }

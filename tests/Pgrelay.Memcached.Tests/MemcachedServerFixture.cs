@@ -36,6 +36,8 @@ public class MemcachedServerFixture : IAsyncLifetime
             builder.Logging.ClearProviders();
             builder.Services.AddSingleton(Store);
             builder.Services.AddPgrelayMemcached(Options);
+            // Far beyond any test's bound: a connection that held a stop would show as a hang, not be aborted quietly.
+            builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(5));
             builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, Port, l => l.UseConnectionHandler<MemcachedConnectionHandler>()));
             var app = builder.Build();
             try
@@ -60,6 +62,9 @@ public class MemcachedServerFixture : IAsyncLifetime
     }
 
     public RawClient Connect() => new(Port);
+
+    /// <summary>Stops the server gracefully, as the host does on Ctrl+C.</summary>
+    public Task StopAsync(CancellationToken ct = default) => _app!.StopAsync(ct);
 }
 
 /// <summary>A server that admits only two connections at once.</summary>

@@ -403,3 +403,26 @@ public class ConnectionLimitTests(SmallServerFixture server) : IClassFixture<Sma
         Assert.Single(a.ReadValues());
     }
 }
+
+public class GracefulStopTests
+{
+    [Fact]
+    public async Task A_graceful_stop_closes_idle_clients_instead_of_waiting_for_them()
+    {
+        var server = new MemcachedServerFixture();
+        await server.InitializeAsync();
+        try
+        {
+            using var idle = server.Connect();
+            idle.Send("version\r\n");
+            Assert.StartsWith("VERSION ", idle.ReadLine());
+            // The server's shutdown timeout is 5 minutes: only connections that end by themselves let the stop finish here.
+            await server.StopAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.True(idle.IsClosedByServer());
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+    }
+}

@@ -119,4 +119,19 @@ public sealed class ProtocolTests
         Assert.Equal(new RespSimple("OK"), await a.CommandAsync("QUIT"));
         Assert.True(await a.IsClosedAsync());
     }
+
+    [Fact]
+    public async Task A_graceful_stop_closes_idle_and_subscribed_clients_instead_of_waiting_for_them()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var idle = await RawClient.ConnectAsync(server.Port);
+        using var subscriber = await RawClient.ConnectAsync(server.Port);
+        Assert.Equal(new RespSimple("PONG"), await idle.CommandAsync("PING"));
+        Assert.Equal(new object?[] { "psubscribe", "__keyspace@0__:*", 1L }, await subscriber.CommandAsync("PSUBSCRIBE", "__keyspace@0__:*"));
+
+        // The server's shutdown timeout is 5 minutes: only connections that end by themselves let the stop finish here.
+        await server.StopAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(await idle.IsClosedAsync());
+        Assert.True(await subscriber.IsClosedAsync());
+    }
 }

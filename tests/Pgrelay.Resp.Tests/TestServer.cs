@@ -54,6 +54,8 @@ public sealed class TestServer : IAsyncDisposable
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(new ReplicationStatus { SlotName = "pgrelay_test" });
         builder.Services.AddPgrelayResp(options);
+        // Far beyond any test's bound: a connection that held a stop would show as a hang, not be aborted quietly.
+        builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(5));
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, l => l.UseConnectionHandler<RespConnectionHandler>()));
         var app = builder.Build();
         await app.StartAsync();
@@ -83,9 +85,12 @@ public sealed class TestServer : IAsyncDisposable
     }
 
 
+    /// <summary>Stops the server gracefully, as the host does on Ctrl+C.</summary>
+    public Task StopAsync(CancellationToken ct = default) => _app.StopAsync(ct);
+
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
+        using (var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10))) await _app.StopAsync(bound.Token);
         await _app.DisposeAsync();
     }
 }

@@ -130,7 +130,7 @@ public sealed class RespSession
                 {
                     _writeGate.Release();
                 }
-                if (close || read.IsCompleted) break;
+                if (close || read.IsCompleted || read.IsCanceled) break;   // canceled: the server is stopping
             }
         }
         catch (OperationCanceledException) { }
