@@ -92,8 +92,8 @@ public class RunTests
         await Eventually.True(() => demo.Stderr.Contains("update pub.grades.234-56-7890"), "the demo prints the change");
         Assert.Equal("A+", JsonDocument.Parse(await http.GetStringAsync("/pub/grades/234-56-7890")).RootElement.GetProperty("grade").GetString());
 
-        Assert.True(await demo.InterruptAsync(), "the demo did not stop within 60 s of Ctrl+C\n" + demo.Output);
-        // Ctrl+C removes the private PostgreSQL too: nothing listens on its port any more.
+        Assert.True(await demo.StopAsync(), "the demo did not stop within 60 s of SIGTERM\n" + demo.Output);
+        // Stopping removes the private PostgreSQL too: nothing listens on its port any more.
         await using var gone = new NpgsqlConnection(Replication.Connection.SourceOptions.Parse(url).ConnectionString());
         await Assert.ThrowsAnyAsync<Exception>(() => gone.OpenAsync());
     }

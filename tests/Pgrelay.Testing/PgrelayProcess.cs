@@ -58,13 +58,15 @@ public sealed class PgrelayProcess : IAsyncDisposable
     }
 
     /// <summary>
-    /// Asks for a graceful stop (SIGINT), as Ctrl+C would. True when the process exited by itself within
+    /// Asks for a graceful stop with SIGTERM, as systemd or <c>docker stop</c> do (pgrelay treats it like Ctrl+C). Not
+    /// SIGINT: a shell starts background jobs with SIGINT ignored, the children inherit that, and a test run started in
+    /// the background would then see the process never stop. True when the process exited by itself within
     /// <paramref name="seconds"/>; otherwise it is killed and the answer is false.
     /// </summary>
-    public async Task<bool> InterruptAsync(int seconds = 60)
+    public async Task<bool> StopAsync(int seconds = 60)
     {
         if (_process.HasExited) return true;
-        using (var kill = Process.Start("kill", ["-INT", _process.Id.ToString()])) await kill.WaitForExitAsync();
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()])) await kill.WaitForExitAsync();
         try
         {
             await WaitForExitAsync(seconds);
@@ -82,7 +84,7 @@ public sealed class PgrelayProcess : IAsyncDisposable
     {
         if (!_process.HasExited)
         {
-            await InterruptAsync();
+            await StopAsync();
             if (!_process.HasExited) _process.Kill(entireProcessTree: true);
         }
         _process.Dispose();
