@@ -96,7 +96,7 @@ public static class SinkSettingsParser
         if (sink.Type == SinkType.Postgres)
         {
             try { Targets.PostgresTarget.ConnectionStringFrom(sink.Target!); }
-            catch (Exception e) when (e is FormatException or ArgumentException or UriFormatException)
+            catch (FormatException e)   // the parser reports every bad URL or connection string this way
             {
                 throw new SinkConfigurationException($"{where}: '{sink.Target}' is not a postgres:// URL or connection string ({e.Message.Split('\n')[0]})");
             }

@@ -3,6 +3,7 @@ using Npgsql;
 using NpgsqlTypes;
 using Pgrelay.Core.Model;
 using Pgrelay.Core.Rows;
+using Pgrelay.Postgres;
 using Pgrelay.Sinks.Events;
 
 namespace Pgrelay.Sinks.Targets;
@@ -49,7 +50,11 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
         _schema = string.IsNullOrWhiteSpace(schema) ? null : schema;
     }
 
-    public static string ConnectionStringFrom(string target) => PostgresUrl.ConnectionString(target, "pgrelay-sink");
+    /// <summary>The target's connection string, with the source side's session settings so values are written back in the
+    /// form they were read.</summary>
+    /// <exception cref="FormatException">The target is neither a valid postgres:// URL nor a connection string.</exception>
+    public static string ConnectionStringFrom(string target) =>
+        PostgresConnectionString.ForSessions(PostgresConnectionString.Parse(target), "pgrelay-sink").ConnectionString;
 
     public async Task OpenAsync(CancellationToken ct)
     {
