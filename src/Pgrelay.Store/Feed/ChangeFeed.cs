@@ -52,14 +52,11 @@ public sealed class ChangeFeed
     /// <summary>Reads the first retained transaction committed after <paramref name="after"/>.</summary>
     public FeedRead TryRead(Lsn after, out CommittedTransaction? transaction)
     {
-        transaction = null;
         lock (_gate)
         {
-            if (after < _lostUpTo) return FeedRead.Lost;
-            int i = FirstAbove(after, byEnd: false);
-            if (i < 0) return FeedRead.Empty;
-            transaction = _retained[i];
-            return FeedRead.Transaction;
+            var read = Locate(after, byEnd: false, out int i);
+            transaction = read == FeedRead.Transaction ? _retained[i] : null;
+            return read;
         }
     }
 
@@ -69,14 +66,11 @@ public sealed class ChangeFeed
     /// </summary>
     public FeedRead TryReadAfterEnd(Lsn afterEnd, out CommittedTransaction? transaction)
     {
-        transaction = null;
         lock (_gate)
         {
-            if (afterEnd < _lostEnd) return FeedRead.Lost;
-            int i = FirstAbove(afterEnd, byEnd: true);
-            if (i < 0) return FeedRead.Empty;
-            transaction = _retained[i];
-            return FeedRead.Transaction;
+            var read = Locate(afterEnd, byEnd: true, out int i);
+            transaction = read == FeedRead.Transaction ? _retained[i] : null;
+            return read;
         }
     }
 
@@ -85,11 +79,10 @@ public sealed class ChangeFeed
     {
         lock (_gate)
         {
-            if (afterEnd < _lostEnd) return FeedRead.Lost;
-            int i = FirstAbove(afterEnd, byEnd: true);
-            if (i < 0) return FeedRead.Empty;
-            for (int n = 0; n < max && i < _retained.Count; n++, i++) output.Add(_retained[i]);
-            return FeedRead.Transaction;
+            var read = Locate(afterEnd, byEnd: true, out int i);
+            if (read == FeedRead.Transaction)
+                for (int n = 0; n < max && i < _retained.Count; n++, i++) output.Add(_retained[i]);
+            return read;
         }
     }
 
@@ -183,6 +176,16 @@ public sealed class ChangeFeed
     }
 
     /// <summary>Index of the first retained transaction above the position, or -1. Caller holds the gate.</summary>
+    /// <summary>Where a reader at <paramref name="position"/> (a commit LSN, or an end LSN when <paramref name="byEnd"/>)
+    /// goes on: lost, nothing yet, or the index of its next transaction. Called under the lock.</summary>
+    private FeedRead Locate(Lsn position, bool byEnd, out int index)
+    {
+        index = -1;
+        if (position < (byEnd ? _lostEnd : _lostUpTo)) return FeedRead.Lost;
+        index = FirstAbove(position, byEnd);
+        return index < 0 ? FeedRead.Empty : FeedRead.Transaction;
+    }
+
     private int FirstAbove(Lsn position, bool byEnd)
     {
         int lo = _head, hi = _retained.Count;
