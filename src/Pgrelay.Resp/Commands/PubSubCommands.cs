@@ -97,40 +97,32 @@ internal static class PubSubCommands
     public static void PubSub(RespSession session, RespRequest request, RespWriter writer)
     {
         var hub = session.Server.Hub;
-        if (request.Is(1, "channels"u8))
-        {
-            var channels = hub.ActiveChannels(request.Count > 2 ? request[2].ToArray() : null);
-            writer.WriteArrayHeader(channels.Count);
-            foreach (var c in channels) writer.WriteBulk(c);
-        }
-        else if (request.Is(1, "numsub"u8))
-        {
-            writer.WriteMapHeader(request.Count - 2);
-            for (int i = 2; i < request.Count; i++)
-            {
-                writer.WriteBulk(request[i]);
-                writer.WriteInteger(hub.SubscriberCount(Encoding.UTF8.GetString(request[i])));
-            }
-        }
+        byte[]? Pattern() => request.Count > 2 ? request[2].ToArray() : null;
+        if (request.Is(1, "channels"u8)) WriteChannels(writer, hub.ActiveChannels(Pattern()));
+        else if (request.Is(1, "numsub"u8)) WriteSubscriberCounts(request, writer, hub.SubscriberCount);
         else if (request.Is(1, "numpat"u8)) writer.WriteInteger(hub.PatternCount);
-        else if (request.Is(1, "shardchannels"u8))
-        {
-            var channels = hub.ActiveShardChannels(request.Count > 2 ? request[2].ToArray() : null);
-            writer.WriteArrayHeader(channels.Count);
-            foreach (var c in channels) writer.WriteBulk(c);
-        }
-        else if (request.Is(1, "shardnumsub"u8))
-        {
-            writer.WriteMapHeader(request.Count - 2);
-            for (int i = 2; i < request.Count; i++)
-            {
-                writer.WriteBulk(request[i]);
-                writer.WriteInteger(hub.ShardSubscriberCount(Encoding.UTF8.GetString(request[i])));
-            }
-        }
+        else if (request.Is(1, "shardchannels"u8)) WriteChannels(writer, hub.ActiveShardChannels(Pattern()));
+        else if (request.Is(1, "shardnumsub"u8)) WriteSubscriberCounts(request, writer, hub.ShardSubscriberCount);
         else if (request.Is(1, "help"u8))
             KeyCommands.WriteHelp(writer, ["PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "CHANNELS [<pattern>]", "NUMPAT", "NUMSUB [<channel> ...]", "SHARDCHANNELS [<pattern>]", "SHARDNUMSUB [<shardchannel> ...]", "HELP"]);
         else writer.WriteError($"ERR unknown subcommand '{request.ArgString(1)}'. Try PUBSUB HELP.");
+    }
+
+    private static void WriteChannels(RespWriter writer, IReadOnlyList<string> channels)
+    {
+        writer.WriteArrayHeader(channels.Count);
+        foreach (var c in channels) writer.WriteBulk(c);
+    }
+
+    /// <summary>NUMSUB / SHARDNUMSUB: each named channel and its subscriber count, in request order.</summary>
+    private static void WriteSubscriberCounts(RespRequest request, RespWriter writer, Func<string, int> count)
+    {
+        writer.WriteMapHeader(request.Count - 2);
+        for (int i = 2; i < request.Count; i++)
+        {
+            writer.WriteBulk(request[i]);
+            writer.WriteInteger(count(Encoding.UTF8.GetString(request[i])));
+        }
     }
 }
