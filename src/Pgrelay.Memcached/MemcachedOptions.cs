@@ -18,8 +18,12 @@ public sealed class MemcachedOptions
     /// <summary>Most keys in one get/gets; also bounds the length of a multi-get line.</summary>
     public int MaxKeysPerGet { get; set; } = 1024;
 
-    /// <summary>Connections beyond this get <c>SERVER_ERROR Too many open connections</c> and are closed.</summary>
-    public int MaxConnections { get; set; } = 10_000;
+    /// <summary>
+    /// memcached's <c>maxconns</c> (<c>-c</c>, default 1024): connections beyond this get <c>ERROR Too many open
+    /// connections</c> and are closed. memcached counts its own file descriptors against it, so it refuses a few
+    /// connections earlier; pgrelay counts client connections only.
+    /// </summary>
+    public int MaxConnections { get; set; } = 1024;
 
     /// <summary>
     /// Memory for the JSON of recently read rows, so hot rows are rendered once per version rather than once per
@@ -47,7 +51,7 @@ public sealed class MemcachedOptions
         if (MaxKeysPerGet is < 1 or > 1_000_000) throw new InvalidOperationException($"memcached.max-keys-per-get: must be 1-1000000 (got {MaxKeysPerGet})");
         if (RenderCacheBytes is < 0 or > 64L * 1024 * 1024 * 1024)
             throw new InvalidOperationException($"memcached.render-cache-bytes: must be 0-68719476736 (got {RenderCacheBytes})");
-        if (MaxConnections < 1) throw new InvalidOperationException($"memcached.max-connections: must be at least 1 (got {MaxConnections})");
+        if (MaxConnections < 1) throw new InvalidOperationException($"memcached.maxconns: must be at least 1 (got {MaxConnections})");
         if (string.IsNullOrWhiteSpace(ReportedVersion) || ReportedVersion.Any(c => c is ' ' or '\r' or '\n' || c > 126))
             throw new InvalidOperationException($"memcached.version: '{ReportedVersion}' must be one printable ASCII word such as 1.6.21");
     }

@@ -4,7 +4,7 @@ using static Pgrelay.Memcached.Tests.TestData;
 
 namespace Pgrelay.Memcached.Tests;
 
-/// <summary>The text and meta protocols over a raw socket, against a real Kestrel listener and store.</summary>
+/// <summary>The text and meta protocols over a raw socket, against a real listener and store.</summary>
 public class ProtocolTests(MemcachedServerFixture server) : IClassFixture<MemcachedServerFixture>
 {
     private const string ReadOnly = "SERVER_ERROR pgrelay is a read-only replica of PostgreSQL; write to the database";
@@ -291,15 +291,17 @@ public class ProtocolTests(MemcachedServerFixture server) : IClassFixture<Memcac
         other.Send("mn\r\n");
         Assert.Equal("MN", other.ReadLine());
 
+        // As memcached 1.6: 2048 bytes without a newline that are not a get end the connection without a word.
         using var bad = server.Connect();
         bad.Send(new string('x', 5000));
-        Assert.Equal("CLIENT_ERROR line too long", bad.ReadLine());
         Assert.True(bad.IsClosedByServer());
 
-        using var badWithNewline = server.Connect();
-        badWithNewline.Send("verbosity " + new string('1', 3000) + "\r\n");
-        Assert.Equal("CLIENT_ERROR line too long", badWithNewline.ReadLine());
-        Assert.True(badWithNewline.IsClosedByServer());
+        // A long line whose newline came with it is an ordinary (bad) command.
+        using var longLine = server.Connect();
+        longLine.Send("verbosity " + new string('1', 3000) + "\r\n");
+        Assert.Equal("CLIENT_ERROR bad command line format", longLine.ReadLine());
+        longLine.Send("mn\r\n");
+        Assert.Equal("MN", longLine.ReadLine());
 
         other.Send("get pub.cities.Tulsa/OK\r\n");
         Assert.Equal(Tulsa, Assert.Single(other.ReadValues()).Value);
@@ -396,7 +398,7 @@ public class ConnectionLimitTests(SmallServerFixture server) : IClassFixture<Sma
 
         using (var c = server.Connect())
         {
-            Assert.Equal("SERVER_ERROR Too many open connections", c.ReadLine());
+            Assert.Equal("ERROR Too many open connections", c.ReadLine());
             Assert.True(c.IsClosedByServer());
         }
         a.Send("get pub.cities.Tulsa/OK\r\n");

@@ -23,5 +23,6 @@ internal static class Replies
     /// <summary>The answer to every write: the data lives in PostgreSQL, and pgrelay only mirrors it.</summary>
     public static ReadOnlySpan<byte> ReadOnly => "SERVER_ERROR pgrelay is a read-only replica of PostgreSQL; write to the database\r\n"u8;
 
-    public static ReadOnlySpan<byte> TooManyConnections => "SERVER_ERROR Too many open connections\r\n"u8;
+    /// <summary>memcached 1.6's words to a connection over maxconns, written before it closes it.</summary>
+    public static ReadOnlySpan<byte> TooManyConnections => "ERROR Too many open connections\r\n"u8;
 }

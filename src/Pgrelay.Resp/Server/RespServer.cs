@@ -24,7 +24,9 @@ public sealed class RespServer : IDisposable
         Logger = (ILogger?)logger ?? NullLogger.Instance;
         Keyspace = new KeyspaceMap(store);
         Acl = AclStore.Create(options);
-        Clients = new ClientRegistry(options.MaxClients);
+        Clients = new ClientRegistry();
+        Quota = new Transport.ConnectionQuota(options.MaxClients);
+        Sessions = new RespSessionFactory(this);
         Tracking = new TrackingTable(this);
         Hub = new NotificationHub(this);
     }
@@ -37,6 +39,12 @@ public sealed class RespServer : IDisposable
     public KeyspaceMap Keyspace { get; }
     public AclStore Acl { get; }
     public ClientRegistry Clients { get; }
+
+    /// <summary>maxclients, shared by the plain and TLS listeners.</summary>
+    public Transport.ConnectionQuota Quota { get; }
+
+    /// <summary>What the listeners build sessions with.</summary>
+    public RespSessionFactory Sessions { get; }
 
     /// <summary>Redis connections open right now (INFO's connected_clients), for the dashboard and metrics.</summary>
     public int ConnectedClients => Clients.Count;

@@ -27,6 +27,15 @@ public sealed class PgrelaySettings
     /// <summary>Where sinks keep their checkpoints; without it they start over (initial load) at each start.</summary>
     public string? StateDirectory { get; set; }
 
+    /// <summary>Redis and memcached connection limits (maxclients, timeout, buffer limits, maxconns).</summary>
+    public ListenerLimitSettings Limits { get; set; } = new();
+
+    /// <summary>TLS for the Redis (tls-port) and memcached (memcached-tls) listeners.</summary>
+    public TlsSettings Tls { get; set; } = new();
+
+    /// <summary>memcached over TLS: a listen address like <c>memcached</c>; off by default.</summary>
+    public ListenAddress? MemcachedTls { get; set; }
+
     public const string DefaultHttp = "127.0.0.1:8080";
     public const string DefaultResp = "127.0.0.1:6379";
     public const string DefaultMemcached = "127.0.0.1:11211";

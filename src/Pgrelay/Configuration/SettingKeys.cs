@@ -21,9 +21,26 @@ public static class SettingKeys
     public const string StateDir = "state-dir";
     public const string CacheServers = "cache-servers";
 
+    // Redis listener limits and TLS, named as in redis.conf; memcached's as in its -o options and stats settings.
+    public const string MaxClients = "maxclients";
+    public const string Timeout = "timeout";
+    public const string ClientQueryBufferLimit = "client-query-buffer-limit";
+    public const string ProtoMaxBulkLen = "proto-max-bulk-len";
+    public const string ClientOutputBufferLimit = "client-output-buffer-limit";
+    public const string MaxConns = "maxconns";
+    public const string TlsPort = "tls-port";
+    public const string TlsCertFile = "tls-cert-file";
+    public const string TlsKeyFile = "tls-key-file";
+    public const string TlsCaCertFile = "tls-ca-cert-file";
+    public const string TlsAuthClients = "tls-auth-clients";
+    public const string MemcachedTls = "memcached-tls";
+    public const string IoThreads = "io-threads";
+
     public static readonly string[] All =
         [Config, Source, Publication, Slot, CopyParallelism, Heartbeat, SpillThreshold, SpillDirectory, Http, Resp, Memcached, RespPassword, AclFile, LogLevel,
-         Sink, StateDir, CacheServers];
+         Sink, StateDir, CacheServers,
+         MaxClients, Timeout, ClientQueryBufferLimit, ProtoMaxBulkLen, ClientOutputBufferLimit, MaxConns,
+         TlsPort, TlsCertFile, TlsKeyFile, TlsCaCertFile, TlsAuthClients, MemcachedTls, IoThreads];
 
     /// <summary>copy-parallelism → PGRELAY_COPY_PARALLELISM</summary>
     public static string EnvironmentName(string key) => "PGRELAY_" + key.Replace('-', '_').ToUpperInvariant();

@@ -34,10 +34,12 @@ public static class SettingsLoader
         // Repeated --sink flags arrive joined by newlines (one sink a line in PGRELAY_SINK too); file sinks are a "sinks" object.
         if (Get(SettingKeys.Sink) is { } sinks)
             settings.Sinks = sinks.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        bool cacheServersOff = false;
         if (Get(SettingKeys.CacheServers) is { } servers)
         {
             if (servers.Trim().ToLowerInvariant() is "off" or "false" or "no")
             {
+                cacheServersOff = true;
                 // Sinks only: no Redis or memcached listener. HTTP stays for /metrics and /status ('--http off' turns it off too).
                 settings.Resp = null;
                 settings.Memcached = null;
@@ -50,6 +52,8 @@ public static class SettingsLoader
         if (Get(SettingKeys.CopyParallelism) is { } cp) settings.CopyParallelism = Integer(SettingKeys.CopyParallelism, cp, 1, 64);
         if (Get(SettingKeys.Heartbeat) is { } hb) settings.Heartbeat = Duration(SettingKeys.Heartbeat, hb);
         if (Get(SettingKeys.SpillThreshold) is { } st) settings.SpillThresholdBytes = Size(SettingKeys.SpillThreshold, st);
+        LoadListenerLimits(settings.Limits, Get);
+        if (!cacheServersOff) LoadTls(settings, Get);
         if (Get(SettingKeys.LogLevel) is { } level)
         {
             if (!Enum.TryParse<Microsoft.Extensions.Logging.LogLevel>(level, true, out var parsed))
@@ -57,6 +61,38 @@ public static class SettingsLoader
             settings.LogLevel = parsed.ToString();
         }
         return settings;
+    }
+
+    private static void LoadListenerLimits(ListenerLimitSettings limits, Func<string, string?> get)
+    {
+        if (get(SettingKeys.MaxClients) is { } maxClients) limits.MaxClients = Integer(SettingKeys.MaxClients, maxClients, 1, 1_000_000);
+        if (get(SettingKeys.Timeout) is { } timeout) limits.Timeout = Duration(SettingKeys.Timeout, timeout);
+        if (get(SettingKeys.ClientQueryBufferLimit) is { } query) limits.ClientQueryBufferLimit = RedisMemory.Parse(SettingKeys.ClientQueryBufferLimit, query);
+        if (get(SettingKeys.ProtoMaxBulkLen) is { } bulk) limits.ProtoMaxBulkLen = RedisMemory.Parse(SettingKeys.ProtoMaxBulkLen, bulk);
+        if (get(SettingKeys.ClientOutputBufferLimit) is { } output) limits.ParseOutputLimits(output);
+        if (get(SettingKeys.MaxConns) is { } maxConns) limits.MaxConns = Integer(SettingKeys.MaxConns, maxConns, 1, 1_000_000);
+        if (get(SettingKeys.IoThreads) is { } threads) limits.IoThreads = Integer(SettingKeys.IoThreads, threads, 0, 64);
+    }
+
+    private static void LoadTls(PgrelaySettings settings, Func<string, string?> get)
+    {
+        var tls = settings.Tls;
+        if (get(SettingKeys.TlsPort) is { } port) tls.Port = Integer(SettingKeys.TlsPort, port, 0, 65535);
+        tls.CertFile = get(SettingKeys.TlsCertFile);
+        tls.KeyFile = get(SettingKeys.TlsKeyFile);
+        tls.CaCertFile = get(SettingKeys.TlsCaCertFile);
+        if (get(SettingKeys.TlsAuthClients) is { } auth)
+        {
+            tls.AuthClients = auth.Trim().ToLowerInvariant();
+            if (tls.AuthClients is not ("yes" or "no" or "optional"))
+                throw new SettingsException($"{SettingKeys.TlsAuthClients}: '{auth}' must be yes, no or optional");
+        }
+        settings.MemcachedTls = get(SettingKeys.MemcachedTls) is { } memcachedTls ? ListenAddress.Parse(SettingKeys.MemcachedTls, memcachedTls, "off") : null;
+        bool wanted = tls.Port != 0 || settings.MemcachedTls is not null;
+        if (wanted && (tls.CertFile is null || tls.KeyFile is null))
+            throw new SettingsException($"{(tls.Port != 0 ? SettingKeys.TlsPort : SettingKeys.MemcachedTls)}: TLS needs --{SettingKeys.TlsCertFile} and --{SettingKeys.TlsKeyFile}");
+        if (tls.Port != 0 && settings.Resp is null)
+            throw new SettingsException($"{SettingKeys.TlsPort}: the Redis listener is off ('{SettingKeys.Resp}'), so there is no address to serve TLS on");
     }
 
     /// <summary>Checks what <c>run</c> needs beyond well-formed values.</summary>
