@@ -8,7 +8,7 @@ namespace Pgrelay.Transport;
 /// to the session, and every byte the server would have sent is kept in <see cref="Output"/>. For tests (a request
 /// split at every byte, allocation counts), fuzzing and byte-exact comparisons with redis-server replies.
 /// </summary>
-public sealed class InProcessConnection : Connection
+public sealed class InProcessConnection : Connection, IDisposable
 {
     private readonly ReceiveBuffer _in = new();
     private int _writeRequested;
@@ -70,6 +70,13 @@ public sealed class InProcessConnection : Connection
 
     private protected override void OnCloseRequested()
     {
+    }
+
+    /// <summary>Closes the connection (the session's cleanup runs, as when a client goes away).</summary>
+    public void Dispose()
+    {
+        Close(CloseReason.ClientGone);
+        Finish();
     }
 
     private void Finish()

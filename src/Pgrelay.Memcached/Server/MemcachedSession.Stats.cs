@@ -99,7 +99,7 @@ internal sealed partial class MemcachedSession
         _out.Stat("item_size_max"u8, 1024 * 1024);
         _out.Stat("num_threads"u8, Environment.ProcessorCount);
         _out.Stat("max_line_length"u8, _options.MaxLineLength);
-        _out.Stat("max_keys_per_get"u8, _options.MaxKeysPerGet);
+        _out.Stat("pgrelay_max_get_line_length"u8, _options.MaxGetLineLength);
         _out.Stat("pgrelay_read_only"u8, "yes"u8);
         _out.Write(Replies.End);
         return Step.Continue;

@@ -15,9 +15,6 @@ namespace Pgrelay.Memcached.Server;
 /// </summary>
 internal sealed partial class MemcachedSession : IProtocolSession
 {
-    /// <summary>memcached closes a connection whose line has no newline after this many bytes, unless it is a get/gets.</summary>
-    private const int LineLimitWithoutNewline = 2048;
-
     private readonly MemcachedServer _server;
     private readonly ReplicatedStore _store;
     private readonly MemcachedOptions _options;
@@ -104,7 +101,7 @@ internal sealed partial class MemcachedSession : IProtocolSession
         if (newline < 0)
         {
             _scanned = input.Length;
-            return input.Length > LineLimitWithoutNewline ? LineWithoutNewline(input) : Step.NeedMore;
+            return input.Length > _options.MaxLineLength ? LineWithoutNewline(input) : Step.NeedMore;
         }
         newline += from;
         _scanned = 0;
