@@ -20,9 +20,10 @@ internal sealed class BenchListeners : IAsyncDisposable
     {
         int threads = int.TryParse(Environment.GetEnvironmentVariable("BENCH_IO_THREADS"), out int t) && t > 0 ? t : Math.Clamp(Environment.ProcessorCount, 1, 4);
         bool streams = Environment.GetEnvironmentVariable("BENCH_STREAMS") == "1";
-        _loops = streams || !EventLoopGroup.IsSupported ? null : new EventLoopGroup(threads);
+        var logger = Environment.GetEnvironmentVariable("BENCH_LOG") == "1" ? new StderrLogger() : null;
+        _loops = streams || !EventLoopGroup.IsSupported ? null : new EventLoopGroup(threads, logger);
         Describe = streams ? "streams" : $"epoll x{threads}";
-        _listeners.Add(new TransportListener(new ListenerOptions(new IPEndPoint(IPAddress.Loopback, port)) { Limits = limits, Name = "bench" }, sessions, quota, _loops));
+        _listeners.Add(new TransportListener(new ListenerOptions(new IPEndPoint(IPAddress.Loopback, port)) { Limits = limits, Name = "bench" }, sessions, quota, _loops, logger));
         if (int.TryParse(Environment.GetEnvironmentVariable("BENCH_TLS_PORT"), out int tlsPort) && tlsPort > 0)
         {
             var certificate = X509Certificate2.CreateFromPemFile(Environment.GetEnvironmentVariable("BENCH_TLS_CERT")!, Environment.GetEnvironmentVariable("BENCH_TLS_KEY")!);
@@ -42,4 +43,13 @@ internal sealed class BenchListeners : IAsyncDisposable
         foreach (var l in _listeners) await l.StopAsync(bound.Token);
         _loops?.Dispose();
     }
+}
+
+/// <summary>BENCH_LOG=1: the transport's log lines on stderr (debugging a bench run).</summary>
+internal sealed class StderrLogger : Microsoft.Extensions.Logging.ILogger
+{
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        Console.Error.WriteLine($"{logLevel}: {formatter(state, exception)} {exception}");
 }

@@ -162,6 +162,7 @@ public sealed class TransportListener : IAsyncDisposable
         _quota.Release();
         if (connection.CloseReason == CloseReason.OutputBufferLimit)
             _logger.LogWarning("{Listener}: client {Address} closed for overcoming of output buffer limits", _options.Name, connection.RemoteAddress);
+        else _logger.LogDebug("{Listener}: client {Address} closed ({Reason})", _options.Name, connection.RemoteAddress, connection.CloseReason);
         try
         {
             connection.Session?.Closed();

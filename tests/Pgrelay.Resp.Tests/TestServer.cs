@@ -38,6 +38,7 @@ public sealed class TestServer : IAsyncDisposable
     public ReplicatedStore Store => Server.Store;
     public int Port => _listener.Port;
     public Transport.TransportListener Listener => _listener.Listener;
+    public ListLoggerFactory Logs => _listener.Logs;
 
     public static Task<TestServer> StartAsync(RespOptions? options = null, int extraUsers = 0, TlsEndpointOptions? tls = null, bool streams = false)
     {

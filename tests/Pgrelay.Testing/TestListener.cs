@@ -13,22 +13,28 @@ public sealed class TestListener : IAsyncDisposable
     private readonly EventLoopGroup? _loops;
     private int _disposed;
 
-    private TestListener(TransportListener listener, EventLoopGroup? loops)
+    private TestListener(TransportListener listener, EventLoopGroup? loops, ListLoggerFactory logs)
     {
         Listener = listener;
         _loops = loops;
+        Logs = logs;
     }
 
     public TransportListener Listener { get; }
+
+    /// <summary>What the transport logged (a fault in a session shows here with its exception).</summary>
+    public ListLoggerFactory Logs { get; }
     public int Port => Listener.LocalEndPoint.Port;
 
     /// <param name="streams">Run plain connections on .NET streams instead of an event loop (the fallback elsewhere than Linux).</param>
     public static TestListener Start(ISessionFactory sessions, ConnectionQuota quota, ConnectionLimits limits, TlsEndpointOptions? tls = null, bool streams = false)
     {
-        var loops = tls is null && !streams ? new EventLoopGroup(1) : null;
-        var listener = new TransportListener(new ListenerOptions(new IPEndPoint(IPAddress.Loopback, 0)) { Limits = limits, Tls = tls, Name = "test" }, sessions, quota, loops);
+        var logs = new ListLoggerFactory();
+        var logger = logs.CreateLogger("Pgrelay.Transport");
+        var loops = tls is null && !streams ? new EventLoopGroup(1, logger) : null;
+        var listener = new TransportListener(new ListenerOptions(new IPEndPoint(IPAddress.Loopback, 0)) { Limits = limits, Tls = tls, Name = "test" }, sessions, quota, loops, logger);
         listener.Start();
-        return new TestListener(listener, loops);
+        return new TestListener(listener, loops, logs);
     }
 
     /// <summary>Stops as the host does: idle connections end at once, requests already read are answered.</summary>

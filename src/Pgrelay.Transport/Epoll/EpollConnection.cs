@@ -88,15 +88,25 @@ internal sealed unsafe class EpollConnection : Connection
         {
             if (_writeBlocked)
             {
-                // Only output is waited for; a hang-up or error shows in the send.
-                if ((events & (Native.EpollOut | Native.EpollHup | Native.EpollErr)) == 0) return;
-                if (!Flush())
+                if ((events & (Native.EpollOut | Native.EpollHup | Native.EpollErr)) != 0)
                 {
-                    if ((events & (Native.EpollHup | Native.EpollErr)) != 0) CloseNow(CloseReason.ClientGone);
-                    return;
+                    if (!Flush())
+                    {
+                        if (_closed) return;
+                        if ((events & (Native.EpollHup | Native.EpollErr)) != 0)
+                        {
+                            CloseNow(CloseReason.ClientGone);
+                            return;
+                        }
+                    }
+                    else if (_in.Length > 0)
+                    {
+                        Process(_in.Data, fromScratch: false);
+                        return;
+                    }
                 }
-                if (_in.Length > 0) Process(_in.Data, fromScratch: false);
-                return;
+                // Blocked and still reading only when an output limit will decide (see Flush).
+                if (_closed || !_writeBlocked || (events & Native.EpollIn) == 0 || !ReadsWhileBlocked) return;
             }
             if ((events & (Native.EpollIn | Native.EpollHup | Native.EpollErr)) != 0) Read();
         }
@@ -118,7 +128,9 @@ internal sealed unsafe class EpollConnection : Connection
         }
         if (n <= 0)
         {
-            if (n < 0 && Marshal.GetLastPInvokeError() == Native.EAgain) return;
+            int errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+            if (errno == Native.EAgain) return;
+            _loop.Logger.LogDebug("recv from {Address}: {Result} (errno {Errno})", RemoteAddress, n, errno);
             CloseNow(CloseReason.ClientGone);
             return;
         }
@@ -142,7 +154,14 @@ internal sealed unsafe class EpollConnection : Connection
             int consumed = session.Consume(input[done..], Output);
             done += consumed;
             if (IsClosing || CloseAfterReplyRequested || consumed == 0 || done == input.Length) break;
-            if (!Flush()) break;   // stopped at the flush threshold; the socket is full: go on once it drains
+            if (Flush()) continue;   // stopped at the flush threshold, and the socket took it all
+            if (_closed) return;
+            if (!ReadsWhileBlocked) break;   // the socket is full: go on once it drains
+            if (!CheckOutputLimit())
+            {
+                CloseNow(CloseReason.OutputBufferLimit);
+                return;
+            }
         }
         if (_closed) return;
         if (fromScratch)
@@ -165,7 +184,11 @@ internal sealed unsafe class EpollConnection : Connection
             return;
         }
         if (!_writeBlocked) Flush();
-        else Output.KeepUnsent();
+        else
+        {
+            Output.KeepUnsent();
+            if (!CheckOutputLimit()) CloseNow(CloseReason.OutputBufferLimit);
+        }
     }
 
     private void WritePushes()
@@ -179,6 +202,14 @@ internal sealed unsafe class EpollConnection : Connection
         }
         else Flush();
     }
+
+    /// <summary>
+    /// Whether to go on reading requests while replies cannot be sent. With no output limit for the client's class
+    /// (Redis's default for normal clients), no: the client is held back, and what the server keeps for it stays at
+    /// about one batch. With a limit, yes, as Redis does: replies pile up and the limit decides, byte for byte as in
+    /// redis-server.
+    /// </summary>
+    private bool ReadsWhileBlocked => Session is { } session && !Limits.For(session.OutputClass).IsNone;
 
     /// <summary>
     /// Sends what is written. True: all of it went. False: the socket is full (reading pauses until it drains, the
@@ -204,7 +235,7 @@ internal sealed unsafe class EpollConnection : Connection
                 if (!_writeBlocked)
                 {
                     _writeBlocked = true;
-                    Native.Control(_loop.Epoll, Native.EpollCtlMod, _fd, Native.EpollOut, EventData);
+                    Native.Control(_loop.Epoll, Native.EpollCtlMod, _fd, ReadsWhileBlocked ? Native.EpollIn | Native.EpollOut : Native.EpollOut, EventData);
                 }
                 if (!CheckOutputLimit())
                 {
@@ -213,6 +244,7 @@ internal sealed unsafe class EpollConnection : Connection
                 }
                 return false;
             }
+            _loop.Logger.LogDebug("send to {Address}: {Result} (errno {Errno})", RemoteAddress, n, errno);
             CloseNow(CloseReason.ClientGone);
             return false;
         }
