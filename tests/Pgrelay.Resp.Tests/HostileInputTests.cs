@@ -136,7 +136,7 @@ public sealed class HostileInputTests(HostileInputTests.PasswordPair passwords, 
 
         using var client = await RawClient.ConnectAsync(server.Port);
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-        long examined = server.Server.Stats.ParsedBytes;
+        long examined = server.Server.ParsedBytes;
         for (int at = 0; at < bytes.Length; at += 16384)
         {
             await client.SendRawAsync(bytes.AsMemory(at, Math.Min(16384, bytes.Length - at)));
@@ -148,7 +148,7 @@ public sealed class HostileInputTests(HostileInputTests.PasswordPair passwords, 
         Assert.Equal(fields, reply.Length);
         Assert.All(reply, Assert.Null);
         Assert.True(used < TimeSpan.FromSeconds(15), $"{used.TotalSeconds:F1} CPU-seconds for one {bytes.Length / 1048576} MiB request");
-        Assert.InRange(server.Server.Stats.ParsedBytes - examined, bytes.Length / 2, 2L * bytes.Length);
+        Assert.InRange(server.Server.ParsedBytes - examined, bytes.Length / 2, 2L * bytes.Length);
     }
 
     [Fact]
@@ -161,7 +161,7 @@ public sealed class HostileInputTests(HostileInputTests.PasswordPair passwords, 
         using var tcp = new TcpClient { NoDelay = true };
         await tcp.ConnectAsync("127.0.0.1", server.Port);
         var stream = tcp.GetStream();
-        long before = server.Server.Stats.ParsedBytes;
+        long before = server.Server.ParsedBytes;
         // Small pieces, each its own segment: every read brings a little more of the same request.
         for (int at = 0; at < bytes.Length; at += 97) await stream.WriteAsync(bytes.AsMemory(at, Math.Min(97, bytes.Length - at)));
         var client = new byte[300_100];
@@ -169,7 +169,7 @@ public sealed class HostileInputTests(HostileInputTests.PasswordPair passwords, 
         using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         while (got < replyLength) got += await stream.ReadAsync(client.AsMemory(got), guard.Token);
         Assert.EndsWith("+PONG\r\n", Encoding.ASCII.GetString(client, 0, got));
-        long examined = server.Server.Stats.ParsedBytes - before;
+        long examined = server.Server.ParsedBytes - before;
         Assert.InRange(examined, bytes.Length / 2, 2L * bytes.Length);   // every byte about once, not once per read
     }
 
@@ -181,6 +181,6 @@ public sealed class HostileInputTests(HostileInputTests.PasswordPair passwords, 
         var tasks = Enumerable.Range(0, 60).Select(_ => Wire.ExchangeAsync(server.Port, flood));
         foreach (var reply in await Task.WhenAll(tasks))
             Assert.Equal("-ERR Protocol error: unauthenticated multibulk length\\r\\n", reply);
-        Assert.True(server.Server.Stats.ParsedBytes < 60 * 64, $"{server.Server.Stats.ParsedBytes} bytes examined for 60 refused headers");
+        Assert.True(server.Server.ParsedBytes < 60 * 64, $"{server.Server.ParsedBytes} bytes examined for 60 refused headers");
     }
 }

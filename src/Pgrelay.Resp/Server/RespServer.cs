@@ -54,5 +54,11 @@ public sealed class RespServer : IDisposable
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
     public string RunId { get; } = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20));
 
+    /// <summary>
+    /// Bytes the request parsers have examined, all connections together, so tests can show parsing stays linear in
+    /// the bytes received. Kept per connection and summed here, so the hot path touches no shared counter for it.
+    /// </summary>
+    public long ParsedBytes => Stats.ParsedBytesOfClosed + Clients.All.Sum(c => c.ParsedBytes);
+
     public void Dispose() => Hub.Dispose();
 }

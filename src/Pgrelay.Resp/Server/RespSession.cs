@@ -110,7 +110,6 @@ public sealed unsafe class RespSession : IProtocolSession
     public int Consume(ReadOnlySpan<byte> input, OutputBuffer output)
     {
         int done = 0;
-        long examined = _parser.BytesExamined;
         fixed (byte* start = input)
         {
             try
@@ -139,7 +138,6 @@ public sealed unsafe class RespSession : IProtocolSession
                 _request.Bind(null);
             }
         }
-        Server.Stats.AddParsedBytes(_parser.BytesExamined - examined);
         PublishCommandCount();
         return done;
     }
@@ -400,6 +398,7 @@ public sealed unsafe class RespSession : IProtocolSession
         Pin = null;
         _outbox.Clear();
         Server.Clients.Remove(this);
+        Server.Stats.AddParsedBytes(_parser.BytesExamined);
     }
 
     /// <summary>One line of CLIENT LIST / CLIENT INFO, in Redis's field order.</summary>
