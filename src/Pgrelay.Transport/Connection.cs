@@ -17,6 +17,7 @@ public abstract class Connection
     private long _queuedBytes;
     private long _unsentBytes;
     private long _softLimitSince;
+    private long _peakPending;
     private long _lastInteraction = Environment.TickCount64;
     private int _closeReason;
 
@@ -57,6 +58,9 @@ public abstract class Connection
 
     /// <summary>Output written and not yet taken by the socket, plus out-of-band messages still queued (CLIENT LIST omem).</summary>
     public long PendingOutputBytes => Volatile.Read(ref _unsentBytes) + Volatile.Read(ref _queuedBytes);
+
+    /// <summary>The most output this connection ever had pending (for giving memory back after it ends).</summary>
+    internal long PeakPendingOutputBytes => Volatile.Read(ref _peakPending);
 
     internal IProtocolSession? Session { get; set; }
 
@@ -118,6 +122,7 @@ public abstract class Connection
 
     private bool OverOutputLimit(long pending)
     {
+        if (pending > Volatile.Read(ref _peakPending)) Volatile.Write(ref _peakPending, pending);   // racy max: a hint, not a count
         var session = Session;
         if (session is null) return false;
         var limit = _limits.For(session.OutputClass);

@@ -171,6 +171,7 @@ public sealed class TransportListener : IAsyncDisposable
         {
             _logger.LogError(e, "{Listener}: session cleanup for {Address} failed", _options.Name, connection.RemoteAddress);
         }
+        SpikeRelief.After(connection);
         if (_stopping && _connections.IsEmpty) _drained.TrySetResult();
     }
 

@@ -41,7 +41,13 @@ for (int i = 0; i < rows; i++)
 store.LoadSnapshotRows(BenchRows.Accounts, batch);
 store.CompleteSnapshot(new Lsn(0x1000000));
 
-var options = new RespOptions { Port = port };
+// BENCH_PASSWORD: clients must AUTH (the hostile-input bench's pre-auth rows); BENCH_MAXCLIENTS: Redis's maxclients.
+var options = new RespOptions
+{
+    Port = port,
+    Password = Environment.GetEnvironmentVariable("BENCH_PASSWORD") is { Length: > 0 } password ? password : null,
+    MaxClients = int.TryParse(Environment.GetEnvironmentVariable("BENCH_MAXCLIENTS"), out int maxClients) ? maxClients : 10_000,
+};
 using var server = new Pgrelay.Resp.Server.RespServer(store, new ReplicationStatus { SlotName = "bench" }, options);
 await using var listeners = new Pgrelay.Bench.Hosts.BenchListeners(port, server.Sessions, server.Quota, options.ConnectionLimits);
 Console.WriteLine($"pgrelay Redis listener on 127.0.0.1:{port} ({listeners.Describe}) with {rows} rows ({BenchRows.Key(0)}..)");
@@ -49,6 +55,14 @@ long allocatedAtStart = GC.GetTotalAllocatedBytes();
 using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(maxSeconds));
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
 using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+// SIGHUP: report memory, collect, report again (to see what a spike left behind).
+using var hup = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGHUP, c =>
+{
+    c.Cancel = true;
+    Console.WriteLine($"heap {GC.GetTotalMemory(false) >> 20} MB, committed {GC.GetGCMemoryInfo().TotalCommittedBytes >> 20} MB, rss {Environment.WorkingSet >> 20} MB");
+    GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+    Console.WriteLine($"after collect: heap {GC.GetTotalMemory(false) >> 20} MB, committed {GC.GetGCMemoryInfo().TotalCommittedBytes >> 20} MB, rss {Environment.WorkingSet >> 20} MB");
+});
 try { await Task.Delay(Timeout.Infinite, stop.Token); } catch (OperationCanceledException) { }
 long allocated = GC.GetTotalAllocatedBytes() - allocatedAtStart;
 long commands = server.Stats.CommandsProcessed;

@@ -30,7 +30,7 @@ public sealed unsafe class RespSession : IProtocolSession
     private readonly HashSet<string> _channels = new(StringComparer.Ordinal);
     private readonly HashSet<string> _patterns = new(StringComparer.Ordinal);
     private readonly HashSet<string> _shardChannels = new(StringComparer.Ordinal);
-    private readonly ConcurrentQueue<OutboundMessage> _outbox = new();
+    private ConcurrentQueue<OutboundMessage>? _outbox;   // made on the first push: most clients never get one
     private CommandDefinition? _lastCommand;
     private int _uncountedCommands;
     private volatile bool _closed;
@@ -67,8 +67,10 @@ public sealed unsafe class RespSession : IProtocolSession
     /// <summary>The transport's view of this client (TLS, buffer sizes), for CLIENT LIST and tests.</summary>
     public Connection Connection => _connection;
 
-    /// <summary>A reusable buffer for replies that must be rendered before their length is known (JSON.GET).</summary>
-    internal Keyspace.KeyBuffer Scratch { get; } = new();
+    /// <summary>A reusable buffer for replies that must be rendered before their length is known (JSON.GET); made on first use.</summary>
+    internal Keyspace.KeyBuffer Scratch => _scratch ??= new();
+
+    private Keyspace.KeyBuffer? _scratch;
 
     /// <summary>Out-of-band messages queued and output not yet sent, in bytes (CLIENT LIST omem).</summary>
     public long OutboxBytes => _connection.PendingOutputBytes;
@@ -153,7 +155,8 @@ public sealed unsafe class RespSession : IProtocolSession
     public long WritePending(OutputBuffer output)
     {
         long written = 0;
-        while (!_closed && _outbox.TryDequeue(out var message))
+        var outbox = _outbox;
+        while (!_closed && outbox is not null && outbox.TryDequeue(out var message))
         {
             message.Write(this);
             written += message.Size;
@@ -373,9 +376,10 @@ public sealed unsafe class RespSession : IProtocolSession
     public void Push(OutboundMessage message)
     {
         if (_closed) return;
-        _outbox.Enqueue(message);
+        var outbox = _outbox ?? Interlocked.CompareExchange(ref _outbox, new(), null) ?? _outbox;
+        outbox.Enqueue(message);
         if (!_connection.TryQueueOutput(message.Size) && _connection.CloseReason == CloseReason.OutputBufferLimit)
-            _outbox.Clear();
+            outbox.Clear();
     }
 
     // ---------------- closing ----------------
@@ -396,7 +400,7 @@ public sealed unsafe class RespSession : IProtocolSession
         Server.Tracking.Disable(this);
         Pin?.Dispose();
         Pin = null;
-        _outbox.Clear();
+        _outbox?.Clear();
         Server.Clients.Remove(this);
         Server.Stats.AddParsedBytes(_parser.BytesExamined);
     }

@@ -16,9 +16,8 @@ public sealed class OutputBuffer : IBufferWriter<byte>
 {
     private const int MinimumSize = 4096;
 
-    private byte[] _array = [];
+    private Block _block;
     private int _start, _end;
-    private bool _borrowed;
 
     /// <summary>Bytes written and not yet sent.</summary>
     public int Length => _end - _start;
@@ -27,20 +26,20 @@ public sealed class OutputBuffer : IBufferWriter<byte>
     public long TotalWritten { get; private set; }
 
     /// <summary>What is written and not yet sent (tests, and replies rendered in a scratch buffer).</summary>
-    public ReadOnlySpan<byte> Unsent => _array.AsSpan(_start, _end - _start);
-    internal ReadOnlyMemory<byte> UnsentMemory => _array.AsMemory(_start, _end - _start);
-    internal bool IsBorrowed => _borrowed;
+    public ReadOnlySpan<byte> Unsent => _block.Span.Slice(_start, _end - _start);
+    internal ReadOnlyMemory<byte> UnsentMemory => _block.Memory.Slice(_start, _end - _start);
+    internal bool IsBorrowed => _block.IsBorrowed;
 
     public Span<byte> GetSpan(int sizeHint = 0)
     {
-        if (_array.Length - _end < Math.Max(sizeHint, 1)) Grow(sizeHint);
-        return _array.AsSpan(_end);
+        if (_block.Length - _end < Math.Max(sizeHint, 1)) Grow(sizeHint);
+        return _block.Span[_end..];
     }
 
     public Memory<byte> GetMemory(int sizeHint = 0)
     {
-        if (_array.Length - _end < Math.Max(sizeHint, 1)) Grow(sizeHint);
-        return _array.AsMemory(_end);
+        if (_block.Length - _end < Math.Max(sizeHint, 1)) Grow(sizeHint);
+        return _block.Memory[_end..];
     }
 
     public void Advance(int count)
@@ -52,9 +51,8 @@ public sealed class OutputBuffer : IBufferWriter<byte>
     /// <summary>Writes through the shared <paramref name="scratch"/> while nothing is pending (event loop, one batch).</summary>
     internal void Borrow(byte[] scratch)
     {
-        if (_end > 0 || _array.Length > 0) return;
-        _array = scratch;
-        _borrowed = true;
+        if (_end > 0 || _block.Length > 0) return;
+        _block = Block.Borrow(scratch);
     }
 
     internal void MarkSent(int count)
@@ -66,18 +64,17 @@ public sealed class OutputBuffer : IBufferWriter<byte>
     /// <summary>Copies what was not sent out of a borrowed buffer into one of the connection's own.</summary>
     internal void KeepUnsent()
     {
-        if (!_borrowed) return;
+        if (!_block.IsBorrowed) return;
         if (Length == 0)
         {
             ReleaseStorage();
             return;
         }
-        var own = BufferArrays.Rent(BufferArrays.RoundUp(Math.Max(Length, MinimumSize)));
-        Unsent.CopyTo(own);
+        var own = Block.Rent(Block.RoundUp(Math.Max(Length, MinimumSize)));
+        Unsent.CopyTo(own.Span);
         _end = Length;
         _start = 0;
-        _array = own;
-        _borrowed = false;
+        _block = own;
     }
 
     /// <summary>Once everything is sent: gives the storage back (to the loop or the pool).</summary>
@@ -95,30 +92,28 @@ public sealed class OutputBuffer : IBufferWriter<byte>
 
     private void ReleaseStorage()
     {
-        var array = _array;
-        bool borrowed = _borrowed;
-        _array = [];
-        _borrowed = false;
+        var block = _block;
+        _block = Block.Empty;
         _start = _end = 0;
-        if (!borrowed) BufferArrays.Return(array);
+        block.Return();
     }
 
     private void Grow(int sizeHint)
     {
         int length = Length;
         int need = Math.Max(sizeHint, 1);
-        if (!_borrowed && _start > 0 && length <= _array.Length / 2 && _array.Length - length >= need)
+        int capacity = _block.Length;
+        if (!_block.IsBorrowed && _start > 0 && length <= capacity / 2 && capacity - length >= need)
         {
-            Unsent.CopyTo(_array);
+            Unsent.CopyTo(_block.Span);
             _start = 0;
             _end = length;
             return;
         }
-        var bigger = BufferArrays.Rent(BufferArrays.RoundUp(Math.Max(Math.Max(2L * _array.Length, (long)length + need), MinimumSize)));
-        Unsent.CopyTo(bigger);
-        if (!_borrowed) BufferArrays.Return(_array);
-        _array = bigger;
-        _borrowed = false;
+        var bigger = Block.Rent(Block.RoundUp(Math.Max(Math.Max(2L * capacity, (long)length + need), MinimumSize)));
+        Unsent.CopyTo(bigger.Span);
+        _block.Return();
+        _block = bigger;
         _start = 0;
         _end = length;
     }

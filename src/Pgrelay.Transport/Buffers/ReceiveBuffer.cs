@@ -17,12 +17,12 @@ internal sealed class ReceiveBuffer
     /// <summary>A read asks for at least this much room (Redis reads 16 KiB at a time; memcached's read buffer is 16 KiB).</summary>
     public const int ReadSize = 16 * 1024;
 
-    private byte[] _array = [];
+    private Block _block;
     private int _start, _end;
 
     public int Length => _end - _start;
-    public int Capacity => _array.Length;
-    public ReadOnlySpan<byte> Data => _array.AsSpan(_start, _end - _start);
+    public int Capacity => _block.Length;
+    public ReadOnlySpan<byte> Data => _block.Span.Slice(_start, _end - _start);
 
     /// <summary>
     /// Room for the next read: at least one byte, and at least <see cref="ReadSize"/> or the <paramref name="missing"/>
@@ -31,20 +31,21 @@ internal sealed class ReceiveBuffer
     public Memory<byte> GetWritable(int missing)
     {
         int want = missing is > 0 and < ReadSize ? missing : ReadSize;
-        int free = _array.Length - _end;
-        if (free >= want) return _array.AsMemory(_end);
+        int capacity = _block.Length;
+        if (capacity - _end >= want) return _block.Memory[_end..];
         int length = Length;
-        if (_array.Length > 0 && length <= _array.Length / 2 && _array.Length - length >= want)
+        if (capacity > 0 && length <= capacity / 2 && capacity - length >= want)
         {
-            _array.AsSpan(_start, length).CopyTo(_array);
+            var span = _block.Span;
+            span.Slice(_start, length).CopyTo(span);
             _start = 0;
             _end = length;
-            return _array.AsMemory(_end);
+            return _block.Memory[_end..];
         }
-        long size = Math.Max(2L * _array.Length, (long)length + want);
+        long size = Math.Max(2L * capacity, (long)length + want);
         if (missing > want) size = Math.Min(size, Math.Max((long)length + missing, (long)length + want));
-        Resize(BufferArrays.RoundUp(Math.Max(size, ReadSize)));
-        return _array.AsMemory(_end);
+        Resize(Block.RoundUp(Math.Max(size, ReadSize)));
+        return _block.Memory[_end..];
     }
 
     public void Commit(int count) => _end += count;
@@ -52,17 +53,17 @@ internal sealed class ReceiveBuffer
     /// <summary>Keeps bytes that were read elsewhere (the event loop's shared read buffer) and not consumed.</summary>
     public void Append(ReadOnlySpan<byte> bytes)
     {
-        if (_array.Length - _end < bytes.Length)
+        if (_block.Length - _end < bytes.Length)
         {
-            if (Length + bytes.Length <= _array.Length)
+            if (Length + bytes.Length <= _block.Length)
             {
-                Data.CopyTo(_array);
+                Data.CopyTo(_block.Span);
                 _end = Length;
                 _start = 0;
             }
-            else Resize(BufferArrays.RoundUp(Math.Max(Math.Max(2L * _array.Length, (long)Length + bytes.Length), ReadSize)));
+            else Resize(Block.RoundUp(Math.Max(Math.Max(2L * _block.Length, (long)Length + bytes.Length), ReadSize)));
         }
-        bytes.CopyTo(_array.AsSpan(_end));
+        bytes.CopyTo(_block.Span[_end..]);
         _end += bytes.Length;
     }
 
@@ -75,20 +76,20 @@ internal sealed class ReceiveBuffer
     /// <summary>Gives the array back (an empty buffer holds nothing).</summary>
     public void Release()
     {
-        var array = _array;
-        _array = [];
+        var block = _block;
+        _block = Block.Empty;
         _start = _end = 0;
-        BufferArrays.Return(array);
+        block.Return();
     }
 
     private void Resize(int size)
     {
-        var bigger = BufferArrays.Rent(size);
-        Data.CopyTo(bigger);
+        var bigger = Block.Rent(size);
+        Data.CopyTo(bigger.Span);
         _end = Length;
         _start = 0;
-        var old = _array;
-        _array = bigger;
-        BufferArrays.Return(old);
+        var old = _block;
+        _block = bigger;
+        old.Return();
     }
 }

@@ -47,6 +47,14 @@ internal static unsafe partial class Native
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);
 
+    public const int ProtRead = 1, ProtWrite = 2, MapPrivate = 2, MapAnonymous = 0x20;
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial void* mmap(void* addr, nuint length, int prot, int flags, int fd, nint offset);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int munmap(void* addr, nuint length);
+
     public static int Control(int epoll, int op, int fd, uint events, ulong data)
     {
         byte* ev = stackalloc byte[16];
