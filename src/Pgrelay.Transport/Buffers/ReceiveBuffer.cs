@@ -22,6 +22,9 @@ internal sealed class ReceiveBuffer
 
     public int Length => _end - _start;
     public int Capacity => _block.Length;
+
+    /// <summary>Bytes moved by shifts and growth over the buffer's life (the cost contract's check).</summary>
+    internal long BytesCopied { get; private set; }
     public ReadOnlySpan<byte> Data => _block.Span.Slice(_start, _end - _start);
 
     /// <summary>
@@ -38,6 +41,7 @@ internal sealed class ReceiveBuffer
         {
             var span = _block.Span;
             span.Slice(_start, length).CopyTo(span);
+            BytesCopied += length;
             _start = 0;
             _end = length;
             return _block.Memory[_end..];
@@ -57,6 +61,7 @@ internal sealed class ReceiveBuffer
         {
             if (Length + bytes.Length <= _block.Length)
             {
+                BytesCopied += Length;
                 Data.CopyTo(_block.Span);
                 _end = Length;
                 _start = 0;
@@ -85,6 +90,7 @@ internal sealed class ReceiveBuffer
     private void Resize(int size)
     {
         var bigger = Block.Rent(size);
+        BytesCopied += Length;
         Data.CopyTo(bigger.Span);
         _end = Length;
         _start = 0;
