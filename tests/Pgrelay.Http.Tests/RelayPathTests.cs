@@ -29,6 +29,21 @@ public class RelayPathTests
         Assert.Equal(key, Encoding.UTF8.GetString(path.Key));
     }
 
+    /// <summary>A key's row part is a valid path as it is: its parts are its segments.</summary>
+    [Theory]
+    [InlineData("x%2Fy/z")]
+    [InlineData("x/y%2Fz")]
+    [InlineData("%25/")]
+    [InlineData("%FF/%2F")]
+    [InlineData("a//b")]
+    [InlineData("1/x/2")]
+    [InlineData("100%25%2F")]
+    public void A_key_sent_as_a_path_names_the_same_key(string key)
+    {
+        Assert.True(RelayPath.TryParse("/pub/t/" + key, out var path));
+        Assert.Equal(key, Encoding.UTF8.GetString(path.Key));
+    }
+
     [Fact]
     public void Table_without_key_is_a_table_path()
     {

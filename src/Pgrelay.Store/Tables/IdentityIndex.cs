@@ -32,17 +32,38 @@ internal sealed class IdentityIndex
 
     public int Count => _keys.Count;
 
+    /// <summary>Bytes held: both arrays of each entry with their headers, and the entry itself.</summary>
+    public long MemoryBytes => Interlocked.Read(ref _bytes);
+
+    private long _bytes;
+    private const int EntryBytes = 2 * StoredTable.ArrayHeaderBytes + 24;
+
     /// <summary>Records that the live row <paramref name="row"/> has key <paramref name="rowKey"/>.</summary>
-    public void Add(byte[] row, ReadOnlySpan<byte> rowKey) => _keys[Identity(row).ToArray()] = rowKey.ToArray();
+    public void Add(byte[] row, ReadOnlySpan<byte> rowKey)
+    {
+        var identity = Identity(row);
+        if (_lookup.Remove(identity, out var oldIdentity, out var oldKey))
+            Interlocked.Add(ref _bytes, -(EntryBytes + oldIdentity.Length + oldKey.Length));
+        _keys[identity.ToArray()] = rowKey.ToArray();
+        Interlocked.Add(ref _bytes, EntryBytes + identity.Length + rowKey.Length);
+    }
 
     /// <summary>Forgets the identity of a row that is being replaced or deleted.</summary>
-    public void Remove(byte[] row) => _lookup.Remove(Identity(row));
+    public void Remove(byte[] row)
+    {
+        if (_lookup.Remove(Identity(row), out var identity, out var key))
+            Interlocked.Add(ref _bytes, -(EntryBytes + identity.Length + key.Length));
+    }
 
     /// <summary>The key of the row whose identity columns equal those of <paramref name="identityRow"/> (an old row that
     /// carries only them, or a new row whose identity did not change), or null.</summary>
     public byte[]? KeyOf(byte[] identityRow) => _lookup.TryGetValue(Identity(identityRow), out var key) ? key : null;
 
-    public void Clear() => _keys.Clear();
+    public void Clear()
+    {
+        _keys.Clear();
+        Interlocked.Exchange(ref _bytes, 0);
+    }
 
     private ReadOnlySpan<byte> Identity(byte[] row)
     {

@@ -34,8 +34,8 @@ public sealed class StoredTable
     /// <summary>Live rows (every copy of identical rows), counting the transaction being applied.</summary>
     public long RowCount => Interlocked.Read(ref _rowCount);
 
-    /// <summary>Bytes held: row arrays, their headers and the slot array.</summary>
-    public long MemoryBytes => Interlocked.Read(ref _rowBytes) + (long)_rows.Capacity * IntPtr.Size;
+    /// <summary>Bytes held: row arrays, their headers, the slot array, and the identity index when the table needs one.</summary>
+    public long MemoryBytes => Interlocked.Read(ref _rowBytes) + (long)_rows.Capacity * IntPtr.Size + (Identities?.MemoryBytes ?? 0);
 
     public double BytesPerRow => RowCount == 0 ? 0 : (double)MemoryBytes / RowCount;
 
