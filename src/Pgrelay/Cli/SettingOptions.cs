@@ -23,6 +23,7 @@ internal sealed class SettingOptions
         Add(SettingKeys.Memcached, $"memcached protocol listen address (default {PgrelaySettings.DefaultMemcached}, 'off' to disable)");
         Add(SettingKeys.RespPassword, "password of the Redis 'default' user (like requirepass)");
         Add(SettingKeys.AclFile, "Redis ACL file loaded at start");
+        Add(SettingKeys.ProtectedMode, "yes (default): while the Redis 'default' user needs no password, serve loopback clients only; no: serve everyone");
         Add(SettingKeys.LogLevel, "Trace, Debug, Information (default), Warning, Error");
         Add(SettingKeys.StateDir, "directory for sink checkpoints (without it sinks reload from a snapshot at each start)");
         Add(SettingKeys.CacheServers, "off: run sinks only, without the Redis and memcached listeners (HTTP stays for /metrics and /status)");

@@ -19,6 +19,8 @@ public sealed class PgrelaySettings
     public ListenAddress? Memcached { get; set; }
     public string? RespPassword { get; set; }
     public string? AclFile { get; set; }
+    /// <summary>Redis's protected-mode: while the default user needs no password, serve loopback clients only.</summary>
+    public bool ProtectedMode { get; set; } = true;
     public string LogLevel { get; set; } = "Information";
     /// <summary>The config file, if any: sinks and rules are read from its "sinks" and "rules" sections.</summary>
     public string? ConfigFile { get; set; }

@@ -16,13 +16,14 @@ public static class SettingKeys
     public const string Memcached = "memcached";
     public const string RespPassword = "requirepass";
     public const string AclFile = "aclfile";
+    public const string ProtectedMode = "protected-mode";
     public const string LogLevel = "log-level";
     public const string Sink = "sink";
     public const string StateDir = "state-dir";
     public const string CacheServers = "cache-servers";
 
     public static readonly string[] All =
-        [Config, Source, Publication, Slot, CopyParallelism, Heartbeat, SpillThreshold, SpillDirectory, Http, Resp, Memcached, RespPassword, AclFile, LogLevel,
+        [Config, Source, Publication, Slot, CopyParallelism, Heartbeat, SpillThreshold, SpillDirectory, Http, Resp, Memcached, RespPassword, AclFile, ProtectedMode, LogLevel,
          Sink, StateDir, CacheServers];
 
     /// <summary>copy-parallelism → PGRELAY_COPY_PARALLELISM</summary>

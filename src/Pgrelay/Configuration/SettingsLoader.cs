@@ -45,6 +45,7 @@ public static class SettingsLoader
             else if (servers.Trim().ToLowerInvariant() is not ("on" or "true" or "yes"))
                 throw new SettingsException($"{SettingKeys.CacheServers}: '{servers}' must be on or off");
         }
+        if (Get(SettingKeys.ProtectedMode) is { } protectedMode) settings.ProtectedMode = YesNo(SettingKeys.ProtectedMode, protectedMode);
         if (Get(SettingKeys.Publication) is { } pubs)
             settings.Publications = pubs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
         if (Get(SettingKeys.CopyParallelism) is { } cp) settings.CopyParallelism = Integer(SettingKeys.CopyParallelism, cp, 1, 64);
@@ -67,8 +68,8 @@ public static class SettingsLoader
         if (settings.Publications.Count == 0)
             throw new SettingsException($"{SettingKeys.Publication}: name at least one publication (--publication name[,name...], or {SettingKeys.EnvironmentName(SettingKeys.Publication)})");
         // Protected by default, like Redis: a cache of database rows is not opened to the network by accident.
-        if (settings.Resp is { IsLoopback: false } resp && settings.RespPassword is null && settings.AclFile is null)
-            throw new SettingsException($"{SettingKeys.Resp}: refusing to listen on {resp} without a password; set --{SettingKeys.RespPassword} or --{SettingKeys.AclFile}, or bind to 127.0.0.1");
+        if (settings.Resp is { IsLoopback: false } resp && settings.ProtectedMode && settings.RespPassword is null && settings.AclFile is null)
+            throw new SettingsException($"{SettingKeys.Resp}: refusing to listen on {resp} without a password; set --{SettingKeys.RespPassword} or --{SettingKeys.AclFile}, bind to 127.0.0.1, or set --{SettingKeys.ProtectedMode} no");
     }
 
     private static string? Pick(string key, IReadOnlyDictionary<string, string?> flags, IDictionary<string, string?> environment,
@@ -112,6 +113,14 @@ public static class SettingsLoader
             throw new SettingsException($"{SettingKeys.Config}: '{path}' is not valid JSON (line {e.LineNumber + 1}: {e.Message.Split('.')[0]})");
         }
     }
+
+    /// <summary>Redis's spelling (yes/no) and the usual synonyms.</summary>
+    internal static bool YesNo(string key, string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "yes" or "on" or "true" => true,
+        "no" or "off" or "false" => false,
+        _ => throw new SettingsException($"{key}: '{text}' must be yes or no"),
+    };
 
     private static int Integer(string key, string text, int min, int max) =>
         int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) && value >= min && value <= max
