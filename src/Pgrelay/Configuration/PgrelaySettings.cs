@@ -15,6 +15,10 @@ public sealed class PgrelaySettings
     public long SpillThresholdBytes { get; set; } = 64L * 1024 * 1024;
     public string? SpillDirectory { get; set; }
     public ListenAddress? Http { get; set; }
+    /// <summary>The HTTPS listener (off unless set); it serves what HTTP serves, with <see cref="Tls"/>.</summary>
+    public ListenAddress? Https { get; set; }
+    /// <summary>Certificate, key and client CA for every TLS listener; null when no tls-cert-file is set.</summary>
+    public TlsFiles? Tls { get; set; }
     public ListenAddress? Resp { get; set; }
     public ListenAddress? Memcached { get; set; }
     public string? RespPassword { get; set; }

@@ -28,6 +28,8 @@ public static class SettingsLoader
             Http = ListenAddress.Parse(SettingKeys.Http, Get(SettingKeys.Http), PgrelaySettings.DefaultHttp),
             Resp = ListenAddress.Parse(SettingKeys.Resp, Get(SettingKeys.Resp), PgrelaySettings.DefaultResp),
             Memcached = ListenAddress.Parse(SettingKeys.Memcached, Get(SettingKeys.Memcached), PgrelaySettings.DefaultMemcached),
+            Https = ListenAddress.Parse(SettingKeys.Https, Get(SettingKeys.Https), "off"),
+            Tls = TlsFilesFrom(Get),
             ConfigFile = configFile,
             StateDirectory = Get(SettingKeys.StateDir),
         };
@@ -45,6 +47,8 @@ public static class SettingsLoader
             else if (servers.Trim().ToLowerInvariant() is not ("on" or "true" or "yes"))
                 throw new SettingsException($"{SettingKeys.CacheServers}: '{servers}' must be on or off");
         }
+        if (settings.Https is not null && settings.Tls is null)
+            throw new SettingsException($"{SettingKeys.Https}: needs --{SettingKeys.TlsCertFile} and --{SettingKeys.TlsKeyFile}");
         if (Get(SettingKeys.ProtectedMode) is { } protectedMode) settings.ProtectedMode = YesNo(SettingKeys.ProtectedMode, protectedMode);
         if (Get(SettingKeys.Publication) is { } pubs)
             settings.Publications = pubs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
@@ -112,6 +116,29 @@ public static class SettingsLoader
         {
             throw new SettingsException($"{SettingKeys.Config}: '{path}' is not valid JSON (line {e.LineNumber + 1}: {e.Message.Split('.')[0]})");
         }
+    }
+
+    /// <summary>
+    /// The TLS files, checked for presence here and for content by the host. Client certificates are required by default
+    /// when a CA is given (Redis's tls-auth-clients yes) and not asked for without one; yes or optional without a CA is an error.
+    /// </summary>
+    private static TlsFiles? TlsFilesFrom(Func<string, string?> get)
+    {
+        string? cert = get(SettingKeys.TlsCertFile), key = get(SettingKeys.TlsKeyFile), ca = get(SettingKeys.TlsCaCertFile), auth = get(SettingKeys.TlsAuthClients);
+        if (cert is null && key is null && ca is null && auth is null) return null;
+        if (cert is null) throw new SettingsException($"{SettingKeys.TlsCertFile}: not set (TLS needs --{SettingKeys.TlsCertFile} and --{SettingKeys.TlsKeyFile})");
+        if (key is null) throw new SettingsException($"{SettingKeys.TlsKeyFile}: not set (TLS needs --{SettingKeys.TlsCertFile} and --{SettingKeys.TlsKeyFile})");
+        var mode = auth?.Trim().ToLowerInvariant() switch
+        {
+            null => ca is null ? TlsClientAuthentication.No : TlsClientAuthentication.Yes,
+            "no" => TlsClientAuthentication.No,
+            "yes" => TlsClientAuthentication.Yes,
+            "optional" => TlsClientAuthentication.Optional,
+            _ => throw new SettingsException($"{SettingKeys.TlsAuthClients}: '{auth}' must be no, yes or optional"),
+        };
+        if (mode != TlsClientAuthentication.No && ca is null)
+            throw new SettingsException($"{SettingKeys.TlsAuthClients}: '{auth}' needs --{SettingKeys.TlsCaCertFile}, the CA client certificates must chain to");
+        return new TlsFiles(cert, key, ca, mode);
     }
 
     /// <summary>Redis's spelling (yes/no) and the usual synonyms.</summary>
