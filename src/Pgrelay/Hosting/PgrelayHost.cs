@@ -33,7 +33,7 @@ public static class PgrelayHost
         builder.Services.AddSingleton(status);
         var sinks = SinkHosting.Settings(settings);
         var replicationOptions = ReplicationOptionsFrom(settings);
-        SinkHosting.ConfigureReplication(replicationOptions, sinks, store);
+        SinkHosting.ConfigureReplication(replicationOptions, sinks);
         builder.Services.AddSingleton(replicationOptions);
         builder.Services.AddSingleton(sp => new ReplicationService(
             sp.GetRequiredService<ReplicationOptions>(), store, status, sp.GetRequiredService<ILoggerFactory>()));
