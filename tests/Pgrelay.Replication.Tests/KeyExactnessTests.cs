@@ -313,6 +313,72 @@ public sealed class KeyExactnessTests(PostgresFixture pg) : IClassFixture<Postgr
         Assert.DoesNotContain("\n", refused.Message);
     }
 
+    [Fact]
+    public async Task A_random_workload_on_awkward_keys_identical_rows_and_an_identity_index_leaves_the_store_equal_to_the_database()
+    {
+        var db = await pg.NewDatabaseAsync();
+        await pg.ExecuteAsync(db, """
+            CREATE TABLE kv (p text, q text, v int, PRIMARY KEY (p, q));
+            CREATE TABLE bag (a int, b text, c text);
+            ALTER TABLE bag ALTER c SET STORAGE EXTERNAL;
+            ALTER TABLE bag REPLICA IDENTITY FULL;
+            CREATE TABLE idx (id int PRIMARY KEY, u text NOT NULL, v int);
+            CREATE UNIQUE INDEX idx_u ON idx (u);
+            ALTER TABLE idx REPLICA IDENTITY USING INDEX idx_u;
+            INSERT INTO bag SELECT g % 3, CASE WHEN g % 4 = 0 THEN NULL ELSE 'b' || (g % 2) END, NULL FROM generate_series(1, 30) g;
+            INSERT INTO idx SELECT g, 'u' || g, g FROM generate_series(1, 50) g;
+            CREATE PUBLICATION pub FOR TABLE kv, bag, idx;
+            """);
+        var store = new ReplicatedStore();
+        await using var run = ReplicationRun.Start(pg, db, store);
+        await run.WaitForStreamingAsync();
+
+        var random = new Random(20261203);
+        string[] parts = ["'a'", "'a/b'", "'%'", "'%2F'", "''", "'x/y/z'", "'/'", "'%FF'", "'b'"];
+        string Part() => parts[random.Next(parts.Length)];
+        string Text() => random.Next(5) switch { 0 => "NULL", 1 => "''", 2 => "'b/%'", _ => $"'b{random.Next(2)}'" };
+        string Big() => random.Next(3) == 0 ? "repeat('toast', 2000)" : "NULL";
+        string OneOf(string table, string where) => $"ctid = (SELECT ctid FROM {table} WHERE {where} LIMIT 1)";
+        int nextId = 1000;
+        await using var conn = await pg.OpenAsync(db);
+        for (int t = 0; t < 200; t++)
+        {
+            var sql = new StringBuilder("BEGIN;\n");
+            for (int op = random.Next(1, 6); op > 0; op--)
+            {
+                int a = random.Next(3), id = random.Next(1, nextId);
+                sql.Append(random.Next(14) switch
+                {
+                    0 => $"INSERT INTO kv VALUES ({Part()}, {Part()}, {random.Next(100)}) ON CONFLICT DO NOTHING;",
+                    1 => $"UPDATE kv SET v = v + 1 WHERE p = {Part()};",
+                    2 => $"UPDATE kv SET q = q || '/' WHERE p = {Part()} AND q = {Part()};",
+                    3 => $"DELETE FROM kv WHERE q = {Part()};",
+                    4 or 5 => $"INSERT INTO bag VALUES ({a}, {Text()}, {Big()});",
+                    6 => $"DELETE FROM bag WHERE {OneOf("bag", $"a = {a}")};",
+                    7 => $"UPDATE bag SET b = {Text()} WHERE {OneOf("bag", $"a = {a}")};",
+                    8 => $"UPDATE bag SET a = {random.Next(3)} WHERE {OneOf("bag", "c IS NOT NULL")};",
+                    9 => $"UPDATE bag SET b = 'all' WHERE a = {a} AND b IS NULL;",
+                    10 => $"INSERT INTO idx VALUES ({nextId++}, 'n{t}_{op}', {random.Next(100)});",
+                    11 => $"UPDATE idx SET id = {nextId++} WHERE id = {id};",
+                    12 => $"UPDATE idx SET u = u || 'x', v = {random.Next(100)} WHERE id = {id};",
+                    _ => $"DELETE FROM idx WHERE u = 'u{random.Next(1, 60)}';",
+                });
+                sql.Append('\n');
+            }
+            if (t == 120) sql.Append("DELETE FROM bag WHERE a = 2;\n");
+            sql.Append(random.Next(12) == 0 ? "ROLLBACK;" : "COMMIT;");
+            await using var cmd = new NpgsqlCommand(sql.ToString(), conn);
+            await cmd.ExecuteNonQueryAsync();
+            if (t == 100)
+            {
+                await run.SyncAsync();
+                foreach (var table in new[] { "kv", "bag", "idx" }) await AssertSameRowsAsync(store, db, table);
+            }
+        }
+        await run.SyncAsync();
+        foreach (var table in new[] { "kv", "bag", "idx" }) await AssertSameRowsAsync(store, db, table);
+    }
+
     private static StoredTable Table(ReplicatedStore store, string name) => store.Tables.Single(t => t.KeyName == name);
 
     private static string? Value(ReplicatedStore store, string key, int column)

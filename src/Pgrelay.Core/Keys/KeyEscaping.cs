@@ -22,6 +22,7 @@ public static class KeyEscaping
     /// <summary>Length of <paramref name="value"/> once escaped.</summary>
     public static int EscapedLength(ReadOnlySpan<byte> value, byte separator)
     {
+        if (value.IndexOfAny(Escape, separator) < 0) return value.Length;   // the common case, vectorised
         int length = value.Length;
         foreach (byte b in value)
             if (NeedsEscape(b, separator)) length += 2;
@@ -31,6 +32,11 @@ public static class KeyEscaping
     /// <summary>Writes <paramref name="value"/> escaped; returns bytes written.</summary>
     public static int Write(ReadOnlySpan<byte> value, byte separator, Span<byte> destination)
     {
+        if (value.IndexOfAny(Escape, separator) < 0)
+        {
+            value.CopyTo(destination);
+            return value.Length;
+        }
         int at = 0;
         foreach (byte b in value)
         {
@@ -54,6 +60,11 @@ public static class KeyEscaping
     /// </summary>
     public static bool StartsWithEscaped(ReadOnlySpan<byte> escaped, ReadOnlySpan<byte> value, byte separator, out int consumed)
     {
+        if (value.IndexOfAny(Escape, separator) < 0)
+        {
+            consumed = value.Length;
+            return escaped.StartsWith(value);
+        }
         int at = 0;
         foreach (byte b in value)
         {
