@@ -28,7 +28,7 @@ internal sealed class BenchListeners : IAsyncDisposable
         {
             var certificate = X509Certificate2.CreateFromPemFile(Environment.GetEnvironmentVariable("BENCH_TLS_CERT")!, Environment.GetEnvironmentVariable("BENCH_TLS_KEY")!);
             var context = SslStreamCertificateContext.Create(certificate, null, offline: true);
-            var tls = new TlsEndpointOptions { ServerCertificate = () => context };
+            var tls = TlsEndpointOptions.For(() => context);
             _listeners.Add(new TransportListener(new ListenerOptions(new IPEndPoint(IPAddress.Loopback, tlsPort)) { Limits = limits, Tls = tls, Name = "bench-tls" }, sessions, quota, _loops));
             Describe += $", TLS on {tlsPort}";
         }

@@ -12,6 +12,8 @@ public enum CloseReason
     QueryBufferLimit,
     OutputBufferLimit,
     ServerStopping,
+    /// <summary>The protocol refused the connection before it had a session (Redis's protected mode).</summary>
+    Refused,
     /// <summary>The TLS handshake failed or did not finish in time.</summary>
     TlsHandshake,
     /// <summary>A bug: the session threw. Logged; only this connection ends.</summary>

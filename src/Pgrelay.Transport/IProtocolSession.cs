@@ -1,3 +1,4 @@
+using System.Net;
 using Pgrelay.Transport.Buffers;
 
 namespace Pgrelay.Transport;
@@ -49,6 +50,13 @@ public interface ISessionFactory
 
     /// <summary>Counts a connection refused at the limit (INFO rejected_connections, memcached's rejected_connections).</summary>
     void Rejected();
+
+    /// <summary>
+    /// What a connection the limit let in is told before it is closed when the protocol refuses it anyway (Redis's
+    /// protected mode), counting the refusal itself; empty to admit it. Asked once per connection, just before its
+    /// session would be built: after the TLS handshake on a TLS listener, so the words arrive encrypted as Redis's do.
+    /// </summary>
+    ReadOnlySpan<byte> Refusal(EndPoint? remote) => default;
 }
 
 public enum OutputLimitClass { Normal, PubSub }

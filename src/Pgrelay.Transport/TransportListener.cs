@@ -112,6 +112,8 @@ public sealed class TransportListener : IAsyncDisposable
             Refuse(socket, _stopping ? default : _sessions.RejectionReply);
             return;
         }
+        // A plain connection is refused here, before anything is built for it; a TLS one after its handshake.
+        if (_options.Tls is null && !AdmittedByProtocol(socket)) return;
         Connection? started = null;
         try
         {
@@ -140,6 +142,23 @@ public sealed class TransportListener : IAsyncDisposable
         }
         if (_stopping) foreach (var c in _connections.Values) c.Close(CloseReason.ServerStopping);
     }
+
+    /// <summary>False when the protocol refused <paramref name="socket"/>, which has then been told why and closed.</summary>
+    private bool AdmittedByProtocol(Socket socket)
+    {
+        EndPoint? remote;
+        try { remote = socket.RemoteEndPoint; }
+        catch (SocketException) { remote = null; }   // already reset by the peer: the session's first read will see it
+        var refusal = _sessions.Refusal(remote);
+        if (refusal.IsEmpty) return true;
+        Interlocked.Increment(ref _rejected);
+        _quota.Release();
+        Refuse(socket, refusal);
+        return false;
+    }
+
+    /// <summary>Counts a refusal the protocol made after a TLS handshake (the connection closes through <see cref="Closed"/>).</summary>
+    internal void RefusedAfterHandshake() => Interlocked.Increment(ref _rejected);
 
     /// <summary>The words a connection over the limit gets, best effort and without waiting, then the close.</summary>
     private static void Refuse(Socket socket, ReadOnlySpan<byte> reply)

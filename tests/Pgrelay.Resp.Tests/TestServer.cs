@@ -46,7 +46,7 @@ public sealed class TestServer : IAsyncDisposable
         options ??= new RespOptions();
         options.Validate();
         var server = new RespServer(store, new ReplicationStatus { SlotName = "pgrelay_test" }, options);
-        var listener = TestListener.Start(server.Sessions, server.Quota, options.ConnectionLimits, tls, streams);
+        var listener = TestListener.Start(server.Sessions, server.Quota, options.ConnectionLimits, tls, streams, options.BindAddress);
         options.Port = listener.Port;
         return Task.FromResult(new TestServer(listener, server));
     }

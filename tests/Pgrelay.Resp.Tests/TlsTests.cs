@@ -17,7 +17,7 @@ public sealed class TlsTests : IDisposable
     {
         var context = SslStreamCertificateContext.Create(_certificates.Server, null, offline: true);
         var authorities = new X509Certificate2Collection(_certificates.Authority);
-        return new TlsEndpointOptions { ServerCertificate = () => context, ClientCertificateAuthorities = () => authorities, ClientCertificates = clients };
+        return TlsEndpointOptions.For(() => context, () => authorities, clients);
     }
 
     [Fact]
@@ -73,6 +73,76 @@ public sealed class TlsTests : IDisposable
         await ssl.ReadExactlyAsync(pong);
         Assert.Equal("+PONG\r\n", System.Text.Encoding.ASCII.GetString(pong));
         Assert.Equal("CN=pgrelay test client", Assert.Single(server.Server.Clients.All).Connection.ClientCertificate?.Subject);
+    }
+
+    [Fact]
+    public async Task StackExchange_redis_talks_mutual_tls_with_a_certificate_from_the_ca()
+    {
+        await using var server = await TestServer.StartAsync(tls: Tls(ClientCertificatePolicy.Required));
+        ConfigurationOptions Options(X509Certificate2? client)
+        {
+            var options = new ConfigurationOptions { EndPoints = { { "127.0.0.1", server.Port } }, Ssl = true, SslHost = "localhost", AbortOnConnectFail = true, ConnectTimeout = 15000 };
+            options.TrustIssuer(_certificates.CaFile);
+            if (client is not null) options.CertificateSelection += (_, _, _, _, _) => client;
+            return options;
+        }
+        await using (var redis = await ConnectionMultiplexer.ConnectAsync(Options(_certificates.Client)))
+        {
+            Assert.Equal("Grace", (string?)await redis.GetDatabase().HashGetAsync("pub.users.2", "name"));
+            Assert.Equal("CN=pgrelay test client", server.Server.Clients.All.First().Connection.ClientCertificate?.Subject);
+        }
+        await Assert.ThrowsAsync<RedisConnectionException>(() => ConnectionMultiplexer.ConnectAsync(Options(null)));
+    }
+
+    [Fact]
+    public async Task Protected_mode_denies_a_remote_tls_client_after_the_handshake_in_redis_words()
+    {
+        if (ProtectedModeTests.OwnNonLoopbackAddress() is not { } remote) return;   // no second address to come from
+        await using var server = await TestServer.StartAsync(new RespOptions { BindAddress = System.Net.IPAddress.Any, Password = "pw" }, tls: Tls());
+
+        // The first line a new client from <host> hears after PING, and (after DENIED) whether the server closed next.
+        async Task<(byte[] Line, bool Closed)> FirstReply(string host)
+        {
+            using var tcp = new TcpClient();
+            await tcp.ConnectAsync(host, server.Port);
+            using var ssl = new SslStream(tcp.GetStream());
+            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = "localhost",
+                RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate?.Issuer == _certificates.Authority.Subject,
+            });
+            await ssl.WriteAsync("PING\r\n"u8.ToArray());
+            var line = new List<byte>();
+            var one = new byte[1];
+            while (line.Count < 2 || line[^2] != '\r' || line[^1] != '\n')
+            {
+                if (await ssl.ReadAsync(one).AsTask().WaitAsync(TimeSpan.FromSeconds(30)) == 0) return (line.ToArray(), true);
+                line.Add(one[0]);
+            }
+            if (!line.ToArray().AsSpan().StartsWith("-DENIED"u8)) return (line.ToArray(), false);   // others stay open
+            int more;
+            try { more = await ssl.ReadAsync(one).AsTask().WaitAsync(TimeSpan.FromSeconds(30)); }
+            catch (IOException) { more = 0; }
+            return (line.ToArray(), more == 0);
+        }
+
+        var before = await FirstReply(remote);
+        Assert.StartsWith("-NOAUTH", System.Text.Encoding.ASCII.GetString(before.Line));
+        Assert.False(before.Closed);
+        await using (var admin = await ConnectionMultiplexer.ConnectAsync(AdminOptions(server.Port)))
+            await admin.GetDatabase().ExecuteAsync("ACL", "SETUSER", "default", "nopass");
+        var denied = await FirstReply(remote);
+        Assert.Equal(Acl.ProtectedMode.DeniedReply.ToArray(), denied.Line);   // over TLS, then closed
+        Assert.True(denied.Closed);
+        Assert.Equal(1, server.Server.Stats.RejectedConnections);
+        Assert.Equal("+PONG\r\n"u8.ToArray(), (await FirstReply("127.0.0.1")).Line);
+    }
+
+    private ConfigurationOptions AdminOptions(int port)
+    {
+        var options = new ConfigurationOptions { EndPoints = { { "127.0.0.1", port } }, Ssl = true, SslHost = "localhost", Password = "pw", AbortOnConnectFail = true, ConnectTimeout = 15000 };
+        options.TrustIssuer(_certificates.CaFile);
+        return options;
     }
 
     [Fact]

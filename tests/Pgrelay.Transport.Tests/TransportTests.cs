@@ -173,7 +173,7 @@ public sealed class TransportTests
         using var first = TestCertificates.Create("first");
         using var second = TestCertificates.Create("second");
         var current = SslStreamCertificateContext.Create(first.Server, null, offline: true);
-        var tls = new TlsEndpointOptions { ServerCertificate = () => Volatile.Read(ref current) };
+        var tls = TlsEndpointOptions.For(() => Volatile.Read(ref current));
         var echo = new LineEcho();
         await using var listener = TestListener.Start(echo, new ConnectionQuota(10), new ConnectionLimits(), tls);
 

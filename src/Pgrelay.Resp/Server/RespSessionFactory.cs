@@ -1,3 +1,5 @@
+using System.Net;
+using Pgrelay.Resp.Acl;
 using Pgrelay.Transport;
 
 namespace Pgrelay.Resp.Server;
@@ -17,4 +19,15 @@ public sealed class RespSessionFactory(RespServer server) : ISessionFactory
     public ReadOnlySpan<byte> RejectionReply => "-ERR max number of clients reached\r\n"u8;
 
     public void Rejected() => server.Stats.Rejected();
+
+    /// <summary>
+    /// Redis's protected mode, decided afresh for each connection (an ACL change since the last one counts). Like
+    /// Redis, the refusal counts in rejected_connections and not as a connection received.
+    /// </summary>
+    public ReadOnlySpan<byte> Refusal(EndPoint? remote)
+    {
+        if (!ProtectedMode.Refuses(server.Options, server.Acl, remote)) return default;
+        server.Stats.Rejected();
+        return ProtectedMode.DeniedReply;
+    }
 }

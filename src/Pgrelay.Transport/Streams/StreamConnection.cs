@@ -57,6 +57,14 @@ internal sealed class StreamConnection : Connection
                 IsSecure = true;
                 ClientCertificate = ssl.RemoteCertificate as X509Certificate2;
             }
+            if (sessions.Refusal(RemoteEndPoint).ToArray() is { Length: > 0 } refusal)
+            {
+                _owner.RefusedAfterHandshake();
+                await _stream.WriteAsync(refusal, _closing.Token);
+                await _stream.FlushAsync(_closing.Token);
+                Close(CloseReason.Refused);
+                return;
+            }
             Session = sessions.Create(this);
             while (!IsClosing)
             {

@@ -4,39 +4,41 @@ using System.Security.Cryptography.X509Certificates;
 namespace Pgrelay.Transport.Tls;
 
 /// <summary>
-/// TLS for one listener. The server certificate is asked for at every handshake through
-/// <see cref="ServerCertificate"/>, so a certificate reloader (the host's) takes effect for new connections without a
+/// TLS for one listener. The server's options are asked for at every handshake (<see cref="ServerOptions"/>), so the
+/// host's certificate reloader, which hands out its current certificate set, takes effect for new connections without a
 /// restart; connections already open keep theirs, as with Redis.
 /// </summary>
 public sealed class TlsEndpointOptions
 {
-    /// <summary>The certificate (and its chain) to present now; called once per handshake.</summary>
-    public required Func<SslStreamCertificateContext> ServerCertificate { get; init; }
+    /// <summary>The options for the next handshake: certificate context, client certificate rules. Called once per connection.</summary>
+    public required Func<SslServerAuthenticationOptions> ServerOptions { get; init; }
 
-    /// <summary>The CA certificates client certificates must chain to (Redis <c>tls-ca-cert-file</c>); also called per handshake.</summary>
-    public Func<X509Certificate2Collection?>? ClientCertificateAuthorities { get; init; }
-
-    public ClientCertificatePolicy ClientCertificates { get; init; } = ClientCertificatePolicy.None;
-
-    /// <summary>The per-handshake callback <see cref="SslStream.AuthenticateAsServerAsync(ServerOptionsSelectionCallback, object?, CancellationToken)"/> takes.</summary>
-    internal ValueTask<SslServerAuthenticationOptions> SelectOptions(SslStream stream, SslClientHelloInfo hello, object? state, CancellationToken cancellationToken)
+    /// <summary>
+    /// Options from a certificate (asked for at every handshake) and, optionally, the CA certificates client certificates
+    /// must chain to (Redis's <c>tls-ca-cert-file</c>) with <c>tls-auth-clients</c>' policy. For tests and benches; the
+    /// host builds its options from its reloader's current set.
+    /// </summary>
+    public static TlsEndpointOptions For(Func<SslStreamCertificateContext> certificate,
+        Func<X509Certificate2Collection?>? authorities = null, ClientCertificatePolicy clients = ClientCertificatePolicy.None) => new()
     {
-        var authorities = ClientCertificates == ClientCertificatePolicy.None ? null : ClientCertificateAuthorities?.Invoke();
-        var options = new SslServerAuthenticationOptions
+        ServerOptions = () =>
         {
-            ServerCertificateContext = ServerCertificate(),
-            ClientCertificateRequired = authorities is not null,
-            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-        };
-        if (authorities is not null)
-        {
-            var policy = ClientCertificates;
-            options.RemoteCertificateValidationCallback = (_, certificate, _, _) => IsTrusted(certificate, authorities, policy);
-        }
-        return ValueTask.FromResult(options);
-    }
+            var trusted = clients == ClientCertificatePolicy.None ? null : authorities?.Invoke();
+            var options = new SslServerAuthenticationOptions
+            {
+                ServerCertificateContext = certificate(),
+                ClientCertificateRequired = trusted is not null,
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            };
+            if (trusted is not null) options.RemoteCertificateValidationCallback = (_, presented, _, _) => IsTrusted(presented, trusted, clients);
+            return options;
+        },
+    };
 
-    /// <summary>A client certificate is trusted when it chains to one of <paramref name="authorities"/> and is valid now.</summary>
+    internal ValueTask<SslServerAuthenticationOptions> SelectOptions(SslStream stream, SslClientHelloInfo hello, object? state, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(ServerOptions());
+
+    /// <summary>A client certificate is trusted when it chains to one of <paramref name="authorities"/> (only those) and is valid now.</summary>
     internal static bool IsTrusted(X509Certificate? certificate, X509Certificate2Collection authorities, ClientCertificatePolicy policy)
     {
         if (certificate is null) return policy == ClientCertificatePolicy.Optional;
@@ -44,7 +46,6 @@ public sealed class TlsEndpointOptions
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.VerificationFlags = X509VerificationFlags.NoFlag;
         var leaf = certificate as X509Certificate2 ?? new X509Certificate2(certificate);
         return chain.Build(leaf);
     }

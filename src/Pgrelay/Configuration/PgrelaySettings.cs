@@ -15,10 +15,16 @@ public sealed class PgrelaySettings
     public long SpillThresholdBytes { get; set; } = 64L * 1024 * 1024;
     public string? SpillDirectory { get; set; }
     public ListenAddress? Http { get; set; }
+    /// <summary>The HTTPS listener (off unless set); it serves what HTTP serves, with <see cref="Tls"/>.</summary>
+    public ListenAddress? Https { get; set; }
+    /// <summary>Certificate, key and client CA for every TLS listener; null when no tls-cert-file is set.</summary>
+    public TlsFiles? Tls { get; set; }
     public ListenAddress? Resp { get; set; }
     public ListenAddress? Memcached { get; set; }
     public string? RespPassword { get; set; }
     public string? AclFile { get; set; }
+    /// <summary>Redis's protected-mode: while the default user needs no password, serve loopback clients only.</summary>
+    public bool ProtectedMode { get; set; } = true;
     public string LogLevel { get; set; } = "Information";
     /// <summary>The config file, if any: sinks and rules are read from its "sinks" and "rules" sections.</summary>
     public string? ConfigFile { get; set; }
@@ -30,10 +36,10 @@ public sealed class PgrelaySettings
     /// <summary>Redis and memcached connection limits (maxclients, timeout, buffer limits, maxconns).</summary>
     public ListenerLimitSettings Limits { get; set; } = new();
 
-    /// <summary>TLS for the Redis (tls-port) and memcached (memcached-tls) listeners.</summary>
-    public TlsSettings Tls { get; set; } = new();
+    /// <summary>Redis's tls-port: a Redis TLS listener on the <see cref="Resp"/> address, with <see cref="Tls"/> (0: none).</summary>
+    public int TlsPort { get; set; }
 
-    /// <summary>memcached over TLS: a listen address like <c>memcached</c>; off by default.</summary>
+    /// <summary>memcached over TLS, with <see cref="Tls"/>: a listen address like <c>memcached</c>; off by default.</summary>
     public ListenAddress? MemcachedTls { get; set; }
 
     public const string DefaultHttp = "127.0.0.1:8080";

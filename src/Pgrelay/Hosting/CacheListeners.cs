@@ -22,16 +22,18 @@ internal sealed class CacheListeners(IServiceProvider services, PgrelaySettings 
     {
         var logger = loggers.CreateLogger("Pgrelay.Transport");
         if (EventLoopGroup.IsSupported) _loops = new EventLoopGroup(IoThreads(settings.Limits.IoThreads), logger);
-        var certificates = services.GetService<CertificateFiles>();
+        // Every TLS listener (HTTPS too) shares one reloader; each handshake takes its current certificate set.
+        var reloader = services.GetService<TlsCertificateReloader>();
+        TlsEndpointOptions? tls = reloader is null ? null : new TlsEndpointOptions { ServerOptions = () => reloader.Current.ServerOptions() };
         if (settings.Resp is { } resp)
         {
             var server = services.GetRequiredService<RespServer>();
             var limits = server.Options.ConnectionLimits;
             _listeners.Add(new TransportListener(new ListenerOptions(resp.EndPoint) { Limits = limits, Name = "redis" }, server.Sessions, server.Quota, _loops, logger));
-            if (settings.Tls.Port != 0)
+            if (settings.TlsPort != 0)
             {
-                var endPoint = new IPEndPoint(resp.Address, settings.Tls.Port);
-                _listeners.Add(new TransportListener(new ListenerOptions(endPoint) { Limits = limits, Name = "redis-tls", Tls = certificates!.EndpointOptions() },
+                var endPoint = new IPEndPoint(resp.Address, settings.TlsPort);
+                _listeners.Add(new TransportListener(new ListenerOptions(endPoint) { Limits = limits, Name = "redis-tls", Tls = tls },
                     server.Sessions, server.Quota, _loops, logger));
             }
         }
@@ -41,7 +43,7 @@ internal sealed class CacheListeners(IServiceProvider services, PgrelaySettings 
             if (settings.Memcached is { } plain)
                 _listeners.Add(new TransportListener(new ListenerOptions(plain.EndPoint) { Limits = server.ConnectionLimits, Name = "memcached" }, server.Sessions, server.Quota, _loops, logger));
             if (settings.MemcachedTls is { } secure)
-                _listeners.Add(new TransportListener(new ListenerOptions(secure.EndPoint) { Limits = server.ConnectionLimits, Name = "memcached-tls", Tls = certificates!.EndpointOptions() },
+                _listeners.Add(new TransportListener(new ListenerOptions(secure.EndPoint) { Limits = server.ConnectionLimits, Name = "memcached-tls", Tls = tls },
                     server.Sessions, server.Quota, _loops, logger));
         }
         foreach (var listener in _listeners)

@@ -34,7 +34,7 @@ public static class PgrelayHost
         builder.Services.AddSingleton(status);
         var sinks = SinkHosting.Settings(settings);
         var replicationOptions = ReplicationOptionsFrom(settings);
-        SinkHosting.ConfigureReplication(replicationOptions, sinks, store);
+        SinkHosting.ConfigureReplication(replicationOptions, sinks);
         builder.Services.AddSingleton(replicationOptions);
         builder.Services.AddSingleton(sp => new ReplicationService(
             sp.GetRequiredService<ReplicationOptions>(), store, status, sp.GetRequiredService<ILoggerFactory>()));
@@ -42,15 +42,17 @@ public static class PgrelayHost
         builder.Services.AddHostedService<StoreMaintenance>();
         builder.Services.AddHostedService<SnapshotProgress>();
         builder.Services.AddPgrelayHttp();
+        HttpsListener.AddServices(builder.Services, settings);
         ProtocolListeners.AddServices(builder.Services, settings);
         SinkHosting.AddServices(builder.Services, sinks);
 
-        if (settings.Http is { } http)
+        if (settings.Http is not null || settings.Https is not null)
         {
             builder.WebHost.UseKestrel(kestrel =>
             {
                 kestrel.AddServerHeader = false;
-                kestrel.Listen(http.EndPoint, l => l.Protocols = HttpProtocols.Http1AndHttp2);
+                if (settings.Http is { } http) kestrel.Listen(http.EndPoint, l => l.Protocols = HttpProtocols.Http1AndHttp2);
+                HttpsListener.Listen(kestrel, settings);
             });
         }
         else builder.Services.AddSingleton<Microsoft.AspNetCore.Hosting.Server.IServer, NoHttpServer>();

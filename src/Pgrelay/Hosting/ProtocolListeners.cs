@@ -27,19 +27,15 @@ internal static class ProtocolListeners
             services.AddSingleton<IProtocolConnectionCounter>(sp =>
                 new ProtocolConnectionCounter("memcached", () => sp.GetRequiredService<MemcachedServer>().ConnectedClients));
         }
-        if (settings.Resp is not null || settings.Memcached is not null || settings.MemcachedTls is not null)
-        {
-            if (settings.Tls.Enabled) services.AddSingleton(sp => Guard(() => new CertificateFiles(settings.Tls, sp.GetRequiredService<ILogger<CertificateFiles>>())));
-            services.AddHostedService<CacheListeners>();
-        }
+        // TLS listeners take their certificates from the reloader HttpsListener registers for every TLS listener.
+        if (settings.Resp is not null || settings.Memcached is not null || settings.MemcachedTls is not null) services.AddHostedService<CacheListeners>();
     }
 
-    /// <summary>Checks every protocol's settings (and loads the ACL file and certificates) without registering anything: run before preflight.</summary>
+    /// <summary>Checks every protocol's settings (and loads the ACL file) without registering anything: run before preflight.</summary>
     public static void Validate(PgrelaySettings settings)
     {
         Guard(() => RespOptionsFrom(settings)?.Validate());
         Guard(() => MemcachedOptionsFrom(settings)?.Validate());
-        if (settings.Tls.Enabled) Guard(() => new CertificateFiles(settings.Tls, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance).Dispose());
     }
 
     public static RespOptions? RespOptionsFrom(PgrelaySettings settings) => settings.Resp is not { } address ? null : new RespOptions
@@ -48,6 +44,7 @@ internal static class ProtocolListeners
         Port = address.Port,
         Password = settings.RespPassword,
         AclFile = settings.AclFile,
+        ProtectedMode = settings.ProtectedMode,
         MaxClients = settings.Limits.MaxClients,
         IdleTimeout = settings.Limits.Timeout,
         QueryBufferLimit = settings.Limits.ClientQueryBufferLimit,
@@ -65,17 +62,11 @@ internal static class ProtocolListeners
         };
 
     /// <summary>A protocol's own validation (an unreadable ACL file, a bad limit) is a settings error: one line, exit 2.</summary>
-    private static void Guard(Action register) => Guard(() =>
-    {
-        register();
-        return 0;
-    });
-
-    private static T Guard<T>(Func<T> register)
+    private static void Guard(Action register)
     {
         try
         {
-            return register();
+            register();
         }
         catch (InvalidOperationException e)
         {
