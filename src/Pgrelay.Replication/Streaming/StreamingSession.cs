@@ -40,7 +40,7 @@ internal sealed class StreamingSession
     public async Task RunAsync(LogicalReplicationConnection conn, string slotName, int protocolVersion, CancellationToken ct)
     {
         var pgOptions = new PgOutputReplicationOptions(_options.Publications, (PgOutputProtocolVersion)protocolVersion,
-            binary: false, streamingMode: PgOutputStreamingMode.On, messages: true);
+            binary: false, streamingMode: Preflight.StreamingModeFor(protocolVersion), messages: true);
         await using var missing = new MissingValueLookup(_source);
         using var decoder = new PgOutputDecoder(_target, _status, _catalog, missing, _options, _log, _replayUpTo);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
