@@ -22,6 +22,21 @@ internal static class Assertions
     }
 
     /// <summary>
+    /// Waits until the slot's statistics count at least <paramref name="atLeast"/> streamed transactions and returns the
+    /// count: they reach pg_stat_replication_slots a little after the fact (a hang guard, not a timing assertion).
+    /// </summary>
+    public static async Task<long> StreamedTransactionsAsync(PostgresHarness pg, string database, string slot, long atLeast = 1)
+    {
+        long streamed = 0;
+        for (var deadline = DateTime.UtcNow.AddSeconds(60); DateTime.UtcNow < deadline; await Task.Delay(200))
+        {
+            streamed = await pg.ScalarAsync<long>(database, $"SELECT stream_txns FROM pg_stat_replication_slots WHERE slot_name = '{slot}'");
+            if (streamed >= atLeast) break;
+        }
+        return streamed;
+    }
+
+    /// <summary>
     /// Every table of the real store equals its table in the database, row for row and byte for byte (read at one pinned
     /// LSN); returns how many rows were compared.
     /// </summary>

@@ -10,7 +10,7 @@ public sealed class PostgresServersTests
 
     [Theory]
     [MemberData(nameof(Versions))]
-    public async Task Each_pinned_version_starts_and_decodes_pgoutput(int version)
+    public async Task Each_pinned_version_starts_decodes_pgoutput_and_gets_its_best_protocol(int version)
     {
         await using var pg = new PostgresHarness(version);
         await pg.StartAsync();
@@ -29,5 +29,11 @@ public sealed class PostgresServersTests
               'publication_names', 'pub')
             """);
         Assert.Equal(4, changes); // Begin, Relation, Insert, Commit
+
+        // Preflight picks the protocol each version supports best.
+        var preflight = await Preflight.RunAsync(Connection.SourceOptions.Parse(pg.Cluster.UrlFor(db)), ["pub"], CancellationToken.None);
+        Assert.Equal(version switch { 14 => 2, 15 => 3, _ => 4 }, preflight.ProtocolVersion);
+        Assert.Equal(version >= 16 ? Npgsql.Replication.PgOutput.PgOutputStreamingMode.Parallel : Npgsql.Replication.PgOutput.PgOutputStreamingMode.On,
+            Preflight.StreamingModeFor(preflight.ProtocolVersion));
     }
 }

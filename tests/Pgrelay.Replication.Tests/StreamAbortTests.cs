@@ -56,10 +56,7 @@ public abstract class StreamAbortTests(PostgresFixture pg)
         await pg.ExecuteAsync(db, "UPDATE s SET v = 'later' WHERE id = 21; DELETE FROM s WHERE id = 22");
         await run.SyncAsync();
 
-        // Slot statistics reach pg_stat_replication_slots a little after the fact (a hang guard, not a timing assertion).
-        long streamed = 0;
-        for (var deadline = DateTime.UtcNow.AddSeconds(60); streamed < 2 && DateTime.UtcNow < deadline; await Task.Delay(200))
-            streamed = await pg.ScalarAsync<long>(db, $"SELECT stream_txns FROM pg_stat_replication_slots WHERE slot_name = '{run.Service.SlotName}'");
+        var streamed = await Assertions.StreamedTransactionsAsync(pg, db, run.Service.SlotName, atLeast: 2);
         Assert.True(streamed >= 2, $"PostgreSQL should have streamed both big transactions (stream_txns = {streamed})");
         Assert.Equal(15100, await Assertions.StoreMatchesAsync(pg, db, store));
     }
