@@ -225,10 +225,10 @@ public sealed class DifferentialRun : IAsyncDisposable
 
     private async Task WaitForSlotCreationAsync(CancellationToken ct)
     {
-        // The slot appears (not yet consistent) as soon as pgrelay asks for it; then the creating session waits for X.
+        // pgrelay's walsender shows CREATE_REPLICATION_SLOT while it waits for X (the slot is not listed until it is built).
         for (var deadline = DateTime.UtcNow.AddMinutes(2); DateTime.UtcNow < deadline; await Task.Delay(50, ct))
-            if (await _pg.ScalarAsync<long>(_source, "SELECT count(*) FROM pg_replication_slots") > 0) return;
-        throw new TimeoutException("pgrelay never created its slot");
+            if (await _pg.ScalarAsync<long>(_source, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE_REPLICATION_SLOT%'") > 0) return;
+        throw new TimeoutException("pgrelay never asked for its slot");
     }
 
     private Task ReachedAsync(int transactions, CancellationToken ct) =>
