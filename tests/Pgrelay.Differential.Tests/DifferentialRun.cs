@@ -38,6 +38,7 @@ public sealed class DifferentialRun : IAsyncDisposable
     private readonly StringBuilder _pgrelayOutput = new();
     private int _started, _markers;
     private volatile TaskCompletionSource _gate = Open();
+    private bool _keepWork;
 
     public DifferentialRun(int seed, Switches switches, RunSize size, int postgresVersion, Action<string> log)
     {
@@ -64,14 +65,16 @@ public sealed class DifferentialRun : IAsyncDisposable
         await Task.WhenAll(workers);
         Step($"workload done: {string.Join(", ", _outcomes.OrderBy(o => o.Key).Select(o => $"{o.Key} {o.Value}"))}");
 
-        await SyncAsync();
-        var divergences = await CompareAsync();
+        var divergences = new Divergences();
+        await SyncAsync(divergences);
+        await CompareAsync(divergences);
         Step($"compared: {divergences.Count} divergences");
         if (divergences.Count > 0)
         {
             var report = Path.Combine(Path.GetTempPath(), $"pgrelay-diff-{_seed}-{DateTime.UtcNow:yyyyMMddHHmmss}.txt");
             await File.WriteAllTextAsync(report, $"{Describe}\n\n{divergences.Full()}\n\n--- pgrelay output ---\n{PgrelayOutput()}");
-            _log($"full report: {report}");
+            _log($"full report: {report}; the sinks' files and state are kept in {_work}");
+            _keepWork = true;
         }
         return divergences;
     }
@@ -300,7 +303,7 @@ public sealed class DifferentialRun : IAsyncDisposable
     /// A marker row committed after everything else: once a reader has it, it has every transaction before it, since
     /// pgrelay applies transactions whole and in commit order. Each sink gets the same test.
     /// </summary>
-    private async Task SyncAsync()
+    private async Task SyncAsync(Divergences d)
     {
         using var guard = new CancellationTokenSource(RunSize.HangGuard);
         await WaitReadyAsync(guard.Token);
@@ -311,26 +314,37 @@ public sealed class DifferentialRun : IAsyncDisposable
             "the cache to apply the marker", guard.Token);
         if (_switches.Sinks)
         {
-            await WaitAsync(async () =>
+            // A sink that never catches up is a divergence of its own; the other readers are still compared.
+            using var sinkGuard = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+            try
             {
-                await using var conn = await _pg.OpenAsync(_target);
-                await using var cmd = new NpgsqlCommand($"SELECT count(*) FROM pg_tables WHERE tablename = '{Marker}'", conn);
-                if ((long)(await cmd.ExecuteScalarAsync(guard.Token))! == 0) return false;
-                await using var row = new NpgsqlCommand($"SELECT count(*) FROM {Marker} WHERE id = {marker}", conn);
-                return (long)(await row.ExecuteScalarAsync(guard.Token))! == 1;
-            }, "the postgres sink to apply the marker", guard.Token);
+                await WaitAsync(async () =>
+                {
+                    await using var conn = await _pg.OpenAsync(_target);
+                    await using var cmd = new NpgsqlCommand($"SELECT count(*) FROM pg_tables WHERE tablename = '{Marker}'", conn);
+                    if ((long)(await cmd.ExecuteScalarAsync(sinkGuard.Token))! == 0) return false;
+                    await using var row = new NpgsqlCommand($"SELECT count(*) FROM {Marker} WHERE id = {marker}", conn);
+                    return (long)(await row.ExecuteScalarAsync(sinkGuard.Token))! == 1;
+                }, "the postgres sink to apply the marker", sinkGuard.Token);
+            }
+            catch (TimeoutException e) { d.Add("postgres sink", $"never caught up: {e.Message}; pgrelay log tail:\n{Tail(PgrelayOutput(), 15)}"); }
             var file = Path.Combine(_work, "changes.jsonl");
             var needle = $"\"table\":\"{Marker}\",\"key\":\"{marker}\"";
-            await WaitAsync(() => Task.FromResult(File.Exists(file) && File.ReadAllText(file).Contains(needle)), "the file sink to write the marker", guard.Token);
+            try
+            {
+                await WaitAsync(() => Task.FromResult(File.Exists(file) && File.ReadAllText(file).Contains(needle)), "the file sink to write the marker", sinkGuard.Token);
+            }
+            catch (TimeoutException e) { d.Add("file sink", $"never caught up: {e.Message}"); }
         }
         // The HTTP listing's sorted key index is rebuilt at most once a second (docs/http.md).
         await Task.Delay(1500, guard.Token);
         Step("synced");
     }
 
-    private async Task<Divergences> CompareAsync()
+    private static string Tail(string text, int lines) => string.Join("\n", text.Split('\n').TakeLast(lines));
+
+    private async Task CompareAsync(Divergences d)
     {
-        var d = new Divergences();
         await using var source = await _pg.OpenAsync(_source);
         var tables = await DatabaseTruth.ReadAsync(source, Publication, new HashSet<string> { Marker });
         var published = tables.Select(t => t.Name).ToHashSet();
@@ -368,7 +382,6 @@ public sealed class DifferentialRun : IAsyncDisposable
             Step($"file sink: {replay.Events} events");
         }
         Step($"compared {tables.Sum(t => t.Rows.Count)} rows in {tables.Count} tables");
-        return d;
     }
 
     // ---------------------------------------------------------------- helpers
@@ -399,6 +412,7 @@ public sealed class DifferentialRun : IAsyncDisposable
             _pgrelay = null;
         }
         await _pg.DisposeAsync();
-        try { Directory.Delete(_work, recursive: true); } catch (IOException) { }
+        if (!_keepWork)
+            try { Directory.Delete(_work, recursive: true); } catch (IOException) { }
     }
 }
