@@ -228,10 +228,12 @@ public sealed class DifferentialRun : IAsyncDisposable
 
     private async Task WaitForSlotCreationAsync(CancellationToken ct)
     {
-        // pgrelay's walsender shows CREATE_REPLICATION_SLOT while it waits for X (the slot is not listed until it is built).
-        for (var deadline = DateTime.UtcNow.AddMinutes(2); DateTime.UtcNow < deadline; await Task.Delay(50, ct))
+        // pgrelay's walsender shows CREATE_REPLICATION_SLOT while it waits for X. Not every start-up path gets there
+        // while X is open (one that waits on X earlier never does), so after a while the race goes on regardless:
+        // the order of X, Y and Z around pgrelay's start is what matters, not the exact instant.
+        for (var until = DateTime.UtcNow.AddSeconds(10); DateTime.UtcNow < until; await Task.Delay(50, ct))
             if (await _pg.ScalarAsync<long>(_source, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE_REPLICATION_SLOT%'") > 0) return;
-        throw new TimeoutException("pgrelay never asked for its slot");
+        Step("pgrelay did not ask for its slot within 10 s; the start-up race goes on");
     }
 
     private Task ReachedAsync(int transactions, CancellationToken ct) =>
