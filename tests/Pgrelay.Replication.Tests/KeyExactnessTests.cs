@@ -14,8 +14,14 @@ namespace Pgrelay.Replication.Tests;
 /// and tables without a primary key keep every copy of identical rows (issue 10, items 5 to 8). Every check compares the
 /// real store, fed by real replication, with PostgreSQL's own rows.
 /// </summary>
-public sealed class KeyExactnessTests(PostgresFixture pg) : IClassFixture<PostgresFixture>
+public abstract class KeyExactnessTests(PostgresFixture pg)
 {
+    public sealed class PG14(Postgres14Fixture pg) : KeyExactnessTests(pg), IClassFixture<Postgres14Fixture>;
+    public sealed class PG15(PostgresFixture pg) : KeyExactnessTests(pg), IClassFixture<PostgresFixture>;
+    public sealed class PG16(Postgres16Fixture pg) : KeyExactnessTests(pg), IClassFixture<Postgres16Fixture>;
+    public sealed class PG17(Postgres17Fixture pg) : KeyExactnessTests(pg), IClassFixture<Postgres17Fixture>;
+    public sealed class PG18(Postgres18Fixture pg) : KeyExactnessTests(pg), IClassFixture<Postgres18Fixture>;
+
     [Fact]
     public async Task Replica_identity_using_index_keeps_the_primary_key_as_the_key()
     {

@@ -4,8 +4,14 @@ using Xunit;
 
 namespace Pgrelay.Replication.Tests;
 
-public sealed class SnapshotAndStreamTests(PostgresFixture pg) : IClassFixture<PostgresFixture>
+public abstract class SnapshotAndStreamTests(PostgresFixture pg)
 {
+    public sealed class PG14(Postgres14Fixture pg) : SnapshotAndStreamTests(pg), IClassFixture<Postgres14Fixture>;
+    public sealed class PG15(PostgresFixture pg) : SnapshotAndStreamTests(pg), IClassFixture<PostgresFixture>;
+    public sealed class PG16(Postgres16Fixture pg) : SnapshotAndStreamTests(pg), IClassFixture<Postgres16Fixture>;
+    public sealed class PG17(Postgres17Fixture pg) : SnapshotAndStreamTests(pg), IClassFixture<Postgres17Fixture>;
+    public sealed class PG18(Postgres18Fixture pg) : SnapshotAndStreamTests(pg), IClassFixture<Postgres18Fixture>;
+
     [Fact]
     public async Task Snapshot_then_stream_has_no_gap_and_no_duplicate_under_concurrent_writes()
     {

@@ -139,3 +139,37 @@ public sealed class TransactionBufferTests
         Assert.Equal(Enumerable.Range(0, 1000), Ids(buffer));
     }
 }
+
+public sealed class StallWatchdogTests
+{
+    private static readonly DateTime T0 = new(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public void A_quiet_decoder_with_an_old_undecoded_heartbeat_is_suspected()
+    {
+        var watchdog = new StallWatchdog(Timeout);
+        watchdog.OnBeat(new Lsn(500), T0, decoded: new Lsn(100));
+        watchdog.OnBeat(new Lsn(600), T0.AddSeconds(10), decoded: new Lsn(100)); // the oldest undecoded beat is the evidence
+        watchdog.Waiting(T0);
+        Assert.Null(watchdog.Suspect(T0.AddSeconds(29), new Lsn(100)));
+        Assert.Equal(new Lsn(500), watchdog.Suspect(T0.AddSeconds(31), new Lsn(100)));
+        Assert.True(StallWatchdog.Stalled(new Lsn(500), serverSent: new Lsn(700)));
+        Assert.False(StallWatchdog.Stalled(new Lsn(500), serverSent: new Lsn(400))); // the server is still busy before it
+    }
+
+    [Fact]
+    public void A_decoder_busy_with_a_message_or_past_the_heartbeat_is_not_suspected()
+    {
+        var watchdog = new StallWatchdog(Timeout);
+        watchdog.OnBeat(new Lsn(500), T0, decoded: new Lsn(100));
+        watchdog.Waiting(T0);
+        watchdog.Received(); // applying a big transaction: not waiting on the server
+        Assert.Null(watchdog.Suspect(T0.AddMinutes(5), new Lsn(100)));
+        watchdog.Waiting(T0.AddMinutes(5));
+        Assert.Null(watchdog.Suspect(T0.AddMinutes(10), new Lsn(500))); // the heartbeat was decoded: just idle
+        watchdog.OnBeat(new Lsn(900), T0.AddMinutes(10), decoded: new Lsn(500));
+        Assert.Null(watchdog.Suspect(T0.AddMinutes(10).AddSeconds(5), new Lsn(500)));
+        Assert.Equal(new Lsn(900), watchdog.Suspect(T0.AddMinutes(11), new Lsn(500)));
+    }
+}
