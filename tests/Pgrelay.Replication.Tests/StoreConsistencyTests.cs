@@ -56,7 +56,7 @@ public sealed class StoreConsistencyTests(PostgresFixture pg) : IClassFixture<Po
             sql.Append(random.Next(10) == 0 ? "ROLLBACK;" : "COMMIT;");
             await Exec(conn, sql.ToString());
         }
-        await run.SyncAsync();
+        await run.SettleAsync();
 
         foreach (var table in store.Tables)
         {

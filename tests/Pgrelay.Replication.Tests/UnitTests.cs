@@ -3,6 +3,7 @@ using Pgrelay.Core.Changes;
 using Pgrelay.Core.Model;
 using Pgrelay.Core.Rows;
 using Pgrelay.Replication.Connection;
+using Pgrelay.Replication.Slots;
 using Pgrelay.Replication.Snapshot;
 using Pgrelay.Replication.Streaming;
 using Xunit;
@@ -81,19 +82,36 @@ public sealed class SourceOptionsTests
     }
 
     [Fact]
-    public void Default_slot_names_are_valid()
+    public void Default_slot_names_are_valid_and_unique_per_instance()
     {
-        Assert.Equal("pgrelay_my_shop", SlotNames.DefaultFor("My-Shop"));
-        Assert.True(SlotNames.IsValid(SlotNames.DefaultFor(new string('x', 100))));
+        var name = SlotNames.NewFor("My-Shop");
+        Assert.Matches("^pgrelay_my_shop_[0-9a-f]{8}$", name);
+        Assert.NotEqual(name, SlotNames.NewFor("My-Shop"));
+        Assert.True(SlotNames.IsValid(SlotNames.NewFor(new string('x', 100))));
     }
 
-    [Theory]
-    [InlineData("{42}", "42")]
-    [InlineData("{\"a b\"}", "a b")]
-    [InlineData("{\"q\\\"x\"}", "q\"x")]
-    [InlineData("{NULL}", null)]
-    public void Missing_values_come_out_of_their_array_literal(string literal, string? expected) =>
-        Assert.Equal(expected, MissingValueLookup.SingleElement(literal));
+    [Fact]
+    public void A_state_directory_keeps_the_instance_slot_and_what_it_created()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "pgrelay-slot-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var first = InstanceSlot.Resolve(null, "shop", dir);
+            Assert.True(first.IsOwned);   // a generated name is this instance's before the slot exists
+            Assert.Equal(first.Name, InstanceSlot.Resolve(null, "shop", dir).Name);
+
+            var named = InstanceSlot.Resolve("shared", "shop", dir);
+            Assert.False(named.IsOwned);
+            named.Created();
+            Assert.True(InstanceSlot.Resolve("shared", "shop", dir).IsOwned);
+            Assert.False(InstanceSlot.Resolve("other", "shop", dir).IsOwned);
+            Assert.False(InstanceSlot.Resolve("shared", "shop", null).IsOwned);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
 
 public sealed class TransactionBufferTests

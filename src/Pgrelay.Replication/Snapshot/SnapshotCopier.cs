@@ -12,7 +12,8 @@ namespace Pgrelay.Replication.Snapshot;
 
 /// <summary>
 /// Copies every published table inside the slot's exported snapshot, in parallel: each connection joins
-/// the snapshot with SET TRANSACTION SNAPSHOT and takes ctid page ranges from a shared queue.
+/// the snapshot with SET TRANSACTION SNAPSHOT and takes ctid page ranges from a shared queue. The same copy serves the
+/// start-up snapshot (with progress in <see cref="ReplicationStatus"/>) and loads beside the running stream (without it).
 /// <para>
 /// Why TEXT COPY read raw: text output comes from the same type output functions pgoutput uses for
 /// the stream (under the same session settings), so a snapshot value and a streamed value of the same
@@ -26,11 +27,13 @@ public sealed class SnapshotCopier
 
     private readonly SourceOptions _source;
     private readonly ReplicationOptions _options;
-    private readonly IReplicationTarget _target;
-    private readonly ReplicationStatus _status;
+    private readonly ISnapshotRowSink _target;
+    private readonly ReplicationStatus? _status;
     private readonly ILogger _log;
 
-    public SnapshotCopier(SourceOptions source, ReplicationOptions options, IReplicationTarget target, ReplicationStatus status, ILogger log)
+    /// <param name="status">Start-up snapshot progress; null for a load beside the stream, which also keeps the garbage
+    /// collector running (readers and the writer allocate meanwhile).</param>
+    public SnapshotCopier(SourceOptions source, ReplicationOptions options, ISnapshotRowSink target, ReplicationStatus? status, ILogger log)
     {
         _source = source;
         _options = options;
@@ -41,9 +44,12 @@ public sealed class SnapshotCopier
 
     public async Task CopyAsync(string snapshotName, IReadOnlyList<PublishedTable> tables, CancellationToken ct)
     {
-        _status.ResetSnapshotProgress();
-        _status.SnapshotTablesTotal = tables.Count;
-        _status.SnapshotRowsEstimated = tables.Sum(t => Math.Max(0, t.RelTuples));
+        if (_status is not null)
+        {
+            _status.ResetSnapshotProgress();
+            _status.SnapshotTablesTotal = tables.Count;
+            _status.SnapshotRowsEstimated = tables.Sum(t => Math.Max(0, t.RelTuples));
+        }
 
         foreach (var table in tables) _target.ExpectSnapshotRows(table.Schema, table.RelTuples);
         // Biggest tables first so the tail of the copy is short ranges, not one long table.
@@ -54,10 +60,10 @@ public sealed class SnapshotCopier
         var queue = new ConcurrentQueue<CopyRange>(ranges);
         int workers = Math.Max(1, Math.Min(_options.CopyParallelism, ranges.Count));
         _log.LogInformation("copying {Tables} tables ({Ranges} ranges, ~{Rows} rows) with {Workers} connections in snapshot {Snapshot}",
-            tables.Count, ranges.Count, _status.SnapshotRowsEstimated, workers, snapshotName);
+            tables.Count, ranges.Count, tables.Sum(t => Math.Max(0, t.RelTuples)), workers, snapshotName);
 
         // Rows take about twice their heap size here (text values, a row header, an array header, batch lists).
-        using var noGc = NoGcWindow.TryOpen(tables.Sum(t => Math.Max(0, t.RelPages)) * 8192 * 2);
+        using var noGc = _status is null ? null : NoGcWindow.TryOpen(tables.Sum(t => Math.Max(0, t.RelPages)) * 8192 * 2);
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
         // One loader puts every batch into the target, so the copiers never wait on (and spin for) the store's
         // write lock: they keep reading and parsing while the previous batch goes in.
@@ -69,7 +75,7 @@ public sealed class SnapshotCopier
                 await foreach (var batch in batches.Reader.ReadAllAsync(failed.Token).ConfigureAwait(false))
                 {
                     _target.LoadSnapshotRows(batch.Table, batch.Rows);
-                    _status.CountSnapshotRows(batch.Rows.Count);
+                    _status?.CountSnapshotRows(batch.Rows.Count);
                 }
             }
             catch
@@ -133,7 +139,7 @@ public sealed class SnapshotCopier
                     CopyOne(conn, range, chunk, batches, ct);
                     if (remaining.AddOrUpdate(range.Table.Schema.RelationId, 0, (_, n) => n - 1) == 0)
                     {
-                        _status.CountSnapshotTableDone();
+                        _status?.CountSnapshotTableDone();
                         _log.LogDebug("copied table {Table}", range.Table.Schema);
                     }
                 }

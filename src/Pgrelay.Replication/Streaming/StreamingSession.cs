@@ -6,12 +6,15 @@ using Pgrelay.Core.Changes;
 using Pgrelay.Core.Model;
 using Pgrelay.Core.Status;
 using Pgrelay.Replication.Connection;
+using Pgrelay.Replication.Reloads;
+using Pgrelay.Replication.Slots;
 
 namespace Pgrelay.Replication.Streaming;
 
 /// <summary>
-/// One START_REPLICATION session: decodes messages into the target, confirms progress to the server, and
-/// keeps a heartbeat going. Returns (or throws) when the connection ends; the caller reconnects.
+/// One START_REPLICATION session: checks that the slot still holds what the target lacks (<see cref="SlotPosition"/>),
+/// decodes messages into the target, confirms progress to the server, and keeps a heartbeat going. Returns (or throws)
+/// when the connection ends; the caller reconnects.
 /// </summary>
 internal sealed class StreamingSession
 {
@@ -22,16 +25,20 @@ internal sealed class StreamingSession
     private readonly IReplicationTarget _target;
     private readonly ReplicationStatus _status;
     private readonly RelationCatalog _catalog;
+    private readonly TableReloads? _reloads;
+    private readonly SlotPosition _position;
     private readonly ILogger _log;
 
     public StreamingSession(SourceOptions source, ReplicationOptions options, IReplicationTarget target, ReplicationStatus status,
-        RelationCatalog catalog, ILogger log)
+        RelationCatalog catalog, TableReloads? reloads, SlotPosition position, ILogger log)
     {
         _source = source;
         _options = options;
         _target = target;
         _status = status;
         _catalog = catalog;
+        _reloads = reloads;
+        _position = position;
         _log = log;
     }
 
@@ -39,20 +46,41 @@ internal sealed class StreamingSession
     {
         var pgOptions = new PgOutputReplicationOptions(_options.Publications, (PgOutputProtocolVersion)protocolVersion,
             binary: false, streamingMode: PgOutputStreamingMode.On, messages: true);
-        await using var missing = new MissingValueLookup(_source);
-        using var decoder = new PgOutputDecoder(_target, _status, _catalog, missing, _options, _log);
+        using var decoder = new PgOutputDecoder(_target, _status, _catalog, _reloads, _options, _log);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
 
         var heartbeat = new HeartbeatEmitter(_source, _options.HeartbeatInterval, _log).RunAsync(stop.Token);
-        Task? feedback = null;
+        Task? feedback = null, attached = null;
         try
         {
             var messages = conn.StartReplication(new PgOutputReplicationSlot(slotName), pgOptions, stop.Token);
             _status.Phase = ReplicationPhase.Streaming;
             _log.LogInformation("streaming from slot {Slot} (pgoutput protocol {Protocol}) after {Applied}", slotName, protocolVersion, _target.AppliedLsn);
-            feedback = FeedbackLoopAsync(conn, decoder, stop.Token);
-            await foreach (var message in messages.ConfigureAwait(false))
-                await decoder.HandleAsync(message, stop.Token).ConfigureAwait(false);
+            // START_REPLICATION goes out with the first read below; the check waits until it holds the slot. Nothing is
+            // applied or confirmed before the check passed.
+            attached = _position.VerifyAttachAsync(_source, slotName, conn.ProcessID, _target.AppliedLsn, stop.Token);
+            // A failed check ends the session even while the stream is idle.
+            _ = attached.ContinueWith(static (t, s) => ((CancellationTokenSource)s!).Cancel(), stop,
+                CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            feedback = FeedbackLoopAsync(conn, decoder, attached, stop.Token);
+            bool verified = false;
+            try
+            {
+                await foreach (var message in messages.ConfigureAwait(false))
+                {
+                    if (!verified)
+                    {
+                        await attached.ConfigureAwait(false);
+                        verified = true;
+                    }
+                    await decoder.HandleAsync(message, stop.Token).ConfigureAwait(false);
+                }
+            }
+            catch (Exception) when (attached.IsFaulted && !ct.IsCancellationRequested)
+            {
+                await attached.ConfigureAwait(false);   // the reason the session ended
+                throw;
+            }
             ct.ThrowIfCancellationRequested();
             throw new EndOfStreamException("the server ended the replication stream");
         }
@@ -61,6 +89,7 @@ internal sealed class StreamingSession
             stop.Cancel();
             await heartbeat.ConfigureAwait(false);
             if (feedback is not null) await feedback.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (attached is not null) await attached.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 
@@ -69,8 +98,11 @@ internal sealed class StreamingSession
     /// buffered and everything applied is already safe, the server's own position is confirmed too, so an idle
     /// slot does not keep WAL: nothing below it can still be on its way to us.
     /// </summary>
-    private async Task FeedbackLoopAsync(LogicalReplicationConnection conn, PgOutputDecoder decoder, CancellationToken ct)
+    private async Task FeedbackLoopAsync(LogicalReplicationConnection conn, PgOutputDecoder decoder, Task attached, CancellationToken ct)
     {
+        // Nothing is confirmed before the slot was found to hold what the store lacks (the session ends otherwise).
+        await attached.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!attached.IsCompletedSuccessfully) return;
         var confirmed = _status.ConfirmedLsn;
         // A new session starts from what the previous one confirmed, never from zero.
         if (confirmed > Lsn.Zero) conn.SetReplicationStatus(new NpgsqlLogSequenceNumber(confirmed.Value));
@@ -99,6 +131,8 @@ internal sealed class StreamingSession
                 bool due = DateTime.UtcNow - lastSent >= _options.StatusInterval;
                 if (candidate > confirmed)
                 {
+                    // Recorded before the server can learn it: a reattach compares the slot with it.
+                    _position.Confirm(candidate);
                     conn.SetReplicationStatus(new NpgsqlLogSequenceNumber(candidate.Value));
                     confirmed = candidate;
                     due = true;

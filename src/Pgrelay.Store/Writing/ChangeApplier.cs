@@ -11,7 +11,12 @@ namespace Pgrelay.Store.Writing;
 /// <summary>
 /// Turns the changes of one transaction into row versions stamped with its end LSN (invisible until the store moves
 /// its visible LSN), and says what each change did for the feed: the previous version it replaced, the complete new
-/// one. Unchanged TOAST columns are filled from the previous version; ALTER TABLE rewrites the table's rows.
+/// one. Unchanged TOAST columns are filled from the previous version.
+/// <para>A relation change that keeps the rows valid (<see cref="TableSchema.IsRowCompatibleWith"/>) gives the table its new
+/// schema. Any other (columns added, dropped, renamed, retyped) cannot be applied to the held rows without guessing what
+/// PostgreSQL now holds in them, so the table is frozen as it was until a load beside the stream replaces it
+/// (<see cref="TableSwap"/>). Changes of tables the store does not hold, or holds frozen, are ignored: the load that
+/// replaces them carries them.</para>
 /// Called under the store's write lock only.
 /// </summary>
 internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionMaintenance maintenance)
@@ -20,7 +25,28 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
 
     public void Apply(in RowChange change, ulong lsn, List<AppliedChange> applied)
     {
-        var table = catalog.TableFor(change.Table);
+        var table = catalog.Find(change.Table.RelationId);
+        if (table is null) return;
+        if (change.Kind == ChangeKind.Unpublish)
+        {
+            // Subscribers and sinks learn it as a truncate: every row of the table is gone from what pgrelay serves.
+            catalog.Remove(table);
+            applied.Add(new(ChangeKind.Truncate, table, table.Schema, null, null));
+            return;
+        }
+        if (table.AwaitingReload) return;
+        if (change.Kind == ChangeKind.Relation && !table.Schema.IsRowCompatibleWith(change.Table))
+        {
+            // No feed entry: what changed for readers is known only once the load replaces the table.
+            table.AwaitingReload = true;
+            return;
+        }
+        ApplyTo(table, change, lsn, applied);
+    }
+
+    /// <summary>Applies a row change (or a row-compatible relation change) to <paramref name="table"/>, held or not.</summary>
+    public void ApplyTo(StoredTable table, in RowChange change, ulong lsn, List<AppliedChange> applied)
+    {
         switch (change.Kind)
         {
             case ChangeKind.Insert:
@@ -47,23 +73,28 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
                 applied.Add(new(ChangeKind.Truncate, table, table.Schema, null, null));
                 break;
             case ChangeKind.Relation:
-                ApplyRelation(table, change, lsn);
+                table.AddSchema(lsn, change.Table);
                 applied.Add(new(ChangeKind.Relation, table, change.Table, null, null));
                 break;
         }
     }
 
-    /// <summary>What a change replayed to durable consumers says, without touching the tables (they hold it already).</summary>
-    public AppliedChange Describe(in RowChange change)
+    /// <summary>What a change replayed to durable consumers says, without touching the tables (they hold it already).
+    /// False for a table the store does not hold.</summary>
+    public bool TryDescribe(in RowChange change, out AppliedChange described)
     {
-        var table = catalog.TableFor(change.Table);
-        return change.Kind switch
+        described = default;
+        var table = catalog.Find(change.Table.RelationId);
+        if (table is null) return false;
+        described = change.Kind switch
         {
             ChangeKind.Insert => new(ChangeKind.Insert, table, change.Table, null, change.NewRow),
             ChangeKind.Update => new(ChangeKind.Update, table, change.Table, change.OldRow, change.NewRow),
             ChangeKind.Delete => new(ChangeKind.Delete, table, change.Table, change.OldRow, null),
+            ChangeKind.Unpublish => new(ChangeKind.Truncate, table, change.Table, null, null),
             _ => new(change.Kind, table, change.Table, null, null),
         };
+        return change.Kind != ChangeKind.Load;
     }
 
     private void ApplyUpdate(StoredTable table, in RowChange change, ulong lsn, List<AppliedChange> applied)
@@ -88,27 +119,11 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
         applied.Add(new(ChangeKind.Update, table, schema, previous, complete));
     }
 
-    private void ApplyRelation(StoredTable table, in RowChange change, ulong lsn)
-    {
-        var from = table.Schema;
-        var to = change.Table;
-        var remapper = new SchemaRemapper(from, to, change.NewRow);
-        if (remapper.IsIdentity(from, to) && from.Columns.Select(c => c.Name).SequenceEqual(to.Columns.Select(c => c.Name)) &&
-            from.KeyColumns.SequenceEqual(to.KeyColumns))
-        {
-            table.AddSchema(lsn, to);
-            return;
-        }
-        var rows = table.NewestLiveRows();
-        var rewritten = new List<byte[]>(rows.Count);
-        foreach (var row in rows) rewritten.Add(remapper.Rewrite(row, _builder));
-        // Old keys go (under the old schema), then rows come back under the new one: keys may have changed.
-        foreach (var row in rows) Install(table, table.SchemaFor(RowFormat.ReadLsn(row)), Tombstone(row), lsn);
-        table.AddSchema(lsn, to);
-        foreach (var row in rewritten) Install(table, to, row, lsn);
-    }
-
-    /// <summary>Fills columns PostgreSQL left out of an UPDATE (unchanged TOAST values) from the previous version.</summary>
+    /// <summary>
+    /// Fills columns PostgreSQL left out of an UPDATE (unchanged TOAST values) from the previous version. Position for
+    /// position: every version of a table the store applies changes to has the same columns (a relation change that
+    /// moves columns freezes the table instead).
+    /// </summary>
     private byte[] MergeUnchanged(byte[] newRow, byte[]? previous)
     {
         var view = new RowView(newRow);
@@ -125,9 +140,9 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
         return _builder.Build();
     }
 
-    private static byte[]? Live(byte[]? row) => row is null || RowFormat.IsTombstone(row) ? null : row;
+    public static byte[]? Live(byte[]? row) => row is null || RowFormat.IsTombstone(row) ? null : row;
 
-    private static byte[] Tombstone(byte[] row)
+    public static byte[] Tombstone(byte[] row)
     {
         var tombstone = (byte[])row.Clone();   // keeps the key columns, so the slot still knows its key
         tombstone[RowFormat.FlagsOffset] |= RowFormat.Tombstone;
