@@ -401,6 +401,6 @@ public sealed class ReplicationService
             // The server being down (e.g. mid-restart) shows up as a setup failure to connect: retry that.
             return setup.InnerException is not null and not PostgresException { SqlState: "28P01" or "28000" or "3D000" };
         return e is NpgsqlException or IOException or SocketException or TimeoutException or InvalidDataException
-            or OperationCanceledException or InvalidOperationException;
+            or OperationCanceledException or InvalidOperationException or SlotMovedException;
     }
 }

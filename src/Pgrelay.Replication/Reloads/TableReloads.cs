@@ -63,6 +63,8 @@ internal sealed class TableReloads : IAsyncDisposable
         public bool Copying { get; set; }
         public bool Cancelled { get; set; }
         public int Restarts { get; set; }
+        /// <summary>Transactions of the tail the copy lacked (committed at or after its consistent point).</summary>
+        public int CaughtUp { get; set; }
     }
 
     /// <summary>One copy of a table, made in a snapshot at <paramref name="ConsistentPoint"/>, waiting for its marker.</summary>
@@ -259,8 +261,8 @@ internal sealed class TableReloads : IAsyncDisposable
             {
                 _held[reload.RelationId] = new HeldTable(attempt.Load.Schema, attempt.Membership, generation);
                 catalog.Adopt(attempt.Load.Schema);
-                _log.LogInformation("table {Table} loaded beside the stream: copy at {ConsistentPoint}, {Transactions} transactions caught up",
-                    reload.Name, attempt.ConsistentPoint, reload.Tail.TransactionCount);
+                _log.LogInformation("table {Table} loaded beside the stream: copy at {ConsistentPoint}, then {CaughtUp} of {Kept} kept transactions",
+                    reload.Name, attempt.ConsistentPoint, reload.CaughtUp, reload.Tail.TransactionCount);
                 Forget(reload);
             }
             foreach (var removal in work.Removed)
@@ -276,6 +278,7 @@ internal sealed class TableReloads : IAsyncDisposable
     private bool CatchUp(Reload reload, Attempt attempt)
     {
         var load = attempt.Load;
+        int applied = 0;
         reload.Status.Phase = "catching up";
         foreach (var (t, changes) in reload.Tail.Read())
         {
@@ -298,7 +301,9 @@ internal sealed class TableReloads : IAsyncDisposable
                 });
             }
             load.ApplyTail(new Transaction(t.Xid, t.CommitLsn, t.EndLsn, t.CommitTime, relabeled.Count, relabeled));
+            applied++;
         }
+        reload.CaughtUp = applied;
         return true;
     }
 

@@ -31,10 +31,10 @@ public sealed class SlotPosition
     public void Reset(Lsn lsn) => Volatile.Write(ref _confirmed, lsn.Value);
 
     /// <summary>
-    /// Waits until <paramref name="walSenderPid"/> holds the slot, then throws <see cref="SlotMovedException"/> when the slot
+    /// Waits until <paramref name="walSenderPid"/> holds the slot and returns its confirmed position; throws <see cref="SlotMovedException"/> when the slot
     /// is confirmed beyond what this instance holds (<paramref name="applied"/> or <see cref="Confirmed"/>).
     /// </summary>
-    public async Task VerifyAttachAsync(SourceOptions source, string slot, int walSenderPid, Lsn applied, CancellationToken ct)
+    public async Task<Lsn> VerifyAttachAsync(SourceOptions source, string slot, int walSenderPid, Lsn applied, CancellationToken ct)
     {
         await using var conn = await Preflight.OpenAsync(source, ct).ConfigureAwait(false);
         await using var cmd = new NpgsqlCommand(
@@ -56,7 +56,7 @@ public sealed class SlotPosition
                             $"slot {slot} is confirmed at {confirmed}, past what this instance holds ({holds}): someone else moved it, or dropped and recreated it; the transactions in between are lost to this slot");
                     if (!reader.IsDBNull(2) && reader.GetString(2) == "lost")
                         throw new SlotMovedException($"slot {slot} was invalidated (wal_status lost): the server removed WAL it needed");
-                    return;
+                    return confirmed;
                 }
             }
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"slot {slot} was not taken by this session's walsender within a minute");

@@ -50,7 +50,8 @@ internal sealed class StreamingSession
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
 
         var heartbeat = new HeartbeatEmitter(_source, _options.HeartbeatInterval, _log).RunAsync(stop.Token);
-        Task? feedback = null, attached = null;
+        Task? feedback = null;
+        Task<Lsn>? attached = null;
         try
         {
             var messages = conn.StartReplication(new PgOutputReplicationSlot(slotName), pgOptions, stop.Token);
@@ -70,7 +71,8 @@ internal sealed class StreamingSession
                 {
                     if (!verified)
                     {
-                        await attached.ConfigureAwait(false);
+                        var slotAt = await attached.ConfigureAwait(false);
+                        _log.LogDebug("slot {Slot} held, confirmed at {Confirmed}: nothing past what the store holds", slotName, slotAt);
                         verified = true;
                     }
                     await decoder.HandleAsync(message, stop.Token).ConfigureAwait(false);
@@ -89,7 +91,7 @@ internal sealed class StreamingSession
             stop.Cancel();
             await heartbeat.ConfigureAwait(false);
             if (feedback is not null) await feedback.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            if (attached is not null) await attached.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (attached is not null) await ((Task)attached).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 
