@@ -163,6 +163,47 @@ public sealed class SlotOwnershipTests(PostgresFixture pg) : IClassFixture<Postg
         await pg.ExecuteAsync(db, $"SELECT pg_drop_replication_slot('{leftover}')");
     }
 
+    /// <summary>A stop that leaves the slot behind (as kill -9 does): the same instance, started again with its state
+    /// directory, finds its own slot, recreates it and leaves nothing behind.</summary>
+    [Fact]
+    public async Task With_a_state_directory_a_restart_takes_back_its_own_leftover_slot()
+    {
+        var db = await pg.NewDatabaseAsync();
+        await pg.ExecuteAsync(db, """
+            CREATE TABLE t (id int PRIMARY KEY);
+            INSERT INTO t SELECT generate_series(1, 10);
+            CREATE PUBLICATION pub FOR TABLE t;
+            """);
+        var state = Path.Combine(Path.GetTempPath(), "pgrelay-state-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            string first;
+            await using (var run = ReplicationRun.Start(pg, db, new ReplicatedStore(), o => { o.StateDirectory = state; o.DropSlotOnStop = false; }))
+            {
+                await run.WaitForStreamingAsync();
+                first = run.Service.SlotName;
+            }
+            Assert.Equal(1, await pg.ScalarAsync<long>(db, $"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{first}'"));
+            await pg.ExecuteAsync(db, "INSERT INTO t VALUES (11)");
+
+            var store = new ReplicatedStore();
+            var log = new ListLoggerFactory();
+            await using (var run = ReplicationRun.Start(pg, db, store, o => o.StateDirectory = state, log))
+            {
+                await run.WaitForStreamingAsync();
+                Assert.Equal(first, run.Service.SlotName);
+                await run.SyncAsync();
+                await StoreAssertions.MatchesAsync(pg, db, store, "t");
+            }
+            Assert.DoesNotContain(log.Lines, l => l.Contains("inactive slot"));
+            Assert.Equal(0, await pg.ScalarAsync<long>(db, $"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{first}'"));
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
+    }
+
     private static async Task Exec(NpgsqlConnection conn, string sql)
     {
         await using var cmd = new NpgsqlCommand(sql, conn);

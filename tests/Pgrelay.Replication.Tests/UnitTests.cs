@@ -157,3 +157,44 @@ public sealed class TransactionBufferTests
         Assert.Equal(Enumerable.Range(0, 1000), Ids(buffer));
     }
 }
+
+public sealed class ReloadTailTests
+{
+    private static readonly TableSchema T = new(1, "public", "t", [new ColumnSchema("id", PgTypes.Int4, -1, true)], ReplicaIdentity.Default);
+
+    private static RowChange Insert(int id) => new(ChangeKind.Insert, T, RowBuilder.FromText(id.ToString()));
+
+    [Theory]
+    [InlineData(1L << 30)]   // in memory
+    [InlineData(0L)]         // every change spilled
+    public void Keeps_committed_transactions_in_order_drops_what_never_committed_and_reads_twice(long spillThreshold)
+    {
+        using var tail = new Reloads.ReloadTail(spillThreshold, Path.GetTempPath());
+        tail.Add(Insert(1));
+        tail.Add(Insert(2));
+        tail.Commit(10, new Lsn(0x100), new Lsn(0x108), DateTimeOffset.UnixEpoch);
+        tail.Add(Insert(3));
+        tail.DropPending();   // its apply failed; the transaction comes again
+        tail.Commit(11, new Lsn(0x200), new Lsn(0x208), DateTimeOffset.UnixEpoch);   // nothing of it touched the table
+        tail.Add(Insert(3));
+        tail.Commit(12, new Lsn(0x300), new Lsn(0x308), DateTimeOffset.UnixEpoch);
+
+        static List<string> Ids(Reloads.ReloadTail t) =>
+            t.Read().Select(x => $"{x.Transaction.Xid}:" + string.Join(",", x.Changes.Select(c => Encoding.UTF8.GetString(new RowView(c.NewRow!).Value(0))))).ToList();
+        Assert.Equal(["10:1,2", "12:3"], Ids(tail));
+        tail.Add(Insert(4));   // grows after a read
+        tail.Commit(13, new Lsn(0x400), new Lsn(0x408), DateTimeOffset.UnixEpoch);
+        Assert.Equal(["10:1,2", "12:3", "13:4"], Ids(tail));
+    }
+
+    [Fact]
+    public void Keeps_copies_of_the_rows_the_store_will_stamp()
+    {
+        using var tail = new Reloads.ReloadTail(1L << 30, Path.GetTempPath());
+        var change = Insert(7);
+        tail.Add(change);
+        tail.Commit(1, new Lsn(0x100), new Lsn(0x108), DateTimeOffset.UnixEpoch);
+        RowFormat.WriteLsn(change.NewRow!, 0xdead);
+        Assert.Equal(0UL, RowFormat.ReadLsn(tail.Read().Single().Changes.Single().NewRow!));
+    }
+}

@@ -141,14 +141,18 @@ internal sealed class TableReloads : IAsyncDisposable
         _wake.Release();
     }
 
-    /// <summary>A published table pgrelay cannot cache (no key): remembered so the watcher does not try again until it changes.</summary>
+    /// <summary>A published table pgrelay cannot cache (no key): remembered so the watcher does not try again until it
+    /// changes. A table held until now is removed rather than served frozen and stale.</summary>
     public void Unloadable(PublishedRelation relation)
     {
+        bool held;
         lock (_lock)
         {
             _unloadable[relation.RelationId] = Fingerprint(relation);
             CancelLocked(relation.RelationId);
+            held = _held.ContainsKey(relation.RelationId);
         }
+        if (held) RequestRemoval(relation.RelationId);
     }
 
     /// <summary>The watcher's view of the catalog, compared with what is held. Tables that changed since the look started
@@ -309,7 +313,10 @@ internal sealed class TableReloads : IAsyncDisposable
 
     private void Restart(Reload reload, string why)
     {
-        _log.LogWarning("loading table {Table} again: {Why}", reload.Name, why);
+        // Each start over follows a real column change after the copy; many in a row mean the table keeps changing, or
+        // that the stream and the catalog describe it differently.
+        _log.Log(reload.Restarts >= 3 ? LogLevel.Error : LogLevel.Warning, "loading table {Table} again (attempt {Attempt}): {Why}",
+            reload.Name, reload.Restarts + 2, why);
         lock (_lock)
         {
             reload.Attempt?.Load.Abandon();
