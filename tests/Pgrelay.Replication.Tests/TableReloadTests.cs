@@ -116,6 +116,30 @@ public sealed class TableReloadTests(PostgresFixture pg) : IClassFixture<Postgre
         }
     }
 
+    /// <summary>Under REPLICA IDENTITY FULL the stream does not say that the primary key was dropped (every column is
+    /// flagged either way); the publication check sees it, and the table is loaded again, keyed by all its columns.</summary>
+    [Fact]
+    public async Task A_primary_key_dropped_under_identity_full_is_seen_and_the_table_keyed_again()
+    {
+        var db = await pg.NewDatabaseAsync();
+        await pg.ExecuteAsync(db, """
+            CREATE TABLE k (id int PRIMARY KEY, v text);
+            ALTER TABLE k REPLICA IDENTITY FULL;
+            INSERT INTO k SELECT g, 'v' || g FROM generate_series(1, 20) g;
+            CREATE PUBLICATION pub FOR TABLE k;
+            """);
+        var store = new ReplicatedStore();
+        await using var run = Start(pg, db, store);
+        await run.WaitForStreamingAsync();
+        await pg.ExecuteAsync(db, "ALTER TABLE k DROP CONSTRAINT k_pkey; INSERT INTO k VALUES (1, 'same id'), (2, 'v2');");
+        await run.WaitAsync(() => StoreAssertions.Table(store, "k")?.Schema.HasPrimaryKey == false, "k to be keyed by all its columns");
+        await run.SettleAsync();
+        Assert.Equal(22, StoreAssertions.Table(store, "k")!.RowCount);
+        await pg.ExecuteAsync(db, "DELETE FROM k WHERE v = 'same id'; UPDATE k SET v = 'x' WHERE id = 3;");
+        await run.SettleAsync();
+        Assert.Equal(21, StoreAssertions.Table(store, "k")!.RowCount);
+    }
+
     /// <summary>A change of the table's columns committed while its load is copying: the copy is stale and the load starts
     /// over, or the change comes after the swap and loads it again; either way the result is exact.</summary>
     [Fact]

@@ -53,6 +53,23 @@ internal static class PublicationMembership
             }
         }
 
+        var keys = new Dictionary<uint, string[]>();
+        if (members.Count > 0)
+        {
+            await using var cmd = new NpgsqlCommand("""
+                SELECT i.indrelid, array_agg(a.attname::text ORDER BY k.ord)
+                FROM pg_index i
+                CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                WHERE i.indisprimary AND i.indrelid = ANY(@rels)
+                GROUP BY i.indrelid
+                """, conn);
+            cmd.Parameters.AddWithValue("rels", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Oid,
+                members.Select(m => m.Oid).Distinct().ToArray());
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false)) keys[r.GetFieldValue<uint>(0)] = r.GetFieldValue<string[]>(1);
+        }
+
         var result = new Dictionary<uint, PublishedRelation>();
         foreach (var group in members.GroupBy(m => m.Oid))
         {
@@ -60,9 +77,11 @@ internal static class PublicationMembership
             var lists = group.Select(g => g.AttNames).ToList();
             HashSet<string>? published = lists.Any(l => l is null) ? null : lists.SelectMany(l => l!).ToHashSet();
             var cols = columns.GetValueOrDefault(group.Key, []).Where(c => published is null || published.Contains(c.Item1)).ToList();
+            var key = keys.GetValueOrDefault(group.Key, []);
+            if (!key.All(k => cols.Any(c => c.Item1 == k))) key = [];
             result[group.Key] = new PublishedRelation(group.Key, group.First().Name,
                 group.Select(g => g.Publication).Distinct().Order(StringComparer.Ordinal).ToList(),
-                string.Join(',', group.OrderBy(g => g.Publication, StringComparer.Ordinal).Select(g => g.Token)), cols);
+                string.Join(',', group.OrderBy(g => g.Publication, StringComparer.Ordinal).Select(g => g.Token)), cols, key);
         }
         return result;
     }

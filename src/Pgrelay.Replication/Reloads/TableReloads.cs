@@ -178,6 +178,8 @@ internal sealed class TableReloads : IAsyncDisposable
                         ? "removed from the publication and added again" : "publications changed"));
                 else if (!relation.SameColumnsAs(held.Schema))
                     loads.Add((id, relation.Name, "columns changed"));
+                else if (!relation.SameKeyAs(held.Schema))
+                    loads.Add((id, relation.Name, "primary key changed"));
             }
             foreach (var (id, held) in _held)
                 if (!published.ContainsKey(id) && held.Generation <= generation) removals.Add(id);
@@ -347,7 +349,7 @@ internal sealed class TableReloads : IAsyncDisposable
     private string NextMarkerLocked() => $"{_instance}:{++_markers}";
 
     private static string Fingerprint(PublishedRelation r) =>
-        r.Token + "|" + string.Join(",", r.Columns.Select(c => $"{c.Name}:{c.TypeOid}:{c.TypeModifier}"));
+        r.Token + "|" + string.Join(",", r.Columns.Select(c => $"{c.Name}:{c.TypeOid}:{c.TypeModifier}")) + "|" + string.Join(",", r.PrimaryKey);
 
     // ---------------- the worker ----------------
 

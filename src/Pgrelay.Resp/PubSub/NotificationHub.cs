@@ -149,8 +149,12 @@ public sealed class NotificationHub : IDisposable
         foreach (var p in session.Subscriptions(pattern: true)) Unsubscribe(session, p, pattern: true);
     }
 
-    /// <summary>Delivers to subscribers of the channel and of matching patterns; returns how many received it.</summary>
-    public int Publish(byte[] channel, byte[] message)
+    /// <summary>
+    /// Delivers to subscribers of the channel and of matching patterns; returns how many received it. A notification
+    /// about a key passes <paramref name="key"/>: it then reaches only connections whose user may read that key, decided
+    /// here before anything is queued, so a hidden key costs no queue space and counts against no output limit.
+    /// </summary>
+    public int Publish(byte[] channel, byte[] message, byte[]? key = null)
     {
         if (!HasSubscribers) return 0;
         var targets = new List<(RespSession Session, byte[]? Pattern)>();
@@ -162,8 +166,20 @@ public sealed class NotificationHub : IDisposable
                 if (GlobPattern.IsMatch(pattern, channel))
                     foreach (var s in entry) targets.Add((s, pattern));
         }
-        foreach (var (session, pattern) in targets) session.Push(new PubSubMessage(channel, message, pattern));
-        return targets.Count;
+        if (key is null)
+        {
+            foreach (var (session, pattern) in targets) session.Push(new PubSubMessage(channel, message, pattern));
+            return targets.Count;
+        }
+        int delivered = 0;
+        foreach (var (session, pattern) in targets)
+        {
+            var permissions = session.User.Permissions;
+            if (!permissions.CanReadKey(key)) continue;
+            session.Push(new PubSubMessage(channel, message, pattern, key, permissions));
+            delivered++;
+        }
+        return delivered;
     }
 
     public IReadOnlyList<string> ActiveChannels(byte[]? pattern)
@@ -211,43 +227,38 @@ public sealed class NotificationHub : IDisposable
                 case ChangeKind.Insert:
                 case ChangeKind.Update:
                     if (change.Before is { } before && change.After is { } after && !SameKey(change, before, after))
-                        AnnounceKey(change, before, DelEvent, publish, track);   // the key itself changed: the old one is gone
-                    AnnounceKey(change, change.After!, HsetEvent, publish, track);
+                        AnnounceKey(change, before, change.BeforeCopy, DelEvent, publish, track);   // the key itself changed: the old one is gone
+                    AnnounceKey(change, change.After!, change.AfterCopy, HsetEvent, publish, track);
                     break;
                 case ChangeKind.Delete:
-                    AnnounceKey(change, change.Before!, DelEvent, publish, track);
+                    AnnounceKey(change, change.Before!, change.BeforeCopy, DelEvent, publish, track);
                     break;
                 case ChangeKind.Truncate:
                 case ChangeKind.Relation:
                     if (publish)
                         foreach (var publication in _server.Keyspace.PublicationsOf(change.Table))
                             Publish(Encoding.UTF8.GetBytes(KeyeventPrefix + "truncate"),
-                                Encoding.UTF8.GetBytes(publication.Name + "." + change.Schema.KeyName));
+                                Encoding.UTF8.GetBytes(publication.KeyName + "." + change.Schema.KeyName));
                     if (track) _server.Tracking.InvalidateAll();
                     break;
             }
         }
     }
 
-    private static bool SameKey(in AppliedChange change, byte[] before, byte[] after)
-    {
-        var schema = change.Schema;
-        var key = new byte[CacheKey.RowKeyLength(new(after), schema)];
-        CacheKey.WriteRowKey(new(after), schema, key);
-        return CacheKey.Matches(new(before), schema, key);
-    }
+    private static bool SameKey(in AppliedChange change, byte[] before, byte[] after) =>
+        CacheKey.RowKeyString(new(before), change.Schema, change.BeforeCopy) == CacheKey.RowKeyString(new(after), change.Schema, change.AfterCopy);
 
-    private void AnnounceKey(in AppliedChange change, byte[] row, byte[] eventName, bool publish, bool track)
+    private void AnnounceKey(in AppliedChange change, byte[] row, int copy, byte[] eventName, bool publish, bool track)
     {
         foreach (var publication in _server.Keyspace.PublicationsOf(change.Table))
         {
             var buffer = new System.Buffers.ArrayBufferWriter<byte>(64);
-            CacheKey.WriteFullKey(publication.Utf8Name, new(row), change.Schema, buffer);
+            CacheKey.WriteFullKey(publication.Utf8KeyName, new(row), change.Schema, buffer, copy);
             var key = buffer.WrittenSpan.ToArray();
             if (track) _server.Tracking.Invalidate(key);
             if (!publish) continue;
-            Publish([.. KeyspacePrefixBytes, .. key], eventName);
-            Publish([.. KeyeventPrefixBytes, .. eventName], key);
+            Publish([.. KeyspacePrefixBytes, .. key], eventName, key);
+            Publish([.. KeyeventPrefixBytes, .. eventName], key, key);
         }
     }
 

@@ -16,8 +16,8 @@ namespace Pgrelay.Store.Writing;
 /// with complete images: an insert for a new key, an update (the before image expressed in the new schema, column by name)
 /// for a changed row, a delete for a key the load does not have. A table the store did not hold starts out empty, so every
 /// loaded row is an insert.</para>
-/// <para>Deleted rows are written under their own schema: their tombstones are stamped one below the load's LSN, where the
-/// schema they were written under still applies, because the new schema takes effect at the load's LSN.</para>
+/// <para>Identical rows of a table without primary key are copies of one version: a copy count that grows is inserts of
+/// the new copies, one that shrinks deletes of the highest ones. Deleted rows keep the shape they were written under.</para>
 /// Called under the store's write lock only.
 /// </summary>
 internal sealed class TableSwap(StoreCatalog catalog, CommitVisibility visibility, RowKeys keys, ChangeApplier applier)
@@ -29,10 +29,8 @@ internal sealed class TableSwap(StoreCatalog catalog, CommitVisibility visibilit
         var schema = load.Schema;
         var shadow = load.Shadow;
         var target = catalog.Find(schema.RelationId) ?? new StoredTable(visibility, schema);
-        bool sameRows = target.Schema.IsRowCompatibleWith(schema) && !target.AwaitingReload;
-        // A deletion must be named below the LSN where the new schema starts, and above the visible LSN (never the case only
-        // for hand-made LSNs in tests).
-        ulong deletedAt = lsn - 1 > visibility.Visible ? lsn - 1 : lsn;
+        var from = target.Schema;
+        bool sameRows = from.IsRowCompatibleWith(schema) && !target.AwaitingReload;
         var held = target.NewestLiveRows();
         target.AddSchema(lsn, schema);
         target.AwaitingReload = false;
@@ -41,24 +39,32 @@ internal sealed class TableSwap(StoreCatalog catalog, CommitVisibility visibilit
         {
             var key = keys.Of(row, schema, out int hash);
             var old = ChangeApplier.Live(target.Newest(key, hash));
-            if (old is not null && sameRows && SameValues(old, row)) continue;
-            var before = old is null || sameRows ? old : InSchema(old, target.SchemaFor(RowFormat.ReadLsn(old)), schema);
+            int had = old is null ? 0 : RowFormat.ReadCopies(old), has = RowFormat.ReadCopies(row);
+            bool same = old is not null && sameRows && SameValues(old, row);
+            if (same && had == has) continue;
+            var before = old is null || sameRows ? old : InSchema(old, target.SchemaOf(old), schema);
             applier.Install(target, schema, row, lsn);
-            applied.Add(old is null
-                ? new(ChangeKind.Insert, target, schema, null, row)
-                : new(ChangeKind.Update, target, schema, before, row));
+            // Copies both versions have are updates (none when the values are the same); the rest come or go.
+            if (!same)
+                for (int copy = 1; copy <= Math.Min(had, has); copy++)
+                    applied.Add(new(ChangeKind.Update, target, schema, before, row, copy, copy));
+            for (int copy = had + 1; copy <= has; copy++) applied.Add(new(ChangeKind.Insert, target, schema, null, row, AfterCopy: copy));
+            for (int copy = had; copy > has; copy--) applied.Add(new(ChangeKind.Delete, target, schema, before, null, BeforeCopy: copy));
         }
         foreach (var old in held)
         {
-            var oldSchema = target.SchemaFor(RowFormat.ReadLsn(old));
+            var oldSchema = target.SchemaOf(old);
             var key = keys.Of(old, oldSchema, out int hash);
-            if (ChangeApplier.Live(shadow.Newest(key, hash)) is not null) continue;   // kept or updated above
-            applier.Install(target, oldSchema, ChangeApplier.Tombstone(old), deletedAt);
-            applied.Add(new(ChangeKind.Delete, target, oldSchema, old, null));
+            if (ChangeApplier.Live(shadow.Newest(key, hash)) is not null) continue;   // kept or changed above
+            applier.Install(target, oldSchema, ChangeApplier.Tombstone(old), lsn);
+            for (int copy = RowFormat.ReadCopies(old); copy >= 1; copy--)
+                applied.Add(new(ChangeKind.Delete, target, oldSchema, old, null, BeforeCopy: copy));
         }
+        if (!from.IdentityColumns.SequenceEqual(schema.IdentityColumns) || !sameRows) applier.RebuildIdentities(target, schema);
         catalog.Hold(target, load.Publications);
     }
 
+    /// <summary>The same column states and values (the copy count aside).</summary>
     private static bool SameValues(byte[] a, byte[] b)
     {
         RowView x = new(a), y = new(b);
