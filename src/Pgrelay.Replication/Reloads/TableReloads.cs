@@ -385,15 +385,23 @@ internal sealed class TableReloads : IAsyncDisposable
                         await new ReloadCopy(_source, _options, _target, _log, this)
                             .RunAsync(batch.Select(r => (r.RelationId, r.Status)).ToList(), markers, ct).ConfigureAwait(false);
                     }
+                    catch (ReplicationSetupException e)
+                    {
+                        // Something the user must fix (e.g. the added table's key name is ambiguous in its publication):
+                        // trying again changes nothing until the catalog does, and the watcher sees that.
+                        _log.LogError("cannot load {Tables} beside the stream: {Problem}", string.Join(", ", batch.Select(r => r.Name)), e.Message);
+                        lock (_lock) foreach (var r in batch) CancelLocked(r.RelationId);
+                    }
                     finally
                     {
                         lock (_lock) foreach (var r in batch) r.Copying = false;
                     }
                     backoff.Reset();
                 }
-                catch (Exception e) when (!ct.IsCancellationRequested && e is NpgsqlException or IOException or TimeoutException
-                                              or InvalidOperationException or System.Net.Sockets.SocketException)
+                catch (Exception e) when (!ct.IsCancellationRequested && e is not OperationCanceledException)
                 {
+                    // The server went away, a slot could not be created (max_replication_slots), a copy failed: the loads
+                    // wait (their tails keep growing) and start again.
                     _log.LogWarning("loading tables beside the stream failed: {Error}; retrying", Preflight.Describe(e));
                     if (markers is not null) await markers.DisposeAsync().ConfigureAwait(false);
                     markers = null;

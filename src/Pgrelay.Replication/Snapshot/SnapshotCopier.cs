@@ -122,9 +122,10 @@ public sealed class SnapshotCopier
         using var conn = new NpgsqlConnection(_source.ConnectionString("pgrelay-copy"));
         conn.Open();
         // Reads run without a token: Npgsql arms and resets a cancellation source on every cancellable read, which
-        // is per row here and cost more than parsing the row. Cancellation closes the connection instead, which
-        // fails the pending read.
-        using var cancel = ct.Register(static c => ((NpgsqlConnection)c!).Close(), conn);
+        // is per row here and cost more than parsing the row. Cancellation asks the server to cancel the running COPY
+        // (which fails the pending read), or closes the connection between copies.
+        var active = new ActiveCopy(conn);
+        using var cancel = ct.Register(static a => ((ActiveCopy)a!).Cancel(), active);
         try
         {
             using (var begin = new NpgsqlCommand(
@@ -136,7 +137,7 @@ public sealed class SnapshotCopier
                 while (queue.TryDequeue(out var range))
                 {
                     ct.ThrowIfCancellationRequested();
-                    CopyOne(conn, range, chunk, batches, ct);
+                    CopyOne(active, range, chunk, batches, ct);
                     if (remaining.AddOrUpdate(range.Table.Schema.RelationId, 0, (_, n) => n - 1) == 0)
                     {
                         _status?.CountSnapshotTableDone();
@@ -158,7 +159,7 @@ public sealed class SnapshotCopier
         }
     }
 
-    private void CopyOne(NpgsqlConnection conn, CopyRange range, byte[] chunk, ChannelWriter<RowBatch> batches, CancellationToken ct)
+    private void CopyOne(ActiveCopy active, CopyRange range, byte[] chunk, ChannelWriter<RowBatch> batches, CancellationToken ct)
     {
         var table = range.Table.Schema;
         var parser = new CopyTextParser(table.Columns.Count);
@@ -166,7 +167,7 @@ public sealed class SnapshotCopier
         // Npgsql's raw copy API refuses text-format COPY, and its text export decodes to UTF-16. The text export
         // reader is a StreamReader over the raw copy stream, so the bytes are read from its BaseStream directly
         // and the StreamReader's own (decoding) buffer is never used.
-        using (var reader = conn.BeginTextExport(range.CopyCommand()))
+        using (var reader = active.Begin(range.CopyCommand()))
         {
             var stream = reader is StreamReader sr ? sr.BaseStream
                 : throw new NotSupportedException("Npgsql's text export is no longer a StreamReader over the copy stream");
@@ -182,6 +183,7 @@ public sealed class SnapshotCopier
                 }
             }
         }
+        active.End();
         parser.Finish();
         if (batch.Count > 0) Send(batches, new RowBatch(table, batch), ct);
     }
@@ -206,6 +208,38 @@ public sealed class SnapshotCopier
     }
 
     private const int MinRead = 4096;
+
+    /// <summary>
+    /// What a copier's cancellation stops. Closing the connection under a pending read works over plain TCP but not over
+    /// TLS (SslStream refuses a second read while one is pending, and Close reads to drain), so a running COPY is cancelled
+    /// through PostgreSQL's cancel request instead, which is safe from any thread.
+    /// </summary>
+    private sealed class ActiveCopy(NpgsqlConnection conn)
+    {
+        private volatile NpgsqlCopyTextReader? _reader;
+
+        public TextReader Begin(string command)
+        {
+            var reader = conn.BeginTextExport(command);
+            _reader = reader as NpgsqlCopyTextReader;
+            return reader;
+        }
+
+        public void End() => _reader = null;
+
+        public void Cancel()
+        {
+            try
+            {
+                if (_reader is { } reader) reader.Cancel();
+                else conn.Close();
+            }
+            catch (Exception e) when (e is NpgsqlException or NotSupportedException or InvalidOperationException or ObjectDisposedException or IOException)
+            {
+                // Already closing or finished: the copier sees the cancellation at its next check.
+            }
+        }
+    }
 
     private sealed record RowBatch(Core.Model.TableSchema Table, List<byte[]> Rows);
 }
