@@ -37,6 +37,20 @@ internal static class Assertions
     }
 
     /// <summary>
+    /// Runs <paramref name="body"/> in a transaction, keeps it open until PostgreSQL has streamed it (the slot counts
+    /// <paramref name="streamedBefore"/> + 1 streamed transactions), then rolls it back. PostgreSQL 18 skips decoding a
+    /// transaction it already knows to be aborted, so a ROLLBACK sent at once may never be streamed at all.
+    /// </summary>
+    public static async Task RollBackOnceStreamedAsync(PostgresHarness pg, string database, string slot, string body, long streamedBefore = 0)
+    {
+        await using var conn = await pg.OpenAsync(database);
+        await using (var begin = new Npgsql.NpgsqlCommand("BEGIN; " + body, conn)) await begin.ExecuteNonQueryAsync();
+        var streamed = await StreamedTransactionsAsync(pg, database, slot, streamedBefore + 1);
+        await using (var rollback = new Npgsql.NpgsqlCommand("ROLLBACK", conn)) await rollback.ExecuteNonQueryAsync();
+        Assert.True(streamed > streamedBefore, $"PostgreSQL should have streamed the open transaction (stream_txns = {streamed})");
+    }
+
+    /// <summary>
     /// Every table of the real store equals its table in the database, row for row and byte for byte (read at one pinned
     /// LSN); returns how many rows were compared.
     /// </summary>

@@ -48,11 +48,9 @@ public abstract class BigTransactionTests(PostgresFixture pg)
         var target = new RecordingTarget();
         await using var run = ReplicationRun.Start(pg, db, target, o => o.SpillThresholdBytes = 256 * 1024);
         await run.WaitForStreamingAsync();
-        await pg.ExecuteAsync(db, """
-            BEGIN;
+        await Assertions.RollBackOnceStreamedAsync(pg, db, run.Service.SlotName, """
             INSERT INTO r SELECT g, repeat('x', 100) FROM generate_series(2, 50000) g;
             UPDATE r SET v = 'gone' WHERE id = 1;
-            ROLLBACK;
             """);
         await pg.ExecuteAsync(db, "INSERT INTO r VALUES (2, 'after')");
         await run.SyncAsync();

@@ -71,9 +71,9 @@ public abstract class ChangeShapeTests(PostgresFixture pg)
         await using var run = ReplicationRun.Start(pg, db, target);
         await run.WaitForStreamingAsync();
 
-        // Constant default: existing rows get 42 from attmissingval, without a table rewrite.
+        // Constant default: existing rows get 42 from attmissingval, without a table rewrite; the table is loaded again.
         await pg.ExecuteAsync(db, "ALTER TABLE t ADD COLUMN c int DEFAULT 42; INSERT INTO t (id, a, b) VALUES (100, 'new', 1);");
-        await run.SyncAsync();
+        await run.SettleAsync();
         var (schema, rows) = target.Snapshot("t");
         Assert.Equal(["id", "a", "b", "c"], schema.Columns.Select(c => c.Name));
         Assert.Equal("42", rows["1"][3]);
@@ -82,10 +82,11 @@ public abstract class ChangeShapeTests(PostgresFixture pg)
         await pg.ExecuteAsync(db, "ALTER TABLE t ADD COLUMN d text; UPDATE t SET d = 'dd' WHERE id = 3;");
         await pg.ExecuteAsync(db, "ALTER TABLE t DROP COLUMN b; UPDATE t SET a = 'changed' WHERE id = 4;");
         await pg.ExecuteAsync(db, "ALTER TABLE t RENAME COLUMN a TO alpha; UPDATE t SET alpha = 'again' WHERE id = 5;");
-        await run.SyncAsync();
+        await run.SettleAsync();
         (schema, _) = target.Snapshot("t");
         Assert.Equal(["id", "alpha", "c", "d"], schema.Columns.Select(c => c.Name));
         Assert.Contains(target.Transactions, t => t.Kinds.Contains(ChangeKind.Relation));
+        Assert.Contains("t", target.Loaded);
         await Assertions.TableMatchesAsync(pg, run, "t");
     }
 

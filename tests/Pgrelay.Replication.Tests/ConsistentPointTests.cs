@@ -57,7 +57,8 @@ public abstract class ConsistentPointTests(PostgresFixture pg)
         var slotBeingCreated = "SELECT count(*) FROM pg_replication_slots WHERE database = current_database()";
         if (keptSlot)
         {
-            options = o => { o.KeepSlot = true; o.DropSlotOnStop = false; };
+            // Sinks' checkpoints name the slot they resume (with --state-dir the instance remembers it; here it is named).
+            options = o => { o.KeepSlot = true; o.DropSlotOnStop = false; o.SlotName = "kept_" + db; };
             await using (var earlier = ReplicationRun.Start(pg, db, new ReplicatedStore(), options))
                 await earlier.WaitForStreamingAsync();
             await pg.ExecuteAsync(db, "INSERT INTO t VALUES (0, 'before the restart')");

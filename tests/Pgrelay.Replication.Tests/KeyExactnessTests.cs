@@ -272,11 +272,11 @@ public abstract class KeyExactnessTests(PostgresFixture pg)
         await run.WaitForStreamingAsync();
         Assert.Equal(["1/x", "1/x/2", "1/y", "2/z"], await KeysAsync(store, "m"));
         await pg.ExecuteAsync(db, "ALTER TABLE m DROP COLUMN b; INSERT INTO m VALUES (2);");
-        await run.SyncAsync();
+        await run.SettleAsync();   // the table is loaded again: dropping a column moves the others
         await AssertSameRowsAsync(store, db, "m");
         Assert.Equal(["1", "1/2", "1/3", "2", "2/2"], await KeysAsync(store, "m"));
         await pg.ExecuteAsync(db, "ALTER TABLE m ADD COLUMN c text; DELETE FROM m WHERE ctid = (SELECT min(ctid) FROM m WHERE a = 1);");
-        await run.SyncAsync();
+        await run.SettleAsync();
         await AssertSameRowsAsync(store, db, "m");
         Assert.Equal(["1/%FF", "1/%FF/2", "2/%FF", "2/%FF/2"], await KeysAsync(store, "m"));
     }

@@ -94,7 +94,7 @@ public abstract class SnapshotAndStreamTests(PostgresFixture pg)
         await using var run = ReplicationRun.Start(pg, db, target);
         await run.WaitForStreamingAsync();
         await pg.ExecuteAsync(db, "ALTER TABLE towns ADD COLUMN mayor text; INSERT INTO towns VALUES ('OR', 175000, 'Salem', 'x')");
-        await run.SyncAsync();
+        await run.SettleAsync();
         var (schema, rows) = target.Snapshot("towns");
         Assert.Equal(["name", "state"], schema.KeyColumns.Select(k => schema.Columns[k].Name));
         Assert.Equal(["Salem/OR", "Tulsa/OK"], rows.Keys.Order());

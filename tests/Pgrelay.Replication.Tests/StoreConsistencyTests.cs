@@ -62,7 +62,7 @@ public abstract class StoreConsistencyTests(PostgresFixture pg)
             sql.Append(random.Next(10) == 0 ? "ROLLBACK;" : "COMMIT;");
             await Exec(conn, sql.ToString());
         }
-        await run.SyncAsync();
+        await run.SettleAsync();
 
         foreach (var table in store.Tables)
         {

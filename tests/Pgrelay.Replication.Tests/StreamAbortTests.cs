@@ -31,11 +31,9 @@ public abstract class StreamAbortTests(PostgresFixture pg)
         await run.WaitForStreamingAsync();
 
         // 1. A streamed transaction rolled back as a whole.
-        await pg.ExecuteAsync(db, """
-            BEGIN;
+        await Assertions.RollBackOnceStreamedAsync(pg, db, run.Service.SlotName, """
             INSERT INTO s SELECT g, repeat('x', 100) FROM generate_series(1000, 20000) g;
             UPDATE s SET v = 'gone' WHERE id <= 50;
-            ROLLBACK;
             """);
         // 2. A committed streamed transaction with a streamed subtransaction rolled back, and one released.
         await pg.ExecuteAsync(db, """

@@ -76,6 +76,7 @@ internal sealed class SinkRig : IAsyncDisposable
             o.KeepSlot = plan.KeepSlot;
             o.ResumeFrom = plan.ResumeFrom;
             o.DropSlotOnStop = plan.DropSlotOnStop;
+            o.StateDirectory = settings.StateDirectory;   // as the host does: the instance finds its own slot again
         }, loggers);
         return new SinkRig(store, replication, sinks) { Log = log, _harness = harness };
     }

@@ -7,12 +7,15 @@ using Pgrelay.Core.Changes;
 using Pgrelay.Core.Model;
 using Pgrelay.Core.Status;
 using Pgrelay.Replication.Connection;
+using Pgrelay.Replication.Reloads;
+using Pgrelay.Replication.Slots;
 
 namespace Pgrelay.Replication.Streaming;
 
 /// <summary>
-/// One START_REPLICATION session: decodes messages into the target, confirms progress to the server, and
-/// keeps a heartbeat going. Returns (or throws) when the connection ends; the caller reconnects.
+/// One START_REPLICATION session: checks that the slot still holds what the target lacks (<see cref="SlotPosition"/>),
+/// decodes messages into the target, confirms progress to the server, and keeps a heartbeat going. Returns (or throws)
+/// when the connection ends; the caller reconnects.
 /// </summary>
 internal sealed class StreamingSession
 {
@@ -23,16 +26,20 @@ internal sealed class StreamingSession
     private readonly IReplicationTarget _target;
     private readonly ReplicationStatus _status;
     private readonly RelationCatalog _catalog;
+    private readonly TableReloads? _reloads;
+    private readonly SlotPosition _position;
     private readonly ILogger _log;
 
     public StreamingSession(SourceOptions source, ReplicationOptions options, IReplicationTarget target, ReplicationStatus status,
-        RelationCatalog catalog, ILogger log)
+        RelationCatalog catalog, TableReloads? reloads, SlotPosition position, ILogger log)
     {
         _source = source;
         _options = options;
         _target = target;
         _status = status;
         _catalog = catalog;
+        _reloads = reloads;
+        _position = position;
         _log = log;
     }
 
@@ -40,14 +47,14 @@ internal sealed class StreamingSession
     {
         var pgOptions = new PgOutputReplicationOptions(_options.Publications, (PgOutputProtocolVersion)protocolVersion,
             binary: false, streamingMode: Preflight.StreamingModeFor(protocolVersion), messages: true);
-        await using var missing = new MissingValueLookup(_source);
-        using var decoder = new PgOutputDecoder(_target, _status, _catalog, missing, _options, _log);
+        using var decoder = new PgOutputDecoder(_target, _status, _catalog, _reloads, _options, _log);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var watchdog = new StallWatchdog(StallTimeout(_options.HeartbeatInterval));
 
         var heartbeat = new HeartbeatEmitter(_source, _options.HeartbeatInterval, _log,
             lsn => watchdog.OnBeat(lsn, DateTime.UtcNow, _status.ReceivedLsn)).RunAsync(stop.Token);
         Task? feedback = null;
+        Task<Lsn>? attached = null;
         // Where the previous session stopped decoding. A session that reconnects says "streaming" only once it has
         // decoded past that point, so one that fails at the same message every time never looks healthy on /status.
         var resumeAfter = _status.ReceivedLsn;
@@ -57,17 +64,38 @@ internal sealed class StreamingSession
             if (resumeAfter == Lsn.Zero) _status.Phase = ReplicationPhase.Streaming;
             _log.LogInformation("streaming from slot {Slot} (pgoutput protocol {Protocol}, streaming {Mode}) after {Applied}", slotName,
                 protocolVersion, pgOptions.StreamingMode, _target.AppliedLsn);
-            feedback = FeedbackLoopAsync(conn, decoder, slotName, watchdog, stop);
-            await using var reader = messages.GetAsyncEnumerator(stop.Token);
-            while (true)
+            // START_REPLICATION goes out with the first read below; the check waits until it holds the slot. Nothing is
+            // applied or confirmed before the check passed.
+            attached = _position.VerifyAttachAsync(_source, slotName, conn.ProcessID, _target.AppliedLsn, stop.Token);
+            // A failed check ends the session even while the stream is idle.
+            _ = attached.ContinueWith(static (t, s) => ((CancellationTokenSource)s!).Cancel(), stop,
+                CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            feedback = FeedbackLoopAsync(conn, decoder, attached, slotName, watchdog, stop);
+            bool verified = false;
+            try
             {
-                watchdog.Waiting(DateTime.UtcNow);
-                if (!await reader.MoveNextAsync().ConfigureAwait(false)) break;
-                watchdog.Received();
-                var message = reader.Current;
-                await decoder.HandleAsync(message, stop.Token).ConfigureAwait(false);
-                if (_status.Phase != ReplicationPhase.Streaming && (ulong)message.WalEnd > resumeAfter.Value)
-                    _status.Phase = ReplicationPhase.Streaming;
+                await using var reader = messages.GetAsyncEnumerator(stop.Token);
+                while (true)
+                {
+                    watchdog.Waiting(DateTime.UtcNow);
+                    if (!await reader.MoveNextAsync().ConfigureAwait(false)) break;
+                    watchdog.Received();
+                    var message = reader.Current;
+                    if (!verified)
+                    {
+                        var slotAt = await attached.ConfigureAwait(false);
+                        _log.LogDebug("slot {Slot} held, confirmed at {Confirmed}: nothing past what the store holds", slotName, slotAt);
+                        verified = true;
+                    }
+                    await decoder.HandleAsync(message, stop.Token).ConfigureAwait(false);
+                    if (_status.Phase != ReplicationPhase.Streaming && (ulong)message.WalEnd > resumeAfter.Value)
+                        _status.Phase = ReplicationPhase.Streaming;
+                }
+            }
+            catch (Exception) when (attached.IsFaulted && !ct.IsCancellationRequested)
+            {
+                await attached.ConfigureAwait(false);   // the reason the session ended
+                throw;
             }
             ct.ThrowIfCancellationRequested();
             throw new EndOfStreamException("the server ended the replication stream");
@@ -81,6 +109,7 @@ internal sealed class StreamingSession
             stop.Cancel();
             await heartbeat.ConfigureAwait(false);
             if (feedback is not null) await feedback.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (attached is not null) await ((Task)attached).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 
@@ -124,10 +153,13 @@ internal sealed class StreamingSession
     /// buffered and everything applied is already safe, the server's own position is confirmed too, so an idle
     /// slot does not keep WAL: nothing below it can still be on its way to us.
     /// </summary>
-    private async Task FeedbackLoopAsync(LogicalReplicationConnection conn, PgOutputDecoder decoder, string slotName, StallWatchdog watchdog,
-        CancellationTokenSource session)
+    private async Task FeedbackLoopAsync(LogicalReplicationConnection conn, PgOutputDecoder decoder, Task attached, string slotName,
+        StallWatchdog watchdog, CancellationTokenSource session)
     {
         var ct = session.Token;
+        // Nothing is confirmed before the slot was found to hold what the store lacks (the session ends otherwise).
+        await attached.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!attached.IsCompletedSuccessfully) return;
         var confirmed = _status.ConfirmedLsn;
         // A new session starts from what the previous one confirmed, never from zero.
         if (confirmed > Lsn.Zero) conn.SetReplicationStatus(new NpgsqlLogSequenceNumber(confirmed.Value));
@@ -156,6 +188,8 @@ internal sealed class StreamingSession
                 bool due = DateTime.UtcNow - lastSent >= _options.StatusInterval;
                 if (candidate > confirmed)
                 {
+                    // Recorded before the server can learn it: a reattach compares the slot with it.
+                    _position.Confirm(candidate);
                     conn.SetReplicationStatus(new NpgsqlLogSequenceNumber(candidate.Value));
                     confirmed = candidate;
                     due = true;
