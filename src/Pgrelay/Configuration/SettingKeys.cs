@@ -9,6 +9,7 @@ public static class SettingKeys
     public const string Slot = "slot";
     public const string CopyParallelism = "copy-parallelism";
     public const string Heartbeat = "heartbeat";
+    public const string PublicationPoll = "publication-poll";
     public const string SpillThreshold = "spill-threshold";
     public const string SpillDirectory = "spill-directory";
     public const string Http = "http";
@@ -39,7 +40,7 @@ public static class SettingKeys
     public const string IoThreads = "io-threads";
 
     public static readonly string[] All =
-        [Config, Source, Publication, Slot, CopyParallelism, Heartbeat, SpillThreshold, SpillDirectory, Http, Https, TlsCertFile, TlsKeyFile, TlsCaCertFile, TlsAuthClients, Resp, Memcached, RespPassword, AclFile, ProtectedMode, LogLevel,
+        [Config, Source, Publication, Slot, CopyParallelism, Heartbeat, PublicationPoll, SpillThreshold, SpillDirectory, Http, Https, TlsCertFile, TlsKeyFile, TlsCaCertFile, TlsAuthClients, Resp, Memcached, RespPassword, AclFile, ProtectedMode, LogLevel,
          Sink, StateDir, CacheServers,
          MaxClients, Timeout, ClientQueryBufferLimit, ProtoMaxBulkLen, ClientOutputBufferLimit, MaxConns, TlsPort, MemcachedTls, IoThreads];
 
