@@ -3,7 +3,7 @@
 # redis-server and then against pgrelay's Redis listener (BenchHost, same rows), both requiring a password and with
 # maxclients 12000; for each: the server's CPU, its peak RSS during the scenario and its RSS afterwards.
 #
-#   bench/hostile/run.sh                       Knobs: ROWS=100000 SCENARIOS="big trickle preauth idle noread subs"
+#   bench/hostile/run.sh                       Knobs: ROWS=100000 SCENARIOS="big trickle preauth idle noread subs" DEADLINE=570
 #
 # Results: bench/hostile/results/<date>.md. Needs ulimit -n above 10,100 (the idle scenario's connections).
 set -euo pipefail
@@ -13,11 +13,16 @@ ulimit -n 20000 2>/dev/null || true
 WORK="$(mktemp -d)"; PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
+# The whole run is bounded: past DEADLINE seconds the script and everything it started are stopped.
+DEADLINE="${DEADLINE:-570}"
+( trap 'kill $nap 2>/dev/null; exit 0' TERM; sleep "$DEADLINE" & nap=$!; wait $nap
+  echo "deadline of $DEADLINE s reached: stopping (no report)" >&2; kill -TERM $$ 2>/dev/null; pkill -TERM -P $$ ) &
+PIDS+=($!)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 rss() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
-dotnet build -c Release -v q --nologo "$ROOT/resp/BenchHost/BenchHost.csproj" >/dev/null
-HOST=(dotnet "$ROOT/resp/BenchHost/bin/Release/net10.0/BenchHost.dll")
+dotnet publish -c Release -v q --nologo -r linux-x64 --self-contained false -o "$WORK/host" "$ROOT/resp/BenchHost/BenchHost.csproj" >/dev/null   # ReadyToRun, tiered PGO off: as pgrelay ships
+HOST=(dotnet "$WORK/host/BenchHost.dll")
 
 RP="$(free_port)"
 redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no --requirepass secret --maxclients 12000 >"$WORK/redis.log" 2>&1 &

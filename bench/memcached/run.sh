@@ -16,7 +16,7 @@
 # Results: bench/memcached/results/<date>.md (markdown) and a line per run on stdout.
 #
 # Knobs (environment): ROWS=100000 KEYS=10000 REQUESTS=200000 CONNECTIONS=4 PIPELINE=16 MULTIGET=50 ROUNDS=3
-#                      TIMEOUT=900 STREAMS=0
+#                      TIMEOUT=540 DEADLINE=570 STREAMS=0
 # memcslap is not used for the numbers: its get test first stores keys of its own and then reads those, and
 # pgrelay refuses writes, so against pgrelay it reads nothing ("Time to get 0 keys"). LoadGen's get mode is the
 # same request (one "get <key>" per round trip) over keys that exist on both sides.
@@ -30,7 +30,7 @@ CONNECTIONS="${CONNECTIONS:-4}"
 PIPELINE="${PIPELINE:-16}"
 MULTIGET="${MULTIGET:-50}"
 ROUNDS="${ROUNDS:-3}"
-TIMEOUT="${TIMEOUT:-900}"
+TIMEOUT="${TIMEOUT:-540}"
 STREAMS="${STREAMS:-0}"
 PGRELAY="${1:-}"
 
@@ -51,6 +51,11 @@ WORK="$(mktemp -d)"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
+# The whole run is bounded: past DEADLINE seconds the script and everything it started are stopped.
+DEADLINE="${DEADLINE:-570}"
+( trap 'kill $nap 2>/dev/null; exit 0' TERM; sleep "$DEADLINE" & nap=$!; wait $nap
+  echo "deadline of $DEADLINE s reached: stopping (no report)" >&2; kill -TERM $$ 2>/dev/null; pkill -TERM -P $$ ) &
+PIDS+=($!)
 
 echo "building the load generator..."
 dotnet build -c Release -v q --nologo "$HERE/LoadGen/LoadGen.csproj" >/dev/null
@@ -72,7 +77,7 @@ LABELS+=("memcached"); ADDRS+=("127.0.0.1:$MC_PORT")
 start_benchhost() {  # <label> [env...]
   local label="$1"; shift
   local port; port="$(free_port)"
-  env "$@" timeout "$TIMEOUT" dotnet "$HERE/BenchHost/bin/Release/net10.0/BenchHost.dll" "$port" "$ROWS" "$TIMEOUT" >"$WORK/$label.log" 2>&1 &
+  env "$@" timeout "$TIMEOUT" dotnet "$WORK/host/BenchHost.dll" "$port" "$ROWS" "$TIMEOUT" >"$WORK/$label.log" 2>&1 &
   local tpid=$!
   PIDS+=($tpid)
   wait_port "$port"
@@ -81,7 +86,7 @@ start_benchhost() {  # <label> [env...]
 }
 
 if [[ -z "$PGRELAY" ]]; then
-  dotnet build -c Release -v q --nologo "$HERE/BenchHost/BenchHost.csproj" >/dev/null
+  dotnet publish -c Release -v q --nologo -r linux-x64 --self-contained false -o "$WORK/host" "$HERE/BenchHost/BenchHost.csproj" >/dev/null   # ReadyToRun, tiered PGO off: as pgrelay ships
   start_benchhost "pgrelay"
   [[ "$STREAMS" == 1 ]] && start_benchhost "pgrelay-streams" BENCH_STREAMS=1
   SOURCE="BenchHost (synthetic table, $ROWS rows, no PostgreSQL)"

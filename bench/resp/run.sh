@@ -16,7 +16,7 @@
 # Everything is bounded: fixed request counts, and every process runs under `timeout`.
 # Results: bench/resp/results/<date>.md. Smoke run: ROWS=10000 REQUESTS=20000 ROUNDS=1.
 #
-# Knobs (environment): ROWS=100000 REQUESTS=200000 CLIENTS=50 PIPELINE=16 ROUNDS=3 TIMEOUT=900 TLS=1 STREAMS=0 LOOPS=
+# Knobs (environment): ROWS=100000 REQUESTS=200000 CLIENTS=50 PIPELINE=16 ROUNDS=3 TIMEOUT=540 DEADLINE=570 TLS=1 STREAMS=0 LOOPS=
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -25,7 +25,7 @@ REQUESTS="${REQUESTS:-200000}"
 CLIENTS="${CLIENTS:-50}"
 PIPELINE="${PIPELINE:-16}"
 ROUNDS="${ROUNDS:-3}"
-TIMEOUT="${TIMEOUT:-900}"
+TIMEOUT="${TIMEOUT:-540}"
 TLS="${TLS:-1}"
 STREAMS="${STREAMS:-0}"
 LOOPS="${LOOPS:-}"
@@ -49,10 +49,15 @@ WORK="$(mktemp -d)"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
+# The whole run is bounded: past DEADLINE seconds the script and everything it started are stopped.
+DEADLINE="${DEADLINE:-570}"
+( trap 'kill $nap 2>/dev/null; exit 0' TERM; sleep "$DEADLINE" & nap=$!; wait $nap
+  echo "deadline of $DEADLINE s reached: stopping (no report)" >&2; kill -TERM $$ 2>/dev/null; pkill -TERM -P $$ ) &
+PIDS+=($!)
 
-echo "building BenchHost..."
-dotnet build -c Release -v q --nologo "$HERE/BenchHost/BenchHost.csproj" >/dev/null
-HOST=(dotnet "$HERE/BenchHost/bin/Release/net10.0/BenchHost.dll")
+echo "publishing BenchHost..."
+dotnet publish -c Release -v q --nologo -r linux-x64 --self-contained false -o "$WORK/host" "$HERE/BenchHost/BenchHost.csproj" >/dev/null   # ReadyToRun, tiered PGO off: as pgrelay ships
+HOST=(dotnet "$WORK/host/BenchHost.dll")
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
 
 LABELS=(); PORTS=(); SPIDS=(); TLS_PORTS=()
