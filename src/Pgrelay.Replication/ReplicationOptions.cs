@@ -46,6 +46,12 @@ public sealed class ReplicationOptions
     /// over the connections, big enough that a range's COPY start-up is noise.</summary>
     public int CopyRangePages { get; set; } = 1024;
 
+    /// <summary>
+    /// Frame the snapshot's COPY data directly from the copy connections' streams (<c>Pgrelay.Postgres.Wire.CopyOutSession</c>)
+    /// instead of through Npgsql's one-row-per-read COPY API. Off only to compare the two (benchmarks) or to rule it out.
+    /// </summary>
+    public bool DirectCopy { get; set; } = true;
+
     /// <summary>Rows per batch handed to the target during the snapshot.</summary>
     public int CopyBatchRows { get; set; } = 1000;
 

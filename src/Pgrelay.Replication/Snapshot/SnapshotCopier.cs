@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using Pgrelay.Core.Changes;
 using Pgrelay.Core.Status;
+using Pgrelay.Postgres.Wire;
 using Pgrelay.Replication.Connection;
 using Pgrelay.Replication.Schema;
 
@@ -29,6 +30,10 @@ public sealed class SnapshotCopier
     private readonly IReplicationTarget _target;
     private readonly ReplicationStatus _status;
     private readonly ILogger _log;
+    private int _directConnections, _fallbackReported;
+
+    /// <summary>How many copy connections of the last <see cref="CopyAsync"/> framed COPY data directly (the rest used Npgsql's API).</summary>
+    public int DirectConnections => Volatile.Read(ref _directConnections);
 
     public SnapshotCopier(SourceOptions source, ReplicationOptions options, IReplicationTarget target, ReplicationStatus status, ILogger log)
     {
@@ -41,6 +46,7 @@ public sealed class SnapshotCopier
 
     public async Task CopyAsync(string snapshotName, IReadOnlyList<PublishedTable> tables, CancellationToken ct)
     {
+        _directConnections = 0;
         _status.ResetSnapshotProgress();
         _status.SnapshotTablesTotal = tables.Count;
         _status.SnapshotRowsEstimated = tables.Sum(t => Math.Max(0, t.RelTuples));
@@ -113,24 +119,26 @@ public sealed class SnapshotCopier
     private void Work(string snapshotName, ConcurrentQueue<CopyRange> queue, ConcurrentDictionary<uint, int> remaining,
         ChannelWriter<RowBatch> batches, CancellationToken ct)
     {
-        using var conn = new NpgsqlConnection(_source.ConnectionString("pgrelay-copy"));
+        using var conn = new NpgsqlConnection(CopyConnectionString());
         conn.Open();
         // Reads run without a token: Npgsql arms and resets a cancellation source on every cancellable read, which
         // is per row here and cost more than parsing the row. Cancellation closes the connection instead, which
-        // fails the pending read.
+        // fails the pending read (Npgsql's, or the direct session's reader thread).
         using var cancel = ct.Register(static c => ((NpgsqlConnection)c!).Close(), conn);
         try
         {
             using (var begin = new NpgsqlCommand(
                 $"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snapshotName.Replace("'", "''")}'", conn))
                 begin.ExecuteNonQuery();
-            var chunk = ArrayPool<byte>.Shared.Rent(ChunkSize);
+            using var session = OpenDirect(conn);
+            var chunk = session is null ? ArrayPool<byte>.Shared.Rent(ChunkSize) : null;
             try
             {
                 while (queue.TryDequeue(out var range))
                 {
                     ct.ThrowIfCancellationRequested();
-                    CopyOne(conn, range, chunk, batches, ct);
+                    if (session is not null) CopyOne(session, range, batches, ct);
+                    else CopyOne(conn, range, chunk!, batches, ct);
                     if (remaining.AddOrUpdate(range.Table.Schema.RelationId, 0, (_, n) => n - 1) == 0)
                     {
                         _status.CountSnapshotTableDone();
@@ -140,16 +148,47 @@ public sealed class SnapshotCopier
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(chunk);
+                if (chunk is not null) ArrayPool<byte>.Shared.Return(chunk);
             }
-            using var commit = new NpgsqlCommand("COMMIT", conn);
-            commit.ExecuteNonQuery();
+            if (session is not null) session.Execute("COMMIT");
+            else
+            {
+                using var commit = new NpgsqlCommand("COMMIT", conn);
+                commit.ExecuteNonQuery();
+            }
         }
         catch (Exception e) when (ct.IsCancellationRequested && e is not OperationCanceledException)
         {
             // Cancellation closes the connection under the read: whatever that read throws means "cancelled".
             throw new OperationCanceledException("snapshot copy cancelled", e, ct);
         }
+    }
+
+    /// <summary>Copy connections never use Npgsql's keepalive: its timer would talk on a connection the direct reader owns.</summary>
+    private string CopyConnectionString() =>
+        new NpgsqlConnectionStringBuilder(_source.ConnectionString("pgrelay-copy")) { KeepAlive = 0 }.ConnectionString;
+
+    /// <summary>The connection, taken over for direct COPY framing; null keeps Npgsql's COPY API (said once per copy).</summary>
+    private CopyOutSession? OpenDirect(NpgsqlConnection conn)
+    {
+        if (!_options.DirectCopy) return null;
+        var session = CopyOutSession.TryTakeOver(conn, out var reason);
+        if (session is null)
+        {
+            if (Interlocked.Exchange(ref _fallbackReported, 1) == 0)
+                _log.LogInformation("snapshot copy reads through Npgsql's COPY API (slower): {Reason}", reason);
+            return null;
+        }
+        Interlocked.Increment(ref _directConnections);
+        return session;
+    }
+
+    /// <summary>One range through the direct session: CopyData framed from the received bytes, rows parsed as they arrive.</summary>
+    private void CopyOne(CopyOutSession session, CopyRange range, ChannelWriter<RowBatch> batches, CancellationToken ct)
+    {
+        var rows = new RowBatcher(range.Table.Schema, _options.CopyBatchRows, batches, ct);
+        session.CopyOut(range.CopyCommand(), rows);
+        rows.Finish();
     }
 
     private void CopyOne(NpgsqlConnection conn, CopyRange range, byte[] chunk, ChannelWriter<RowBatch> batches, CancellationToken ct)
@@ -202,4 +241,26 @@ public sealed class SnapshotCopier
     private const int MinRead = 4096;
 
     private sealed record RowBatch(Core.Model.TableSchema Table, List<byte[]> Rows);
+
+    /// <summary>Parses one range's COPY data as the direct session hands it over, and sends full batches to the loader.</summary>
+    private sealed class RowBatcher(Core.Model.TableSchema table, int batchRows, ChannelWriter<RowBatch> batches, CancellationToken ct)
+        : ICopyDataSink
+    {
+        private readonly CopyTextParser _parser = new(table.Columns.Count);
+        private List<byte[]> _batch = new(batchRows);
+
+        public void Write(ReadOnlySpan<byte> data)
+        {
+            _parser.Feed(data, _batch);
+            if (_batch.Count < batchRows) return;
+            Send(batches, new RowBatch(table, _batch), ct);
+            _batch = new List<byte[]>(batchRows);
+        }
+
+        public void Finish()
+        {
+            _parser.Finish();
+            if (_batch.Count > 0) Send(batches, new RowBatch(table, _batch), ct);
+        }
+    }
 }
