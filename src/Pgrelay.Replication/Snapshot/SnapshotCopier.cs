@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Pgrelay.Core.Changes;
@@ -66,13 +65,14 @@ public sealed class SnapshotCopier
         using var noGc = NoGcWindow.TryOpen(tables.Sum(t => Math.Max(0, t.RelPages)) * 8192 * 2);
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
         // One loader puts every batch into the target, so the copiers never wait on (and spin for) the store's
-        // write lock: they keep reading and parsing while the previous batch goes in.
-        var batches = Channel.CreateBounded<RowBatch>(new BoundedChannelOptions(workers * 2) { SingleReader = true });
-        var loader = Task.Run(async () =>
+        // write lock: they keep reading and parsing while the previous batch goes in. Loader and copiers are dedicated
+        // threads handing batches over in a BatchQueue, never the thread pool (see BatchQueue for why).
+        var batches = new BatchQueue<RowBatch>(workers * 2);
+        var loader = Task.Factory.StartNew(() =>
         {
             try
             {
-                await foreach (var batch in batches.Reader.ReadAllAsync(failed.Token).ConfigureAwait(false))
+                while (batches.TryTake(out var batch, failed.Token))
                 {
                     _target.LoadSnapshotRows(batch.Table, batch.Rows);
                     _status.CountSnapshotRows(batch.Rows.Count);
@@ -83,25 +83,25 @@ public sealed class SnapshotCopier
                 failed.Cancel();
                 throw;
             }
-        }, CancellationToken.None);
-        // Copiers are dedicated threads reading synchronously: a COPY stream arrives as one CopyData message per row,
-        // and the async path cost a thread-pool hop and several async state machines per socket read (and allocations
-        // the GC had to collect among the rows it keeps). A blocked reader thread costs nothing while it waits.
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        // Copiers read synchronously: a COPY stream is one long burst, and the async path cost a thread-pool hop and
+        // several async state machines per socket read (and allocations the GC had to collect among the rows it keeps).
+        // A blocked reader thread costs nothing while it waits.
+        int running = workers;
         var copiers = Enumerable.Range(0, workers).Select(_ => Task.Factory.StartNew(() =>
         {
-            try { Work(snapshotName, queue, remaining, batches.Writer, failed.Token); }
+            try { Work(snapshotName, queue, remaining, batches, failed.Token); }
             catch
             {
                 failed.Cancel(); // one failed worker stops the others: the whole snapshot restarts
                 throw;
             }
+            finally
+            {
+                if (Interlocked.Decrement(ref running) == 0) batches.Complete();
+            }
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToList();
-        var tasks = copiers.Append(Task.Run(async () =>
-        {
-            try { await Task.WhenAll(copiers).ConfigureAwait(false); }
-            finally { batches.Writer.TryComplete(); }
-            await loader.ConfigureAwait(false);
-        }, CancellationToken.None)).Append(loader).ToArray();
+        var tasks = copiers.Append(loader).ToArray();
         try
         {
             await Task.WhenAll(tasks).ConfigureAwait(false);
@@ -117,7 +117,7 @@ public sealed class SnapshotCopier
     }
 
     private void Work(string snapshotName, ConcurrentQueue<CopyRange> queue, ConcurrentDictionary<uint, int> remaining,
-        ChannelWriter<RowBatch> batches, CancellationToken ct)
+        BatchQueue<RowBatch> batches, CancellationToken ct)
     {
         using var conn = new NpgsqlConnection(CopyConnectionString());
         conn.Open();
@@ -184,14 +184,14 @@ public sealed class SnapshotCopier
     }
 
     /// <summary>One range through the direct session: CopyData framed from the received bytes, rows parsed as they arrive.</summary>
-    private void CopyOne(CopyOutSession session, CopyRange range, ChannelWriter<RowBatch> batches, CancellationToken ct)
+    private void CopyOne(CopyOutSession session, CopyRange range, BatchQueue<RowBatch> batches, CancellationToken ct)
     {
         var rows = new RowBatcher(range.Table.Schema, _options.CopyBatchRows, batches, ct);
         session.CopyOut(range.CopyCommand(), rows);
         rows.Finish();
     }
 
-    private void CopyOne(NpgsqlConnection conn, CopyRange range, byte[] chunk, ChannelWriter<RowBatch> batches, CancellationToken ct)
+    private void CopyOne(NpgsqlConnection conn, CopyRange range, byte[] chunk, BatchQueue<RowBatch> batches, CancellationToken ct)
     {
         var table = range.Table.Schema;
         var parser = new CopyTextParser(table.Columns.Count);
@@ -231,19 +231,14 @@ public sealed class SnapshotCopier
     }
 
     /// <summary>Hands a batch to the loader, blocking this copier thread while the loader is behind.</summary>
-    private static void Send(ChannelWriter<RowBatch> batches, RowBatch batch, CancellationToken ct)
-    {
-        while (!batches.TryWrite(batch))
-            if (!batches.WaitToWriteAsync(ct).AsTask().GetAwaiter().GetResult())
-                throw new InvalidOperationException("the snapshot loader stopped");
-    }
+    private static void Send(BatchQueue<RowBatch> batches, RowBatch batch, CancellationToken ct) => batches.Add(batch, ct);
 
     private const int MinRead = 4096;
 
     private sealed record RowBatch(Core.Model.TableSchema Table, List<byte[]> Rows);
 
     /// <summary>Parses one range's COPY data as the direct session hands it over, and sends full batches to the loader.</summary>
-    private sealed class RowBatcher(Core.Model.TableSchema table, int batchRows, ChannelWriter<RowBatch> batches, CancellationToken ct)
+    private sealed class RowBatcher(Core.Model.TableSchema table, int batchRows, BatchQueue<RowBatch> batches, CancellationToken ct)
         : ICopyDataSink
     {
         private readonly CopyTextParser _parser = new(table.Columns.Count);
