@@ -7,6 +7,7 @@ using Pgrelay.Core.Model;
 using Pgrelay.Core.Status;
 using Pgrelay.Replication.Connection;
 using Pgrelay.Replication.Schema;
+using Pgrelay.Replication.Slots;
 using Pgrelay.Replication.Snapshot;
 using Pgrelay.Replication.Streaming;
 
@@ -27,6 +28,7 @@ public sealed class ReplicationService
     private readonly ILogger _log;
     private readonly SourceOptions _source;
     private readonly string _slotName;
+    private readonly SlotRetentionMonitor _retention;
 
     public ReplicationService(ReplicationOptions options, IReplicationTarget target, ReplicationStatus status, ILoggerFactory loggerFactory)
     {
@@ -38,6 +40,7 @@ public sealed class ReplicationService
         _source = SourceOptions.Parse(options.Source);
         _slotName = options.SlotName ?? SlotNames.DefaultFor(_source.Database);
         _status.SlotName = _slotName;
+        _retention = new SlotRetentionMonitor(_source, _slotName, options.SlotRetentionWarningBytes, status, _log);
     }
 
     public string SlotName => _slotName;
@@ -59,6 +62,8 @@ public sealed class ReplicationService
     public async Task RunAsync(CancellationToken ct)
     {
         var backoff = new Backoff(_options.ReconnectInitialDelay, _options.ReconnectMaxDelay);
+        using var stopMonitor = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        Task? monitor = null;
         try
         {
             while (true)
@@ -71,7 +76,14 @@ public sealed class ReplicationService
                 {
                     _status.Phase = ReplicationPhase.Starting;
                     preflight = await PreflightAsync(ct).ConfigureAwait(false);
+                    if (monitor is null)
+                    {
+                        // Before start-up touches the slot: what it held while pgrelay was down. Then every interval.
+                        await _retention.ReadAtStartAsync(ct).ConfigureAwait(false);
+                        monitor = Task.Run(() => _retention.RunAsync(_options.SlotCheckInterval, stopMonitor.Token), CancellationToken.None);
+                    }
                     (conn, catalog) = await StartUpAsync(preflight, ct).ConfigureAwait(false);
+                    _retention.ReadSoon();
                 }
                 catch (Exception e) when (IsRetryable(e, ct))
                 {
@@ -124,6 +136,13 @@ public sealed class ReplicationService
             _status.Phase = ReplicationPhase.Failed;
             _status.LastError = e.Message;
             throw;
+        }
+        finally
+        {
+            stopMonitor.Cancel();
+            if (monitor is not null)
+                try { await monitor.ConfigureAwait(false); }
+                catch (OperationCanceledException) { }
         }
     }
 

@@ -29,6 +29,11 @@ internal static class HealthEndpoints
             json.WriteStartObject();
             json.WriteString("status", ready ? "ready" : "not ready");
             if (!ready) json.WriteString("reason", NotReadyReason(status));
+            // Still ready: the data served is exact. But the server is filling its disk with WAL for this slot.
+            if (status.RetentionWarning)
+                json.WriteString("warning", $"slot {status.SlotName} holds {status.Retention?.RetainedBytes} bytes of WAL on the server, " +
+                                            $"above slot-retention-warning ({status.RetentionWarningBytes} bytes)");
+            json.WriteBoolean("slot_retention_warning", status.RetentionWarning);
             json.WriteEndObject();
         });
     }

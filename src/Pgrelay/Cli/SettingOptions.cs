@@ -18,6 +18,7 @@ internal sealed class SettingOptions
         Add(SettingKeys.Heartbeat, "interval of heartbeat messages that keep an idle slot moving (default 10s, 0 = off)");
         Add(SettingKeys.SpillThreshold, "bytes of one transaction kept in memory before spilling to disk (default 64MB)");
         Add(SettingKeys.SpillDirectory, "where big transactions spill (default: system temp)");
+        Add(SettingKeys.SlotRetentionWarning, "warn when the slot makes the server keep more WAL than this (default 1GB, 'off' to disable)");
         Add(SettingKeys.Http, $"HTTP listen address (default {PgrelaySettings.DefaultHttp}, 'off' to disable)");
         Add(SettingKeys.Resp, $"Redis protocol listen address (default {PgrelaySettings.DefaultResp}, 'off' to disable)");
         Add(SettingKeys.Memcached, $"memcached protocol listen address (default {PgrelaySettings.DefaultMemcached}, 'off' to disable)");

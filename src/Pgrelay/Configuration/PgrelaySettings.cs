@@ -14,6 +14,8 @@ public sealed class PgrelaySettings
     public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(10);
     public long SpillThresholdBytes { get; set; } = 64L * 1024 * 1024;
     public string? SpillDirectory { get; set; }
+    /// <summary>Warn when the slot makes the server keep more WAL than this; 0 (<c>off</c>) turns the warning off.</summary>
+    public long SlotRetentionWarningBytes { get; set; } = Replication.ReplicationOptions.DefaultSlotRetentionWarningBytes;
     public ListenAddress? Http { get; set; }
     public ListenAddress? Resp { get; set; }
     public ListenAddress? Memcached { get; set; }
