@@ -17,10 +17,16 @@ public sealed class PgrelaySettings
     /// <summary>Warn when the slot makes the server keep more WAL than this; 0 (<c>off</c>) turns the warning off.</summary>
     public long SlotRetentionWarningBytes { get; set; } = Replication.ReplicationOptions.DefaultSlotRetentionWarningBytes;
     public ListenAddress? Http { get; set; }
+    /// <summary>The HTTPS listener (off unless set); it serves what HTTP serves, with <see cref="Tls"/>.</summary>
+    public ListenAddress? Https { get; set; }
+    /// <summary>Certificate, key and client CA for every TLS listener; null when no tls-cert-file is set.</summary>
+    public TlsFiles? Tls { get; set; }
     public ListenAddress? Resp { get; set; }
     public ListenAddress? Memcached { get; set; }
     public string? RespPassword { get; set; }
     public string? AclFile { get; set; }
+    /// <summary>Redis's protected-mode: while the default user needs no password, serve loopback clients only.</summary>
+    public bool ProtectedMode { get; set; } = true;
     public string LogLevel { get; set; } = "Information";
     /// <summary>The config file, if any: sinks and rules are read from its "sinks" and "rules" sections.</summary>
     public string? ConfigFile { get; set; }

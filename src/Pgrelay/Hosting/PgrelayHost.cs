@@ -41,6 +41,7 @@ public static class PgrelayHost
         builder.Services.AddHostedService<StoreMaintenance>();
         builder.Services.AddHostedService<SnapshotProgress>();
         builder.Services.AddPgrelayHttp();
+        HttpsListener.AddServices(builder.Services, settings);
         ProtocolListeners.AddServices(builder.Services, settings);
         SinkHosting.AddServices(builder.Services, sinks);
 
@@ -48,6 +49,7 @@ public static class PgrelayHost
         {
             kestrel.AddServerHeader = false;
             if (settings.Http is { } http) kestrel.Listen(http.EndPoint, l => l.Protocols = HttpProtocols.Http1AndHttp2);
+            HttpsListener.Listen(kestrel, settings);
             ProtocolListeners.Listen(kestrel, settings);
         });
 
