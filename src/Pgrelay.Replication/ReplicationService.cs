@@ -29,6 +29,7 @@ public sealed class ReplicationService
     private readonly SourceOptions _source;
     private readonly string _slotName;
     private readonly SlotRetentionMonitor _retention;
+    private PreflightResult? _preflightDone;
 
     public ReplicationService(ReplicationOptions options, IReplicationTarget target, ReplicationStatus status, ILoggerFactory loggerFactory)
     {
@@ -50,9 +51,24 @@ public sealed class ReplicationService
     public async Task<PreflightResult> PreflightAsync(CancellationToken ct = default)
     {
         var result = await Preflight.RunAsync(_source, _options.Publications.ToList(), ct).ConfigureAwait(false);
+        Adopt(result);
+        return result;
+    }
+
+    /// <summary>
+    /// A preflight the caller just ran against the same source (the command line checks before it opens any port):
+    /// the first start-up uses it instead of asking the server again. Later start-ups (after a failure) check afresh.
+    /// </summary>
+    public void UsePreflight(PreflightResult result)
+    {
+        Adopt(result);
+        Volatile.Write(ref _preflightDone, result);
+    }
+
+    private void Adopt(PreflightResult result)
+    {
         _status.ServerVersionNum = result.ServerVersionNum;
         _status.ProtocolVersion = result.ProtocolVersion;
-        return result;
     }
 
     /// <summary>
@@ -75,7 +91,7 @@ public sealed class ReplicationService
                 try
                 {
                     _status.Phase = ReplicationPhase.Starting;
-                    preflight = await PreflightAsync(ct).ConfigureAwait(false);
+                    preflight = Interlocked.Exchange(ref _preflightDone, null) ?? await PreflightAsync(ct).ConfigureAwait(false);
                     if (monitor is null)
                     {
                         // Before start-up touches the slot: what it held while pgrelay was down. Then every interval.

@@ -84,7 +84,8 @@ internal sealed class SlotRetentionMonitor
     {
         try
         {
-            await using var conn = new NpgsqlConnection(_source.ConnectionString("pgrelay-slot-monitor"));
+            // pgrelay's ordinary connection string: Npgsql's data source for it (types loaded once) is shared with preflight.
+            await using var conn = new NpgsqlConnection(_source.ConnectionString());
             await conn.OpenAsync(ct).ConfigureAwait(false);
             await using var cmd = new NpgsqlCommand(Query, conn);
             cmd.Parameters.AddWithValue("slot", _slotName);
