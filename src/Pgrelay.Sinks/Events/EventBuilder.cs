@@ -46,6 +46,8 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries)
                 Index = i,
                 SourceTable = change.Table,
                 Replayed = transaction.Replayed,
+                BeforeCopy = change.BeforeCopy,
+                AfterCopy = change.AfterCopy,
             });
             passed++;
         }
@@ -92,6 +94,7 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries)
             CommitTime = time,
             Index = index,
             SourceTable = table,
+            AfterCopy = row.Copy,
         };
     }
 

@@ -9,10 +9,14 @@ namespace Pgrelay.Store.Feed;
 /// A change as the store applied it, with complete images: <see cref="Before"/> is the version the
 /// store held (so columns PostgreSQL did not resend are filled in), <see cref="After"/> the new version
 /// with unchanged TOAST values merged. Truncate and Relation changes carry neither.
+/// In a table without primary key, identical rows are copies of one version: <see cref="BeforeCopy"/> is the copy the
+/// change took away (the highest), <see cref="AfterCopy"/> the one it added, so their keys name exactly those rows.
 /// </summary>
-public readonly record struct AppliedChange(ChangeKind Kind, StoredTable Table, TableSchema Schema, byte[]? Before, byte[]? After)
+public readonly record struct AppliedChange(ChangeKind Kind, StoredTable Table, TableSchema Schema, byte[]? Before, byte[]? After,
+    int BeforeCopy = 1, int AfterCopy = 1)
 {
     /// <summary>The row that names the key: After for inserts and updates, Before for deletes.</summary>
     public byte[]? KeyRow => After ?? Before;
+    public int KeyCopy => After is null ? BeforeCopy : AfterCopy;
     public RowView? AfterView => After is null ? null : new RowView(After);
 }
