@@ -158,6 +158,32 @@ public sealed class DirectCopyTests(PostgresFixture pg) : IClassFixture<Postgres
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => copy.WaitAsync(HangGuard));
     }
 
+    [Fact]
+    public async Task A_copy_backend_killed_with_kill_9_mid_snapshot_starts_the_snapshot_over_and_the_cache_is_exact()
+    {
+        var db = await pg.NewDatabaseAsync();
+        await pg.ExecuteAsync(db, """
+            CREATE TABLE big (id bigint PRIMARY KEY, v text);
+            INSERT INTO big SELECT g, 'value ' || g FROM generate_series(1, 200000) g;
+            ANALYZE big;
+            CREATE PUBLICATION pub FOR TABLE big;
+            """);
+        var target = new KillingTarget(new RecordingTarget(), async () =>
+        {
+            // SIGKILL makes the postmaster restart every backend: the copy, the slot's connection, everything.
+            var pid = await pg.ScalarAsync<int>(db, "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgrelay-copy' LIMIT 1");
+            using var kill = System.Diagnostics.Process.Start("kill", ["-9", pid.ToString()]);
+            await kill.WaitForExitAsync();
+        });
+        await using var run = ReplicationRun.Start(pg, db, target, o => o.CopyRangePages = 64);
+        await run.WaitForStreamingAsync();
+        Assert.True(target.Killed);
+        Assert.True(run.Status.Reconnects > 0, "the start-up should have failed and started over");
+        await pg.ExecuteAsync(db, "UPDATE big SET v = 'after' WHERE id = 7");
+        await run.SyncAsync();
+        await CopyRun.MatchesDatabaseAsync(pg, db, target.Inner, "big");
+    }
+
     private static CopyOutSession TakeOver(NpgsqlConnection conn) =>
         CopyOutSession.TryTakeOver(conn, out var reason) ?? throw new InvalidOperationException(reason);
 
@@ -197,6 +223,25 @@ public sealed class DirectCopyTests(PostgresFixture pg) : IClassFixture<Postgres
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    /// <summary>Runs <c>kill</c> once, when the first snapshot's first rows arrive; otherwise a <see cref="RecordingTarget"/>.</summary>
+    private sealed class KillingTarget(RecordingTarget inner, Func<Task> kill) : IReplicationTarget
+    {
+        private int _killed;
+        public RecordingTarget Inner => inner;
+        public bool Killed => _killed != 0;
+        public void BeginSnapshot(IReadOnlyList<PublicationSchema> publications, Lsn? replayFrom = null) => inner.BeginSnapshot(publications, replayFrom);
+        public void LoadSnapshotRows(TableSchema table, IReadOnlyList<byte[]> rows)
+        {
+            if (Interlocked.Exchange(ref _killed, 1) == 0) kill().GetAwaiter().GetResult();
+            inner.LoadSnapshotRows(table, rows);
+        }
+        public void CompleteSnapshot(Lsn consistentPoint) => inner.CompleteSnapshot(consistentPoint);
+        public TransactionRoute Route(Lsn commitLsn) => inner.Route(commitLsn);
+        public void Apply(Transaction transaction) => inner.Apply(transaction);
+        public Lsn AppliedLsn => inner.AppliedLsn;
+        public Lsn SafeToConfirmLsn => inner.SafeToConfirmLsn;
     }
 
     /// <summary>Cancels the copy once the first rows have arrived, so the copiers are in the middle of reading.</summary>
