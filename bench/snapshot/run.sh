@@ -15,6 +15,7 @@
 #   notiered      DOTNET_TieredCompilation=0 (everything JIT-compiled fully optimized on first call)
 #   r2r           published with -p:PublishReadyToRun=true (precompiled; tiering still on)
 #   r2r-nopgo     the ReadyToRun build with DOTNET_TieredPGO=0
+#   base          the code at BASE (a commit, e.g. BASE=main~5), published the same way: before/after in one run
 # (Direct COPY framing against Npgsql's COPY API is compared in-process: bench/Pgrelay.Bench snapshot … both.)
 #
 # Knobs: N=1000000 ROUNDS=3 VARIANTS="default nopgo notiered r2r r2r-nopgo" POLL=0.02 TIMEOUT=300
@@ -55,6 +56,12 @@ trap cleanup EXIT
 
 echo "publishing (Release) ..."
 dotnet publish "$ROOT/src/Pgrelay" -c Release -o "$WORK/bin" >/dev/null 2>&1 || { echo "publish failed" >&2; exit 1; }
+if [[ " $VARIANTS " == *" base "* ]]; then
+  [ -n "${BASE:-}" ] || { echo "variant base needs BASE=<commit>" >&2; exit 2; }
+  mkdir -p "$WORK/base-src"
+  git -C "$ROOT" archive "$BASE" | tar -x -C "$WORK/base-src" || { echo "cannot read $BASE" >&2; exit 1; }
+  dotnet publish "$WORK/base-src/src/Pgrelay" -c Release -o "$WORK/bin-base" >/dev/null 2>&1 || { echo "publish of $BASE failed" >&2; exit 1; }
+fi
 if [[ " $VARIANTS " == *" r2r"* ]]; then
   dotnet publish "$ROOT/src/Pgrelay" -c Release -p:PublishReadyToRun=true -r linux-x64 --self-contained false -o "$WORK/bin-r2r" >/dev/null 2>&1 \
     || { echo "ReadyToRun publish failed" >&2; exit 1; }
@@ -78,6 +85,7 @@ run_variant() { # variant round anchor
     notiered) envs=(DOTNET_TieredCompilation=0) ;;
     r2r) bin="$WORK/bin-r2r" ;;
     r2r-nopgo) bin="$WORK/bin-r2r"; envs=(DOTNET_TieredPGO=0) ;;
+    base) bin="$WORK/bin-base" ;;
     *) echo "unknown variant $variant" >&2; return 1 ;;
   esac
   rp=$(free_port)
@@ -102,7 +110,7 @@ run_variant() { # variant round anchor
 }
 
 {
-  echo "# bench/snapshot/run.sh: N=$N ROUNDS=$ROUNDS VARIANTS=\"$VARIANTS\" at $(date -u +%FT%TZ), commit $(git -C "$ROOT" rev-parse --short HEAD)"
+  echo "# bench/snapshot/run.sh: N=$N ROUNDS=$ROUNDS VARIANTS=\"$VARIANTS\" BASE=${BASE:-} at $(date -u +%FT%TZ), commit $(git -C "$ROOT" rev-parse --short HEAD)"
   echo "# load at start: $(load)"
   for r in $(seq 1 "$ROUNDS"); do
     t0=$(now); psqlc -c "copy accounts to stdout" >/dev/null; t1=$(now)

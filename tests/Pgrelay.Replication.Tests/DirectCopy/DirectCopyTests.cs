@@ -68,6 +68,25 @@ public sealed class DirectCopyTests(PostgresFixture pg) : IClassFixture<Postgres
     }
 
     [Fact]
+    public async Task Framing_allocates_nothing_per_row()
+    {
+        var db = await pg.NewDatabaseAsync();
+        await using var conn = await pg.OpenAsync(db);
+        using var session = TakeOver(conn);
+        const string copy = "COPY (SELECT g, 'row ' || g, CASE WHEN g % 2 = 0 THEN NULL ELSE g / 3.0 END FROM generate_series(1, 200000) g) TO STDOUT";
+        var warm = new CountingSink();
+        session.CopyOut(copy, warm);   // the first run JIT-compiles and sizes the buffers
+        var sink = new CountingSink();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        long rows = session.CopyOut(copy, sink);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(200_000, rows);
+        Assert.Equal(warm.Bytes, sink.Bytes);
+        // The query text and the command tag: a few hundred bytes for the whole COPY, not bytes per row.
+        Assert.True(allocated < 4096, $"{allocated} bytes allocated framing {rows} rows");
+    }
+
+    [Fact]
     public async Task A_server_error_before_or_during_the_COPY_is_PostgreSQLs_error_and_the_session_goes_on()
     {
         var db = await pg.NewDatabaseAsync();
@@ -207,6 +226,12 @@ public sealed class DirectCopyTests(PostgresFixture pg) : IClassFixture<Postgres
             Length += data.Length;
             if (keep) _data.Write(data);
         }
+    }
+
+    private sealed class CountingSink : ICopyDataSink
+    {
+        public long Bytes { get; private set; }
+        public void Write(ReadOnlySpan<byte> data) => Bytes += data.Length;
     }
 
     /// <summary>Hands the real server's bytes over at most <c>most</c> at a time.</summary>
