@@ -17,6 +17,10 @@ internal sealed class BatchQueue<T> where T : class
     private bool _completed, _takerWaiting;
     private int _adderWaiting;
 
+    /// <summary>How often an adder found the queue full, and the taker found it empty (for the copy's debug log).</summary>
+    public int AddWaits { get; private set; }
+    public int TakeWaits { get; private set; }
+
     public BatchQueue(int capacity)
     {
         _capacity = capacity;
@@ -33,6 +37,7 @@ internal sealed class BatchQueue<T> where T : class
             {
                 ct.ThrowIfCancellationRequested();
                 if (_completed) throw new InvalidOperationException("the snapshot loader stopped");
+                AddWaits++;
                 _adderWaiting++;
                 Monitor.Wait(_gate);
                 _adderWaiting--;
@@ -58,6 +63,7 @@ internal sealed class BatchQueue<T> where T : class
                     item = null!;
                     return false;
                 }
+                TakeWaits++;
                 _takerWaiting = true;
                 Monitor.Wait(_gate);
                 _takerWaiting = false;
