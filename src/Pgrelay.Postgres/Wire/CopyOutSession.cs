@@ -87,11 +87,23 @@ public sealed class CopyOutSession : IDisposable
         {
             return Read(sink, out rows);
         }
+        catch (PostgresException e) when (ReferenceEquals(e, _error))
+        {
+            throw;   // thrown at ReadyForQuery: the server is ready for the next query
+        }
         catch (IOException) when (_error is not null)
         {
             // A FATAL error (the backend was terminated, the server shuts down) is followed by the end of the connection,
             // not by ReadyForQuery: the error is the cause worth reporting.
+            _broken = true;
             throw _error;
+        }
+        catch
+        {
+            // The connection ended, the bytes broke the protocol, or the sink gave up in the middle of the data: the rest
+            // of the response is still on its way, so nothing further can be read in step.
+            _broken = true;
+            throw;
         }
     }
 
@@ -235,16 +247,8 @@ public sealed class CopyOutSession : IDisposable
 
     private void Fill()
     {
-        try
-        {
-            _buffer = _pump.Next(out _end);
-            _position = 0;
-        }
-        catch (IOException)
-        {
-            _broken = true;
-            throw;
-        }
+        _buffer = _pump.Next(out _end);
+        _position = 0;
     }
 
     /// <summary>"COPY 123" → 123.</summary>

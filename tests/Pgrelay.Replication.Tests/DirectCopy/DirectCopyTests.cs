@@ -131,6 +131,18 @@ public sealed class DirectCopyTests(PostgresFixture pg) : IClassFixture<Postgres
     }
 
     [Fact]
+    public async Task A_sink_that_gives_up_in_the_middle_of_the_data_leaves_the_session_refusing_further_commands()
+    {
+        var db = await pg.NewDatabaseAsync();
+        await using var conn = await pg.OpenAsync(db);
+        using var session = TakeOver(conn);
+        var giveUp = new CollectingSink(onFirstWrite: () => throw new FormatException("the parser gave up"));
+        Assert.Throws<FormatException>(() => session.CopyOut("COPY (SELECT generate_series(1, 100000)) TO STDOUT", giveUp));
+        // The rest of that COPY is still arriving: reading a next answer would read it as if it were the answer.
+        Assert.Throws<InvalidOperationException>(() => session.Execute("SELECT 1"));
+    }
+
+    [Fact]
     public async Task A_backend_terminated_in_the_middle_of_a_COPY_reports_the_servers_reason()
     {
         var db = await pg.NewDatabaseAsync();
