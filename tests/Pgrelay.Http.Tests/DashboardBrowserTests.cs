@@ -57,6 +57,28 @@ public class DashboardBrowserTests
     }
 
     [ChromiumFact]
+    public async Task Dashboard_lists_tables_loading_beside_the_stream_until_they_swap_in()
+    {
+        var status = new ReplicationStatus { Phase = ReplicationPhase.Streaming, SlotName = "pgrelay_test" };
+        await using var server = await RelayServer.StartAsync(ReadyStore(Row("Tulsa", "OK", "1")), status);
+        await using var browser = await BrowserSession.StartAsync();
+        var page = await browser.OpenPageAsync(1280, 900);
+        await page.NavigateAsync(server.BaseAddress);
+        await page.WaitForAsync("document.body.dataset.loaded === 'true'", "the first status to render");
+        Assert.Equal("none", await page.TextAsync(Text("reloads")));
+
+        var reload = new TableReloadStatus("public.orders", "added to the publication", new Lsn(0x100)) { Phase = "copying" };
+        reload.CountRows(12000);
+        status.AddReload(reload);
+        await page.WaitForAsync(Text("reloads") + ".includes('public.orders')", "the load to show");
+        Assert.Equal("public.orders: copying, 12,000 rows copied (added to the publication)", await page.TextAsync(Text("reloads")));
+
+        status.RemoveReload(reload);
+        await page.WaitForAsync(Text("reloads") + " === 'none'", "the load to go once swapped in");
+        Assert.Empty(page.Errors);
+    }
+
+    [ChromiumFact]
     public async Task Dashboard_shows_the_store_and_follows_a_commit_without_reloading()
     {
         var store = ReadyStore(Row("Tulsa", "OK", "1"), Row("Salem", "OR", "2"));
