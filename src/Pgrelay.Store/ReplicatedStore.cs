@@ -28,6 +28,7 @@ public sealed class ReplicatedStore : IReplicationTarget
     private readonly ChangeApplier _applier;
     private readonly SnapshotLoader _loader;
     private readonly TableSwap _swap;
+    private readonly ReplayCopies _replayCopies;
     private readonly Dictionary<uint, ShadowLoad> _loads = [];   // tables being loaded beside the stream, by relation id
     private readonly DurableConsumers _consumers = new();
     private volatile bool _ready;
@@ -47,6 +48,7 @@ public sealed class ReplicatedStore : IReplicationTarget
         _applier = new ChangeApplier(_catalog, keys, _maintenance);
         _loader = new SnapshotLoader(keys);
         _swap = new TableSwap(_catalog, _visibility, keys, _applier);
+        _replayCopies = new ReplayCopies(_applier, keys);
     }
 
     /// <summary>Everything up to this LSN is visible; nothing after it is.</summary>
@@ -143,6 +145,7 @@ public sealed class ReplicatedStore : IReplicationTarget
             foreach (var load in _loads.Values.ToList()) load.Abandon();
             _replayFrom = replayFrom;
             _router.Close();
+            _replayCopies.Discard();
             _maintenance.Clear();
             if (!keepServing) _visibility.Publish(0);
         }
@@ -205,6 +208,7 @@ public sealed class ReplicatedStore : IReplicationTarget
             switch (_router.Route(transaction.CommitLsn.Value, _visibility.Visible))
             {
                 case TransactionRoute.Apply:
+                    ReleaseReplays();   // the window is over: what it replayed goes first
                     ApplyLocked(transaction);
                     break;
                 case TransactionRoute.Replay:
@@ -248,7 +252,25 @@ public sealed class ReplicatedStore : IReplicationTarget
         foreach (var change in transaction.Changes)
             if (_applier.TryDescribe(change, out var described)) changes.Add(described);
         _router.Replayed(transaction.EndLsn.Value);
-        Feed.AppendReplay(new CommittedTransaction(transaction.Xid, transaction.CommitLsn, transaction.EndLsn, transaction.CommitTime,
-            changes, Replayed: true));
+        // Copies of rows without primary key are numbered counting back from the snapshot: they wait for the window's end.
+        if (_replayCopies.Waiting || _catalog.Tables.Any(t => !t.Schema.HasPrimaryKey))
+            _replayCopies.Hold(transaction, changes);
+        else
+            Feed.AppendReplay(new CommittedTransaction(transaction.Xid, transaction.CommitLsn, transaction.EndLsn, transaction.CommitTime,
+                changes, Replayed: true));
+    }
+
+    private void ReleaseReplays()
+    {
+        if (!_replayCopies.Waiting) return;
+        foreach (var replayed in _replayCopies.Release()) Feed.AppendReplay(replayed);
+    }
+
+    /// <summary>The stream passed <paramref name="position"/> outside a transaction: a replay window that ends at or below
+    /// it has delivered everything, so its held replays go to the feed.</summary>
+    public void Reached(Lsn position)
+    {
+        lock (_write)
+            if (position.Value >= _visibility.Visible) ReleaseReplays();   // visible is the window's end until it is released
     }
 }

@@ -29,7 +29,7 @@ public sealed record Switches
     public bool SlashKeys { get; init; }
     /// <summary>ALTER PUBLICATION ... DROP/ADD TABLE while running (issue 10 item 9).</summary>
     public bool PublicationChanges { get; init; }
-    /// <summary>Dates and timestamps before Christ (JSON renders them unlike PostgreSQL's to_json; see the report).</summary>
+    /// <summary>Dates and timestamps before Christ (their JSON must be what PostgreSQL's to_json writes).</summary>
     public bool BcDates { get; init; }
     /// <summary>Compare the postgres and file sinks too.</summary>
     public bool Sinks { get; init; } = true;

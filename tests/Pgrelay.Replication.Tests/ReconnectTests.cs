@@ -41,6 +41,54 @@ public abstract class ReconnectTests(PostgresFixture pg)
         Assert.Equal(ReplicationPhase.Streaming, run.Status.Phase);
     }
 
+    /// <summary>
+    /// A fast shutdown makes the walsender wait until the client reports everything it sent as replicated (WalSndDone:
+    /// flush, or write when flush is invalid, equal to sentPtr). A durable consumer that lags must neither hang the
+    /// shutdown nor be confirmed past what it has.
+    /// </summary>
+    [Fact]
+    public async Task A_fast_restart_completes_while_a_durable_consumer_lags_and_nothing_it_lacks_is_confirmed()
+    {
+        var db = await pg.NewDatabaseAsync();
+        await pg.ExecuteAsync(db, """
+            CREATE TABLE k (id int PRIMARY KEY, n int);
+            INSERT INTO k SELECT g, 0 FROM generate_series(1, 200) g;
+            CREATE PUBLICATION pub FOR TABLE k;
+            """);
+        var target = new RecordingTarget();
+        await using var run = ReplicationRun.Start(pg, db, target);
+        await run.WaitForStreamingAsync();
+        await pg.ExecuteAsync(db, "UPDATE k SET n = 1 WHERE id <= 10;");
+        await run.SyncAsync();
+        await run.WaitAsync(() => run.Status.ConfirmedLsn >= target.SafeToConfirmLsn, "the applied position to be confirmed");
+
+        target.HoldConfirmation = true;
+        var held = target.SafeToConfirmLsn;
+        await pg.ExecuteAsync(db, "UPDATE k SET n = n + 1 WHERE id > 100; INSERT INTO k VALUES (1000, 7);");
+        await run.SyncAsync();
+
+        // The hang guard: pg_ctl gives up waiting for the stop after its own timeout, and this one bounds the whole restart.
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(150));
+        await pg.Cluster.RestartAsync(guard.Token);
+
+        var slotConfirmed = await pg.ScalarAsync<NpgsqlTypes.NpgsqlLogSequenceNumber>(db,
+            $"SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '{run.Service.SlotName}'");
+        Assert.True((ulong)slotConfirmed <= held.Value, $"the slot was confirmed at {slotConfirmed}, past {held}, which the consumer lacks");
+
+        await pg.ExecuteAsync(db, "UPDATE k SET n = n + 10 WHERE id % 3 = 0; DELETE FROM k WHERE id = 5;");
+        await run.SyncAsync();
+        await run.WaitForStreamingAsync();
+        Assert.True(run.Status.Reconnects >= 1);
+        Assert.Equal(1, target.SnapshotsBegun);
+        await Assertions.TableMatchesAsync(pg, run, "k");
+
+        // Once the consumer has everything again, the slot moves on.
+        target.HoldConfirmation = false;
+        await pg.ExecuteAsync(db, "UPDATE k SET n = 0 WHERE id = 1;");
+        await run.SyncAsync();
+        await run.WaitAsync(() => run.Status.ConfirmedLsn > held, "the slot to be confirmed again");
+    }
+
     [Fact]
     public async Task An_idle_slot_is_confirmed_forward_by_heartbeats()
     {

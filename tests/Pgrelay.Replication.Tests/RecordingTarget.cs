@@ -33,6 +33,8 @@ public sealed class RecordingTarget : IReplicationTarget
 
     public Lsn AppliedLsn => new((ulong)Interlocked.Read(ref _applied));
     public Lsn SafeToConfirmLsn { get; private set; }
+    /// <summary>Acts as a durable consumer that stopped acknowledging: <see cref="SafeToConfirmLsn"/> stays where it is.</summary>
+    public bool HoldConfirmation { get; set; }
 
     public void BeginSnapshot(IReadOnlyList<PublicationSchema> publications, Lsn? replayFrom = null)
     {
@@ -112,7 +114,7 @@ public sealed class RecordingTarget : IReplicationTarget
             Transactions.Add(new AppliedTransaction(transaction.Xid, transaction.CommitLsn, transaction.Count, kinds));
         }
         Interlocked.Exchange(ref _applied, (long)transaction.EndLsn.Value);
-        SafeToConfirmLsn = transaction.EndLsn;
+        if (!HoldConfirmation) SafeToConfirmLsn = transaction.EndLsn;
     }
 
     public TableData Table(string name)

@@ -54,4 +54,10 @@ public interface IReplicationTarget : ISnapshotRowSink
 
     /// <summary>The highest end LSN every durable consumer has acknowledged; the slot is confirmed up to here.</summary>
     Lsn SafeToConfirmLsn { get; }
+
+    /// <summary>
+    /// The stream has reached <paramref name="position"/> outside any transaction (a heartbeat message): every commit
+    /// below it has been delivered. Lets a target finish what waits on the stream passing a point (the replay window).
+    /// </summary>
+    void Reached(Lsn position) { }
 }

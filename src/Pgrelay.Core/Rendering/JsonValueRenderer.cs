@@ -41,14 +41,12 @@ public static class JsonValueRenderer
             case PgTypeKind.TimestampTz:
                 DateTimeRenderer.WriteTimestampTz(text, output);
                 break;
-            case PgTypeKind.TimeTz:
-                DateTimeRenderer.WriteTimeTz(text, output);
-                break;
             case PgTypeKind.Array:
                 ArrayRenderer.Write(text, elementKind, output);
                 break;
             default:
-                // Text, Date, Time, Interval, Uuid and unknown types: a string exactly as PostgreSQL printed it.
+                // Text, Date, Time, TimeTz, Interval, Uuid and unknown types: a string exactly as PostgreSQL printed it, as
+                // to_json writes every type it has no category for (a date's " BC" and a time zone's "+02" included).
                 JsonStringWriter.Write(text, output);
                 break;
         }

@@ -3,8 +3,6 @@ namespace Pgrelay.Core.Rendering;
 /// <summary>A UTC offset as PostgreSQL prints it: "+HH", "+HH:MM" or "+HH:MM:SS".</summary>
 internal readonly record struct UtcOffset(bool Negative, int Hours, int Minutes, int Seconds)
 {
-    public int TotalSeconds => (Negative ? -1 : 1) * (Hours * 3600 + Minutes * 60 + Seconds);
-
     /// <summary>Parses an offset that must make up the whole of <paramref name="s"/>.</summary>
     public static bool TryParse(ReadOnlySpan<byte> s, out UtcOffset offset)
     {
@@ -26,8 +24,8 @@ internal readonly record struct UtcOffset(bool Negative, int Hours, int Minutes,
         return true;
     }
 
-    /// <summary>Writes "+HH:MM"; returns 6.</summary>
-    public int WriteHoursMinutes(Span<byte> span)
+    /// <summary>Writes "+HH:MM", or "+HH:MM:SS" when there are seconds (PostgreSQL's XSD style); returns bytes written.</summary>
+    public int WriteXsd(Span<byte> span)
     {
         span[0] = Negative ? (byte)'-' : (byte)'+';
         span[1] = (byte)('0' + Hours / 10);
@@ -35,6 +33,10 @@ internal readonly record struct UtcOffset(bool Negative, int Hours, int Minutes,
         span[3] = (byte)':';
         span[4] = (byte)('0' + Minutes / 10);
         span[5] = (byte)('0' + Minutes % 10);
-        return 6;
+        if (Seconds == 0) return 6;
+        span[6] = (byte)':';
+        span[7] = (byte)('0' + Seconds / 10);
+        span[8] = (byte)('0' + Seconds % 10);
+        return 9;
     }
 }

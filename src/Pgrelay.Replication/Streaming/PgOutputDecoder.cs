@@ -124,8 +124,12 @@ internal sealed class PgOutputDecoder : IDisposable
             case TruncateMessage truncate:
                 OnTruncate(truncate);
                 break;
+            case LogicalDecodingMessage { Flags: 0 } outside:
+                // A message outside any transaction (a heartbeat): every commit below it has been delivered.
+                _target.Reached(new Lsn((ulong)outside.MessageLsn));
+                break;
             default:
-                // Other logical messages (heartbeats, sync markers), Type and Origin messages carry nothing to cache.
+                // Transactional messages other than markers, Type and Origin messages carry nothing to cache.
                 break;
         }
         Interlocked.Increment(ref _messages);

@@ -152,6 +152,15 @@ internal sealed class StreamingSession
     /// Confirms to the server only what the target says is safe (every durable consumer has it). When nothing is
     /// buffered and everything applied is already safe, the server's own position is confirmed too, so an idle
     /// slot does not keep WAL: nothing below it can still be on its way to us.
+    /// <para>
+    /// Only the status updates that confirm carry a flush position; every other one (ours, and the replies Npgsql sends
+    /// on its own when the server asks) reports flush as invalid, with write at what was received. A fast or smart
+    /// shutdown makes the walsender wait until the reported flush position, or the write position when flush is
+    /// invalid, equals everything it sent (walsender.c, WalSndDone), and it asks for a reply again and again until then:
+    /// a flush held back by a lagging sink kept PostgreSQL from ever shutting down. An invalid flush confirms nothing
+    /// (the slot moves only on a valid one), so the server finishes its shutdown, the stream ends, and the next session
+    /// resumes from what was confirmed.
+    /// </para>
     /// </summary>
     private async Task FeedbackLoopAsync(LogicalReplicationConnection conn, PgOutputDecoder decoder, Task attached, string slotName,
         StallWatchdog watchdog, CancellationTokenSource session)
@@ -161,8 +170,9 @@ internal sealed class StreamingSession
         await attached.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (!attached.IsCompletedSuccessfully) return;
         var confirmed = _status.ConfirmedLsn;
-        // A new session starts from what the previous one confirmed, never from zero.
-        if (confirmed > Lsn.Zero) conn.SetReplicationStatus(new NpgsqlLogSequenceNumber(confirmed.Value));
+        // A new session reports what the previous one confirmed as applied (display only), never zero.
+        conn.LastAppliedLsn = new NpgsqlLogSequenceNumber(confirmed.Value);
+        conn.LastFlushedLsn = NpgsqlLogSequenceNumber.Invalid;
         var lastSent = DateTime.UtcNow;
         using var timer = new PeriodicTimer(FeedbackTick);
         try
@@ -185,19 +195,26 @@ internal sealed class StreamingSession
                     if (decoder.OpenTransactions == 0 && decoder.MessagesHandled == seen) candidate = Lsn.Max(candidate, serverPosition);
                 }
 
-                bool due = DateTime.UtcNow - lastSent >= _options.StatusInterval;
                 if (candidate > confirmed)
                 {
                     // Recorded before the server can learn it: a reattach compares the slot with it.
                     _position.Confirm(candidate);
-                    conn.SetReplicationStatus(new NpgsqlLogSequenceNumber(candidate.Value));
                     confirmed = candidate;
-                    due = true;
+                    conn.SetReplicationStatus(new NpgsqlLogSequenceNumber(confirmed.Value));
+                    try
+                    {
+                        await conn.SendStatusUpdate(ct).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        conn.LastFlushedLsn = NpgsqlLogSequenceNumber.Invalid;
+                    }
+                    _status.ConfirmedLsn = confirmed;
+                    lastSent = DateTime.UtcNow;
                 }
-                if (due)
+                else if (DateTime.UtcNow - lastSent >= _options.StatusInterval)
                 {
                     await conn.SendStatusUpdate(ct).ConfigureAwait(false);
-                    _status.ConfirmedLsn = confirmed;
                     lastSent = DateTime.UtcNow;
                 }
                 await CheckStallAsync(slotName, watchdog, session, ct).ConfigureAwait(false);

@@ -104,6 +104,10 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
         described = change.Kind switch
         {
             ChangeKind.Insert => new(ChangeKind.Insert, table, change.Table, null, change.NewRow),
+            // A FULL old row is complete: a table without primary key is keyed by every column, so its new row gets
+            // the unchanged TOAST values from it (ReplayCopies counts copies by that key).
+            ChangeKind.Update when !change.Table.HasPrimaryKey && change.Table.ReplicaIdentity == ReplicaIdentity.Full =>
+                new(ChangeKind.Update, table, change.Table, change.OldRow, MergeUnchanged(change.NewRow!, change.OldRow)),
             ChangeKind.Update => new(ChangeKind.Update, table, change.Table, change.OldRow, change.NewRow),
             ChangeKind.Delete => new(ChangeKind.Delete, table, change.Table, change.OldRow, null),
             ChangeKind.Unpublish => new(ChangeKind.Truncate, table, change.Table, null, null),
@@ -163,6 +167,10 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
         Install(table, schema, version, lsn);
         return (version, total);
     }
+
+    /// <summary>How many copies of the row keyed <paramref name="key"/> the table holds now.</summary>
+    public int CopiesHeld(StoredTable table, ReadOnlySpan<byte> key, int hash) =>
+        Live(table.Newest(key, hash)) is { } existing ? RowFormat.ReadCopies(existing) : 0;
 
     /// <summary>Takes one copy away (the highest, so the others keep their keys); returns its number.</summary>
     private int RemoveCopy(StoredTable table, TableSchema schema, byte[] previous, ulong lsn)
