@@ -16,6 +16,7 @@ public static class SinkServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddPgrelaySinks(this IServiceCollection services, SinkSettings settings)
     {
+        services.AddMetrics();   // the meter factory (the factory disposes the meters it made)
         services.AddSingleton(settings);
         services.AddSingleton(sp => new SinkSupervisor(settings, sp.GetRequiredService<ReplicatedStore>(), sp.GetRequiredService<ILoggerFactory>(),
             sp.GetService<ReplicationStatus>() is { } replication ? () => replication.ConfirmedLsn : null));
