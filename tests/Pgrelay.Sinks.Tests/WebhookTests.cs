@@ -96,5 +96,39 @@ public sealed class WebhookTests : IAsyncLifetime
         Assert.Equal(SinkState.Stopped, status.State);
     }
 
+    [Fact]
+    public async Task A_batch_of_big_rows_goes_in_requests_of_at_most_batch_bytes_and_a_bigger_event_goes_alone()
+    {
+        // 12 updates of ~700 kB rows in one transaction (8.4 MB), then one 5 MB row: with the default batch-bytes (4 MB)
+        // the transaction takes several requests, none over 4 MB, and the 5 MB event is a request of its own.
+        string Big(int kb, char c) => new(c, kb * 1024);
+        var store = NewStore(Enumerable.Range(1, 12).Select(i => Row(i.ToString(), "small", "1", "NO")).ToArray());
+        var settings = SinkSettingsParser.Parse([$"webhook:{Url}"], null);
+        settings.RetryInitialDelay = TimeSpan.FromMilliseconds(20);
+        await using var sinks = new SinkSupervisor(settings, store, NullLoggerFactory.Instance);
+        using var stop = new CancellationTokenSource();
+        var running = sinks.RunAsync(stop.Token);
+        var status = sinks.Runners[0].Status;
+        await PostgresHarness.WaitUntilAsync(() => status.CheckpointLsn == store.AppliedEndLsn, TimeSpan.FromSeconds(60), "the initial load");
+
+        var updates = Txn(Enumerable.Range(1, 12).Select(i => new RowChange(ChangeKind.Update, Users, Row(i.ToString(), Big(700, 'u'), "2", "NO"))).ToArray());
+        var huge = Txn(new RowChange(ChangeKind.Insert, Users, Row("13", Big(5 * 1024, 'h'), "3", "SE")));
+        store.Apply(updates);
+        store.Apply(huge);
+        await PostgresHarness.WaitUntilAsync(() => status.CheckpointLsn >= huge.EndLsn, TimeSpan.FromSeconds(60), "the big rows to be delivered");
+        stop.Cancel();
+        await running;
+
+        var bodies = _requests.Where(r => r.Accepted).Skip(1).Select(r => r.Body).ToList();   // after the initial load
+        var events = bodies.Select(b => JsonDocument.Parse(b).RootElement.EnumerateArray().Select(e => e.GetProperty("id").GetString()!).ToList()).ToList();
+        Assert.All(bodies.Zip(events), b => Assert.True(b.First.Length <= SinkDefinition.DefaultBatchBytes || b.Second.Count == 1,
+            $"a request of {b.First.Length} bytes with {b.Second.Count} events"));
+        Assert.True(bodies.Count >= 4, $"{bodies.Count} requests");
+        Assert.Equal(Enumerable.Range(0, 12).Select(i => $"{updates.CommitLsn}:{i}").Append($"{huge.CommitLsn}:0"), events.SelectMany(e => e));
+        Assert.Equal([$"{huge.CommitLsn}:0"], events[^1]);
+        // Each request names its own first and last event.
+        Assert.All(_requests.Where(r => r.Accepted).Skip(1).Zip(events), r => Assert.Equal($"{r.Second[0]}..{r.Second[^1]}", r.First.Idempotency));
+    }
+
     public async Task DisposeAsync() => await _app.DisposeAsync();
 }

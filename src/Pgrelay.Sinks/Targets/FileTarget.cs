@@ -1,4 +1,5 @@
 using System.Globalization;
+using Pgrelay.Sinks.Configuration;
 using Pgrelay.Sinks.Events;
 
 namespace Pgrelay.Sinks.Targets;
@@ -6,12 +7,14 @@ namespace Pgrelay.Sinks.Targets;
 /// <summary>
 /// JSON lines appended to a file, fsynced after every batch (a batch is then durable, which is what lets the checkpoint
 /// move). Rotation: when the file passed <c>max-size</c> or was opened more than <c>max-age</c> ago, it is renamed to
-/// <c>name-yyyyMMddTHHmmssfffZ.ext</c> and a new file is started; a batch is never split across two files.
+/// <c>name-yyyyMMddTHHmmssfffZ.ext</c> and a new file is started; a batch is never split across two files. A batch is
+/// written in pieces of at most <paramref name="batchBytes"/> (<see cref="JsonDocuments"/>), fsynced once at its end.
 /// </summary>
-public sealed class FileTarget(string path, long maxBytes, TimeSpan maxAge, TimeProvider? clock = null) : ISinkTarget
+public sealed class FileTarget(string path, long maxBytes, TimeSpan maxAge, TimeProvider? clock = null, long batchBytes = SinkDefinition.DefaultBatchBytes)
+    : ISinkTarget
 {
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
-    private readonly JsonLines _lines = new();
+    private readonly JsonDocuments _lines = new(batchBytes, asArray: false);
     private FileStream? _file;
     private DateTimeOffset _opened;
 
@@ -33,8 +36,9 @@ public sealed class FileTarget(string path, long maxBytes, TimeSpan maxAge, Time
         if (batch.Events.Count == 0) return;
         if (_file is null) await OpenAsync(ct).ConfigureAwait(false);
         if (ShouldRotate()) await RotateAsync(ct).ConfigureAwait(false);
-        await _file!.WriteAsync(_lines.Render(batch), ct).ConfigureAwait(false);
-        _file.Flush(flushToDisk: true);
+        foreach (var piece in _lines.Render(batch.Events))
+            await _file!.WriteAsync(piece.Bytes, ct).ConfigureAwait(false);
+        _file!.Flush(flushToDisk: true);
     }
 
     private bool ShouldRotate() =>
