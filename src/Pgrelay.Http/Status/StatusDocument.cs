@@ -52,6 +52,8 @@ internal sealed class StatusDocument(
         json.WriteString("newest_lsn", store.Feed.NewestLsn.ToString());
         json.WriteString("oldest_resumable_lsn", store.Feed.OldestResumableLsn.ToString());
         json.WriteNumber("retained_transactions", store.Feed.RetainedTransactions);
+        json.WriteNumber("retained_bytes", store.Feed.RetainedBytes);
+        json.WriteNumber("max_bytes", store.Feed.MaxRetainedBytes);
         json.WriteEndObject();
 
         long rows = 0, bytes = 0;

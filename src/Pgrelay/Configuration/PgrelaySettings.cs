@@ -26,6 +26,8 @@ public sealed class PgrelaySettings
     public List<string> Sinks { get; set; } = [];
     /// <summary>Where sinks keep their checkpoints; without it they start over (initial load) at each start.</summary>
     public string? StateDirectory { get; set; }
+    /// <summary>Most bytes of row images the change feed keeps for readers that resume (SSE, sinks).</summary>
+    public long FeedMaxBytes { get; set; } = Store.Feed.ChangeFeed.DefaultMaxRetainedBytes;
 
     public const string DefaultHttp = "127.0.0.1:8080";
     public const string DefaultResp = "127.0.0.1:6379";

@@ -20,10 +20,11 @@ public static class SettingKeys
     public const string Sink = "sink";
     public const string StateDir = "state-dir";
     public const string CacheServers = "cache-servers";
+    public const string FeedMaxBytes = "feed-max-bytes";
 
     public static readonly string[] All =
         [Config, Source, Publication, Slot, CopyParallelism, Heartbeat, SpillThreshold, SpillDirectory, Http, Resp, Memcached, RespPassword, AclFile, LogLevel,
-         Sink, StateDir, CacheServers];
+         Sink, StateDir, CacheServers, FeedMaxBytes];
 
     /// <summary>copy-parallelism → PGRELAY_COPY_PARALLELISM</summary>
     public static string EnvironmentName(string key) => "PGRELAY_" + key.Replace('-', '_').ToUpperInvariant();

@@ -50,6 +50,8 @@ public static class SettingsLoader
         if (Get(SettingKeys.CopyParallelism) is { } cp) settings.CopyParallelism = Integer(SettingKeys.CopyParallelism, cp, 1, 64);
         if (Get(SettingKeys.Heartbeat) is { } hb) settings.Heartbeat = Duration(SettingKeys.Heartbeat, hb);
         if (Get(SettingKeys.SpillThreshold) is { } st) settings.SpillThresholdBytes = Size(SettingKeys.SpillThreshold, st);
+        if (Get(SettingKeys.FeedMaxBytes) is { } fb && (settings.FeedMaxBytes = Size(SettingKeys.FeedMaxBytes, fb)) < 1)
+            throw new SettingsException($"{SettingKeys.FeedMaxBytes}: '{fb}' must be at least 1 byte");
         if (Get(SettingKeys.LogLevel) is { } level)
         {
             if (!Enum.TryParse<Microsoft.Extensions.Logging.LogLevel>(level, true, out var parsed))
