@@ -49,6 +49,10 @@ public sealed class SinkTable
         keys.AddRange(Enumerable.Range(0, columns.Count).Where(i => columns[i].IsKey).Except(keys));
         KeyColumns = keys.Count > 0 ? [.. keys] : Enumerable.Range(0, columns.Count).ToArray();
         KeyName = schema == "public" ? name : schema + "." + name;
+        // REPLICA IDENTITY FULL without a primary key: every column is flagged as identity. Such a table is a multiset
+        // (duplicates, NULLs); a table whose key is every column loses nothing by being treated as one.
+        IsMultiset = source.ReplicaIdentity == ReplicaIdentity.Full &&
+                     (source.KeyColumns.Length == 0 || source.KeyColumns.Length == source.Columns.Count);
     }
 
     public TableSchema SourceSchema { get; }
@@ -59,6 +63,11 @@ public sealed class SinkTable
     public int[] KeyColumns { get; }
     /// <summary>The bare name in schema public, else schema.table: pgrelay's key convention.</summary>
     public string KeyName { get; }
+    /// <summary>
+    /// A source table without a primary key (REPLICA IDENTITY FULL): its rows are a multiset, so a target keeps
+    /// duplicates and NULLs and an update or delete touches exactly one matching row.
+    /// </summary>
+    public bool IsMultiset { get; }
     public string QualifiedName => $"{Quote(Schema)}.{Quote(Name)}";
 
     /// <summary>Same routed name and the same columns (names, types, key flags, source positions).</summary>
@@ -71,12 +80,25 @@ public sealed class SinkTable
     public override string ToString() => $"{Schema}.{Name}";
 }
 
-/// <summary>One value: PostgreSQL text bytes, NULL, or unchanged (a replayed UPDATE that left a TOAST value alone).</summary>
+/// <summary>
+/// One value: PostgreSQL text bytes, NULL, or unknown (<see cref="ColumnState.Unchanged"/>): a replayed image lacks it,
+/// because PostgreSQL did not send it (a TOAST value an UPDATE left alone, a non-key column of a key-only old row).
+/// </summary>
 public readonly record struct SinkValue(ColumnState State, ReadOnlyMemory<byte> Bytes)
 {
     public static readonly SinkValue Null = new(ColumnState.Null, default);
-    public static readonly SinkValue Unchanged = new(ColumnState.Unchanged, default);
+    public static readonly SinkValue Unknown = new(ColumnState.Unchanged, default);
     public bool IsValue => State == ColumnState.Value;
+    public bool IsUnknown => State == ColumnState.Unchanged;
+
+    /// <summary>True when some value of the image is unknown.</summary>
+    public static bool AnyUnknown(SinkValue[]? row)
+    {
+        if (row is null) return false;
+        foreach (var v in row)
+            if (v.State == ColumnState.Unchanged) return true;
+        return false;
+    }
     public string? Text => State == ColumnState.Value ? System.Text.Encoding.UTF8.GetString(Bytes.Span) : null;
 }
 
@@ -99,8 +121,22 @@ public sealed class ChangeEvent
     public int EventCount { get; init; }
     /// <summary>The source table (to find its publications).</summary>
     public StoredTable? SourceTable { get; init; }
-    /// <summary>From a replayed transaction: Before is what PostgreSQL sent (may be partial), After may hold unchanged values.</summary>
+    /// <summary>From a replayed transaction (after a restart, below the store's snapshot): see <see cref="Partial"/>.</summary>
     public bool Replayed { get; init; }
+
+    /// <summary>
+    /// The images are not complete: some values of <see cref="Before"/> or <see cref="After"/> are unknown
+    /// (<see cref="SinkValue.IsUnknown"/>), or this is an update whose old row is unknown (<see cref="Before"/> null).
+    /// Only replayed events are partial: pgrelay fills every live image from its store.
+    /// </summary>
+    public bool Partial { get; init; }
+
+    /// <summary>
+    /// For an event whose <see cref="After"/> lacks values: the row as pgrelay's store holds it now under the same key
+    /// (in this event's layout; null when the store has no such row). A target that cannot find the old row to carry the
+    /// missing values over from takes them from here: any later change to them follows in the feed.
+    /// </summary>
+    public Func<SinkValue[]?>? Current { get; init; }
 
     /// <summary>The row that names the key: After for inserts, updates and reads, Before for deletes.</summary>
     public SinkValue[]? KeyRow => After ?? Before;
@@ -120,7 +156,7 @@ public sealed class ChangeEvent
         for (int i = 0; i < keys.Length; i++)
         {
             var v = row[keys[i]];
-            if (v.State == ColumnState.Unchanged) return null;
+            if (v.IsUnknown) return null;
             parts[i] = v.Text ?? "";
         }
         return string.Join('/', parts);

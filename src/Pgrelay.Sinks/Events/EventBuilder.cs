@@ -1,4 +1,5 @@
 using Pgrelay.Core.Changes;
+using Pgrelay.Core.Keys;
 using Pgrelay.Core.Model;
 using Pgrelay.Core.Rows;
 using Pgrelay.Sinks.Rules;
@@ -32,21 +33,9 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries)
             };
             if (op == 0) continue;   // relation changes: sinks follow the new shape through the next row's schema
             var plan = Rules.PlanFor(change.Schema, op);
-            if (op != EventOp.Truncate && (op = Filter(plan, op, change)) == 0) continue;
-            output.Add(new ChangeEvent
-            {
-                Op = op,
-                Table = plan.Table,
-                Before = change.Before is null || op == EventOp.Insert ? null : plan.Project(change.Before),
-                After = change.After is null || op == EventOp.Delete ? null : plan.Project(change.After),
-                CommitLsn = transaction.CommitLsn,
-                EndLsn = transaction.EndLsn,
-                Xid = transaction.Xid,
-                CommitTime = transaction.CommitTime,
-                Index = i,
-                SourceTable = change.Table,
-                Replayed = transaction.Replayed,
-            });
+            var e = op == EventOp.Truncate ? Event(op, plan, transaction, change, i, null, null) : Build(op, plan, transaction, change, i);
+            if (e is null) continue;
+            output.Add(e);
             passed++;
         }
         if (transactionBoundaries)
@@ -58,23 +47,118 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries)
     }
 
     /// <summary>
-    /// The operation that reaches the sink after the filters, or 0 when none does. Inserts are tested on the new row and
-    /// deletes on the old one. An update is tested on both images, as PostgreSQL 15 does with publication row filters:
-    /// a row that leaves the filtered set becomes a delete and one that enters it an insert, so sinks that mirror the
-    /// rows (postgres, redis-hash) keep exactly the filtered rows instead of a stale copy.
+    /// The event a row change becomes after the filters, or null when it does not reach the sink. Inserts are tested on
+    /// the new row and deletes on the old one. An update is tested on both images, as PostgreSQL 15 does with publication
+    /// row filters: a row that leaves the filtered set becomes a delete and one that enters it an insert, so sinks that
+    /// mirror the rows (postgres, redis-hash) keep exactly the filtered rows instead of a stale copy.
     /// </summary>
-    private static EventOp Filter(TablePlan plan, EventOp op, AppliedChange change)
+    /// <remarks>
+    /// Replayed changes carry what PostgreSQL sent, not what the store knew (see <see cref="ChangeEvent.Partial"/>): without
+    /// REPLICA IDENTITY FULL an UPDATE has no old row unless its key changed, and then (like a DELETE) only the key, its
+    /// other columns NULL on the wire; an UPDATE's new row lacks the TOAST values it left alone. Those values are unknown
+    /// here, never NULL, and a filter does not drop what they might match. An update whose old row is unknown is an
+    /// upsert when the new row passes and a delete of its key when it does not (the target may hold a stale copy):
+    /// both are idempotent, so they are right whether or not the target held the row.
+    /// </remarks>
+    private ChangeEvent? Build(EventOp op, TablePlan plan, CommittedTransaction transaction, AppliedChange change, int index)
     {
-        bool Passes(byte[]? row) => row is not null && plan.Passes(new RowView(row), change.Schema);
-        if (op != EventOp.Update || change.Before is null) return Passes(change.After ?? change.Before) ? op : 0;
-        bool was = Passes(change.Before), now = Passes(change.After);
-        return (was, now) switch
+        // A replayed old row of a table without REPLICA IDENTITY FULL is the key only: its NULLs were not sent.
+        bool keyOnly = transaction.Replayed && change.Before is not null && change.Schema.ReplicaIdentity != ReplicaIdentity.Full;
+        bool Passes(byte[] row, bool nullIsUnknown = false) => plan.Passes(new RowView(row), change.Schema, nullIsUnknown);
+        switch (op)
         {
-            (true, true) => EventOp.Update,
-            (true, false) => EventOp.Delete,
-            (false, true) => EventOp.Insert,
-            _ => 0,
+            case EventOp.Insert:
+                return change.After is { } inserted && Passes(inserted) ? Event(op, plan, transaction, change, index, null, plan.Project(inserted)) : null;
+            case EventOp.Delete:
+                return change.Before is { } deleted && Passes(deleted, keyOnly)
+                    ? Event(op, plan, transaction, change, index, Before(plan, deleted, keyOnly), null)
+                    : null;
+        }
+        var after = plan.Project(change.After!);
+        if (change.Before is not { } old)
+        {
+            // The old row is unknown (replayed): upsert, or delete the key in case the target holds the row.
+            return Passes(change.After!)
+                ? Event(EventOp.Update, plan, transaction, change, index, null, after)
+                : Event(EventOp.Delete, plan, transaction, change, index, KeyOnly(plan.Table, after), null);
+        }
+        var before = Before(plan, old, keyOnly);
+        if (!keyOnly) FillUnknown(after, before);   // a complete old row knows what the update left alone
+        return (Passes(old, keyOnly), Passes(change.After!)) switch
+        {
+            (true, true) => Event(EventOp.Update, plan, transaction, change, index, before, after),
+            (true, false) => Event(EventOp.Delete, plan, transaction, change, index, before, null),
+            (false, true) => Event(EventOp.Insert, plan, transaction, change, index, null, after),
+            _ => null,
         };
+    }
+
+    private ChangeEvent Event(EventOp op, TablePlan plan, CommittedTransaction transaction, AppliedChange change, int index,
+        SinkValue[]? before, SinkValue[]? after)
+    {
+        bool unknownAfter = SinkValue.AnyUnknown(after);
+        return new ChangeEvent
+        {
+            Op = op,
+            Table = plan.Table,
+            Before = before,
+            After = after,
+            CommitLsn = transaction.CommitLsn,
+            EndLsn = transaction.EndLsn,
+            Xid = transaction.Xid,
+            CommitTime = transaction.CommitTime,
+            Index = index,
+            SourceTable = change.Table,
+            Replayed = transaction.Replayed,
+            Partial = unknownAfter || SinkValue.AnyUnknown(before) || (op == EventOp.Update && before is null),
+            Current = unknownAfter ? () => CurrentRow(change, op, plan.Table) : null,
+        };
+    }
+
+    /// <summary>The sink's old row; a key-only one has its non-key values unknown rather than NULL.</summary>
+    private static SinkValue[] Before(TablePlan plan, byte[] row, bool keyOnly)
+    {
+        var before = plan.Project(row);
+        if (keyOnly)
+            for (int i = 0; i < before.Length; i++)
+                if (before[i].State == ColumnState.Null) before[i] = SinkValue.Unknown;
+        return before;
+    }
+
+    /// <summary>An old row that knows only the key: the key columns of <paramref name="after"/> (the key did not change).</summary>
+    private static SinkValue[] KeyOnly(SinkTable table, SinkValue[] after)
+    {
+        var row = new SinkValue[after.Length];
+        Array.Fill(row, SinkValue.Unknown);
+        foreach (var k in table.KeyColumns) row[k] = after[k];
+        return row;
+    }
+
+    private static void FillUnknown(SinkValue[] after, SinkValue[] before)
+    {
+        for (int i = 0; i < after.Length; i++)
+            if (after[i].IsUnknown) after[i] = before[i];
+    }
+
+    /// <summary>The row the store holds now under the key of <paramref name="change"/>'s new row, in <paramref name="layout"/>.</summary>
+    private SinkValue[]? CurrentRow(AppliedChange change, EventOp op, SinkTable layout)
+    {
+        var row = new RowView(change.After!);
+        var key = new byte[CacheKey.RowKeyLength(row, change.Schema)];
+        CacheKey.WriteRowKey(row, change.Schema, key);
+        if (!change.Table.TryGet(key, out var current)) return null;
+        var plan = Rules.PlanFor(current.Schema, op);
+        var projected = plan.Project(current.Bytes);
+        var columns = plan.Table.Columns;
+        var result = new SinkValue[layout.Columns.Count];
+        for (int i = 0; i < result.Length; i++)
+        {
+            int at = -1;
+            for (int j = 0; j < columns.Count && at < 0; j++)
+                if (columns[j].Name == layout.Columns[i].Name) at = j;
+            result[i] = at < 0 ? SinkValue.Null : projected[at];
+        }
+        return result;
     }
 
     /// <summary>A row of the initial load (op r), or null when the rules filter it out.</summary>

@@ -27,6 +27,10 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
     private readonly string? _schema;
     private readonly Dictionary<SinkTable, TargetTable> _tables = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<SinkTable, PendingRows> _pending = new(ReferenceEqualityComparer.Instance);
+    /// <summary>The segment's changes to multiset tables (no primary key), in order: they cannot be netted per key.</summary>
+    private readonly Dictionary<SinkTable, List<ChangeEvent>> _multisets = new(ReferenceEqualityComparer.Instance);
+    /// <summary>Target rows the segment's partial events need (see <see cref="ReadTargetRowsAsync"/>), per table and key.</summary>
+    private readonly Dictionary<SinkTable, Dictionary<string, SinkValue[]?>> _targetRows = new(ReferenceEqualityComparer.Instance);
     /// <summary>
     /// Tables this connection truncated for an initial load that is still going on: its slices COPY rows in instead of
     /// upserting them (COPY is several times cheaper for the target). Forgotten at the load's last slice and on reconnect
@@ -87,6 +91,8 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
     public async Task DeliverAsync(SinkBatch batch, CancellationToken ct)
     {
         _pending.Clear();
+        _multisets.Clear();
+        _targetRows.Clear();
         _copies.Clear();
         _queued = null;
         try
@@ -112,32 +118,21 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
                 await TruncateAsync(table, ct).ConfigureAwait(false);
                 _loading.Add(table);
             }
-        foreach (var e in batch.Events)
+        var events = batch.Events;
+        for (int i = 0; i < events.Count;)
         {
-            if (e.Table is not { } table) continue;   // transaction boundaries
-            if (e.Op == EventOp.Read && _loading.Contains(table) && e.After is { } loaded && PendingRows.IsComplete(loaded))
+            if (events[i] is { Op: EventOp.Truncate, Table: { } truncated })
             {
-                // A load's rows are one per key already: no net-effect bookkeeping, straight into COPY.
-                if (!_copies.TryGetValue(table, out var copy)) _copies[table] = copy = new List<SinkValue[]>(batch.Events.Count);
-                copy.Add(loaded);
+                await TruncateAsync(truncated, ct).ConfigureAwait(false);
+                i++;
                 continue;
             }
-            if (e.Op == EventOp.Truncate)
-            {
-                await FlushAsync(ct).ConfigureAwait(false);
-                await TruncateAsync(table, ct).ConfigureAwait(false);
-                continue;
-            }
-            if (!_pending.TryGetValue(table, out var rows))
-            {
-                // Rules may give one source table a different layout per operation: rows of another layout for the same
-                // target table are written first, so the order of changes to a key survives.
-                if (_pending.Keys.Any(t => t.Schema == table.Schema && t.Name == table.Name)) await FlushAsync(ct).ConfigureAwait(false);
-                _pending[table] = rows = new PendingRows(table);
-            }
-            rows.Add(e);
+            // A segment: events whose keyed rows can be netted together and written at its end.
+            int segmentEnd = SegmentEnd(events, i);
+            await ReadTargetRowsAsync(events, i, segmentEnd, ct).ConfigureAwait(false);
+            for (; i < segmentEnd; i++) Add(events[i]);
+            await FlushAsync(ct).ConfigureAwait(false);
         }
-        await FlushAsync(ct).ConfigureAwait(false);
         foreach (var (table, copy) in _copies)
         {
             var target = await TableAsync(table, ct).ConfigureAwait(false);
@@ -182,9 +177,97 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
 
     private async Task TruncateAsync(SinkTable table, CancellationToken ct)
     {
-        _pending.Remove(table);
         var target = await TableAsync(table, ct).ConfigureAwait(false);
         Queue($"TRUNCATE {target.QualifiedName}");
+    }
+
+    /// <summary>
+    /// Where the segment starting at <paramref name="start"/> ends: before a truncate, or before an event for a target
+    /// table the segment already has rows of in another layout (rules may give one source table a different layout per
+    /// operation; the earlier rows are written first, so the order of changes to a key survives).
+    /// </summary>
+    private static int SegmentEnd(List<ChangeEvent> events, int start)
+    {
+        var layouts = new Dictionary<(string, string), SinkTable>();
+        for (int i = start; i < events.Count; i++)
+        {
+            if (events[i].Table is not { } table) continue;   // transaction boundaries
+            if (events[i].Op == EventOp.Truncate) return i;
+            if (layouts.TryGetValue((table.Schema, table.Name), out var seen) && !ReferenceEquals(seen, table)) return i;
+            layouts[(table.Schema, table.Name)] = table;
+        }
+        return events.Count;
+    }
+
+    private void Add(ChangeEvent e)
+    {
+        if (e.Table is not { } table) return;   // transaction boundaries
+        if (e.Op == EventOp.Read && _loading.Contains(table) && e.After is { } loaded && PendingRows.IsComplete(loaded))
+        {
+            // A load's rows are one per key already: no net-effect bookkeeping, straight into COPY.
+            if (!_copies.TryGetValue(table, out var copy)) _copies[table] = copy = [];
+            copy.Add(loaded);
+            return;
+        }
+        if (table.IsMultiset)
+        {
+            (_multisets.TryGetValue(table, out var changes) ? changes : _multisets[table] = []).Add(e);
+            return;
+        }
+        if (!_pending.TryGetValue(table, out var rows))
+        {
+            _pending[table] = rows = new PendingRows(table);
+            if (_targetRows.TryGetValue(table, out var known)) rows.TargetRow = key => known.GetValueOrDefault(key);
+        }
+        rows.Add(e);
+    }
+
+    /// <summary>
+    /// Reads, in one query per table, the target rows that partial events of the segment need (their old rows, to carry
+    /// the values they lack over from). The delivery's own earlier writes are sent first: the reads see them.
+    /// </summary>
+    private async Task ReadTargetRowsAsync(List<ChangeEvent> events, int start, int end, CancellationToken ct)
+    {
+        _targetRows.Clear();
+        Dictionary<SinkTable, HashSet<string>>? wanted = null;
+        for (int i = start; i < end; i++)
+        {
+            var e = events[i];
+            if (!e.Partial || e.Table is not { IsMultiset: false } table) continue;
+            var keys = new PendingRows(table).KeysNeeded(e);
+            foreach (var key in keys)
+            {
+                wanted ??= new(ReferenceEqualityComparer.Instance);
+                (wanted.TryGetValue(table, out var set) ? set : wanted[table] = new HashSet<string>(StringComparer.Ordinal)).Add(key);
+            }
+        }
+        if (wanted is null) return;
+        foreach (var (table, keys) in wanted)
+        {
+            var target = await TableAsync(table, ct).ConfigureAwait(false);
+            await SendQueuedAsync(ct).ConfigureAwait(false);
+            var columns = new List<string>[table.KeyColumns.Length];
+            for (int j = 0; j < columns.Length; j++) columns[j] = new List<string>(keys.Count);
+            foreach (var key in keys)
+            {
+                var parts = key.Split('\0');
+                for (int j = 0; j < columns.Length; j++) columns[j].Add(parts[j]);
+            }
+            await using var cmd = new NpgsqlCommand(target.SelectByKeysSql, Connection);
+            for (int j = 0; j < columns.Length; j++)
+                cmd.Parameters.Add(new NpgsqlParameter($"k{j}", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = columns[j].ToArray() });
+            var rows = new Dictionary<string, SinkValue[]?>(StringComparer.Ordinal);
+            var keyOf = new PendingRows(table);
+            await using (var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    var row = new SinkValue[table.Columns.Count];
+                    for (int c = 0; c < row.Length; c++)
+                        row[c] = reader.IsDBNull(c) ? SinkValue.Null : new SinkValue(ColumnState.Value, System.Text.Encoding.UTF8.GetBytes(reader.GetString(c)));
+                    if (keyOf.KeyOf(row) is { } key) rows[key] = row;
+                }
+            _targetRows[table] = rows;
+        }
     }
 
     private async Task FlushAsync(CancellationToken ct)
@@ -196,6 +279,54 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
             Write(target, rows);
         }
         _pending.Clear();
+        foreach (var (table, changes) in _multisets)
+        {
+            var target = await TableAsync(table, ct).ConfigureAwait(false);
+            WriteMultiset(target, changes);
+        }
+        _multisets.Clear();
+        _targetRows.Clear();
+    }
+
+    /// <summary>
+    /// A multiset's changes in order: runs of inserts as one INSERT, each delete and update on exactly one row equal to the
+    /// old row (an update with no such row inserts, as a keyed upsert would).
+    /// </summary>
+    private void WriteMultiset(TargetTable target, List<ChangeEvent> changes)
+    {
+        int columns = target.Table.Columns.Count;
+        var inserts = new List<SinkValue[]>();
+        void WriteInserts()
+        {
+            if (inserts.Count == 0) return;
+            var values = new string?[columns][];
+            for (int i = 0; i < columns; i++) values[i] = inserts.Select(r => r[i].Text).ToArray();
+            Queue(target.InsertSql, values.Select((v, i) => new NpgsqlParameter($"p{i}", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = v }).ToArray());
+            inserts.Clear();
+        }
+        NpgsqlParameter[] Row(string prefix, SinkValue[] row) =>
+            row.Select((v, i) => new NpgsqlParameter($"{prefix}{i}", NpgsqlDbType.Text) { Value = (object?)v.Text ?? DBNull.Value }).ToArray();
+        foreach (var e in changes)
+        {
+            switch (e.Op)
+            {
+                case EventOp.Insert or EventOp.Read when e.After is { } row:
+                    inserts.Add(row);
+                    break;
+                case EventOp.Delete when e.Before is { } old:
+                    WriteInserts();
+                    Queue(target.DeleteOneSql, Row("w", old));
+                    break;
+                case EventOp.Update when e.Before is { } old && e.After is { } row:
+                    WriteInserts();
+                    Queue(target.UpdateOneSql, [.. Row("w", old), .. Row("v", row)]);
+                    break;
+                case EventOp.Update when e.After is { } row:   // the old row is unknown: never for REPLICA IDENTITY FULL
+                    inserts.Add(row);
+                    break;
+            }
+        }
+        WriteInserts();
     }
 
     private void Write(TargetTable target, PendingRows rows)
@@ -207,7 +338,6 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
         for (int j = 0; j < keys.Length; j++) deleted[j] = [];
         var upserts = new List<string?>[columns];
         for (int i = 0; i < columns; i++) upserts[i] = new List<string?>(rows.Count);
-        List<SinkValue[]>? partial = null;
         foreach (var (key, row) in rows.Rows)
         {
             if (row is null)
@@ -215,17 +345,14 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
                 var parts = key.Split('\0');
                 for (int j = 0; j < keys.Length; j++) deleted[j].Add(parts[j]);
             }
-            else if (PendingRows.IsComplete(row))
+            else
                 for (int i = 0; i < columns; i++) upserts[i].Add(row[i].Text);
-            else (partial ??= []).Add(row);
         }
         // Deletes first: a key deleted and one upserted are never the same key (the net effect per key is one or the other).
         if (deleted[0].Count > 0)
             Queue(target.DeleteSql, deleted.Select((d, j) => new NpgsqlParameter($"k{j}", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = d.ToArray() }).ToArray());
         if (upserts.Length > 0 && upserts[0].Count > 0)
             Queue(target.UpsertSql, upserts.Select((u, i) => new NpgsqlParameter($"p{i}", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = u.ToArray() }).ToArray());
-        foreach (var row in partial ?? [])
-            UpdateChangedColumns(target, row);
     }
 
     /// <summary>
@@ -265,24 +392,6 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
         return true;
     }
 
-    /// <summary>A replayed UPDATE whose unchanged TOAST columns no earlier event supplied: only the columns it carries are written.</summary>
-    private void UpdateChangedColumns(TargetTable target, SinkValue[] row)
-    {
-        var keys = target.Table.KeyColumns;
-        var sets = new List<string>();
-        var parameters = new List<NpgsqlParameter>();
-        for (int i = 0; i < row.Length; i++)
-        {
-            if (row[i].State == ColumnState.Unchanged || keys.Contains(i)) continue;
-            sets.Add($"{target.Names[i]} = @v{i}::{target.Types[i]}");
-            parameters.Add(new NpgsqlParameter($"v{i}", NpgsqlDbType.Text) { Value = (object?)row[i].Text ?? DBNull.Value });
-        }
-        if (sets.Count == 0) return;
-        for (int j = 0; j < keys.Length; j++)
-            parameters.Add(new NpgsqlParameter($"k{j}", NpgsqlDbType.Text) { Value = row[keys[j]].Text! });
-        Queue($"UPDATE {target.QualifiedName} SET {string.Join(", ", sets)} WHERE {target.KeyCondition}", [.. parameters]);
-    }
-
     /// <summary>The target table for a sink table: looked up once, created (or given missing columns) from the source schema.</summary>
     private async Task<TargetTable> TableAsync(SinkTable table, CancellationToken ct)
     {
@@ -295,9 +404,10 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
         if (existing is null)
         {
             var columns = table.Columns.Select((c, i) => $"{SinkTable.Quote(c.Name)} {wanted[i]}");
-            var key = string.Join(", ", table.KeyColumns.Select(k => SinkTable.Quote(table.Columns[k].Name)));
+            // A multiset gets no primary key: it may hold duplicates and NULLs, as the source does.
+            var key = table.IsMultiset ? "" : ", PRIMARY KEY (" + string.Join(", ", table.KeyColumns.Select(k => SinkTable.Quote(table.Columns[k].Name))) + ")";
             await ExecuteAsync($"CREATE SCHEMA IF NOT EXISTS {SinkTable.Quote(schema)}; " +
-                $"CREATE TABLE IF NOT EXISTS {qualified} ({string.Join(", ", columns)}, PRIMARY KEY ({key}))", ct).ConfigureAwait(false);
+                $"CREATE TABLE IF NOT EXISTS {qualified} ({string.Join(", ", columns)}{key})", ct).ConfigureAwait(false);
             existing = table.Columns.Select((c, i) => (c.Name, wanted[i])).ToDictionary(x => x.Name, x => x.Item2);
         }
         else

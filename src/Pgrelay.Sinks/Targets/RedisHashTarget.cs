@@ -13,15 +13,30 @@ namespace Pgrelay.Sinks.Targets;
 /// script call (atomic per key, and a script touches one key, so it works on a cluster); a delete is DEL; a truncate
 /// (and the start of an initial load) removes the table's keys by SCAN. Key order within a batch is kept because one
 /// connection pipelines the commands in order.
+/// A partial (replayed) image only touches the fields it knows; the others keep what the hash holds. A key change with a
+/// partial image first reads the old hash (HGETALL, after this batch's earlier writes to it) and writes the new key
+/// whole; when the old hash is gone (outside a filter, or deleted by an earlier attempt of this very batch) the new key
+/// keeps what it holds, or, when it does not exist either, takes the missing values from pgrelay's store
+/// (<see cref="ChangeEvent.Current"/>). Redelivering a batch therefore ends in the same hashes.
 /// </summary>
 public sealed class RedisHashTarget(string address, string? prefix, ReplicatedStore store) : ISinkTarget
 {
-    // ARGV: 1 = replace the whole hash ("1") or only touch the given fields; 2 = n; then n field/value pairs; then fields to delete.
+    // ARGV: [1] "1" replaces the whole hash, "0" touches only the given fields; [2] n, then n field/value pairs to set;
+    // then m, then m fields to delete; then f, then f field/value pairs to set only if the key did not exist.
     private const string WriteScript = """
+        local existed = redis.call('EXISTS', KEYS[1])
         if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) end
         local n = tonumber(ARGV[2])
-        if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + 2 * n)) end
-        if #ARGV > 2 + 2 * n then redis.call('HDEL', KEYS[1], unpack(ARGV, 3 + 2 * n)) end
+        local at = 3
+        if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, at, at + 2 * n - 1)) end
+        at = at + 2 * n
+        local m = tonumber(ARGV[at])
+        at = at + 1
+        if m > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, at, at + m - 1)) end
+        at = at + m
+        local f = tonumber(ARGV[at])
+        at = at + 1
+        if f > 0 and existed == 0 then redis.call('HSET', KEYS[1], unpack(ARGV, at, at + 2 * f - 1)) end
         return n
         """;
 
@@ -60,41 +75,90 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
                     foreach (var key in KeysOf(source, table, e.KeyOf(before))) pending.Add(db.KeyDeleteAsync(key));
                     break;
                 case EventOp.Insert or EventOp.Update or EventOp.Read when e.After is { } after:
-                    if (e.KeyChanged && e.BeforeKey is { } oldKey)
-                        foreach (var key in KeysOf(source, table, oldKey)) pending.Add(db.KeyDeleteAsync(key));
-                    var arguments = Arguments(table, after);
-                    foreach (var key in KeysOf(source, table, e.Key)) pending.Add(db.ScriptEvaluateAsync(WriteScript, [key], arguments));
+                    var oldKeys = e.KeyChanged && e.BeforeKey is { } oldKey ? KeysOf(source, table, oldKey).ToList() : null;
+                    var newKeys = KeysOf(source, table, e.Key).ToList();
+                    if (!SinkValue.AnyUnknown(after))
+                    {
+                        foreach (var key in oldKeys ?? []) pending.Add(db.KeyDeleteAsync(key));
+                        var arguments = Arguments(table, after, null);
+                        foreach (var key in newKeys) pending.Add(db.ScriptEvaluateAsync(WriteScript, [key], arguments));
+                        break;
+                    }
+                    var current = new Lazy<SinkValue[]?>(() => e.Current?.Invoke());
+                    for (int p = 0; p < newKeys.Count; p++)
+                    {
+                        RedisValue[]? whole = null;
+                        if (oldKeys is not null)
+                        {
+                            var old = await db.HashGetAllAsync(oldKeys[p]).WaitAsync(ct).ConfigureAwait(false);
+                            if (old.Length > 0) whole = Arguments(table, CarryOver(table, after, old), null);
+                            pending.Add(db.KeyDeleteAsync(oldKeys[p]));
+                        }
+                        pending.Add(db.ScriptEvaluateAsync(WriteScript, [newKeys[p]], whole ?? Arguments(table, after, current.Value)));
+                    }
                     break;
             }
         }
         await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
     }
 
-    private static RedisValue[] Arguments(SinkTable table, SinkValue[] row)
+    /// <summary>
+    /// The script's arguments for a row: a complete row replaces the hash; a partial one sets its values, deletes its
+    /// NULL fields and, for a key that does not exist yet, sets the values it lacks from <paramref name="fallback"/>.
+    /// </summary>
+    private static RedisValue[] Arguments(SinkTable table, SinkValue[] row, SinkValue[]? fallback)
     {
-        int values = 0, nulls = 0;
-        bool complete = true;
+        int values = 0, nulls = 0, missing = 0;
         foreach (var v in row)
         {
             if (v.State == ColumnState.Value) values++;
             else if (v.State == ColumnState.Null) nulls++;
-            else complete = false;
         }
-        var args = new RedisValue[2 + 2 * values + (complete ? 0 : nulls)];
+        bool complete = !SinkValue.AnyUnknown(row);
+        if (!complete && fallback is not null)
+            for (int i = 0; i < row.Length; i++)
+                if (row[i].IsUnknown && i < fallback.Length && fallback[i].IsValue) missing++;
+        if (complete) nulls = 0;   // the hash is replaced: NULL fields are simply not there
+        var args = new RedisValue[4 + 2 * values + nulls + 2 * missing];
         args[0] = complete ? "1" : "0";
         args[1] = values;
-        int at = 2, deletes = 2 + 2 * values;
+        int set = 2, deletes = 3 + 2 * values, fallbacks = 4 + 2 * values + nulls;
+        args[2 + 2 * values] = nulls;
+        args[3 + 2 * values + nulls] = missing;
         for (int i = 0; i < row.Length; i++)
         {
             var name = table.Columns[i].Utf8Name;
             if (row[i].State == ColumnState.Value)
             {
-                args[at++] = name;
-                args[at++] = row[i].Bytes;
+                args[set++] = name;
+                args[set++] = row[i].Bytes;
             }
             else if (row[i].State == ColumnState.Null && !complete) args[deletes++] = name;
+            else if (missing > 0 && row[i].IsUnknown && i < fallback!.Length && fallback[i].IsValue)
+            {
+                args[fallbacks++] = name;
+                args[fallbacks++] = fallback[i].Bytes;
+            }
         }
         return args;
+    }
+
+    /// <summary>The new row with the values it lacks taken from the old hash (a field the hash lacks is NULL).</summary>
+    private static SinkValue[] CarryOver(SinkTable table, SinkValue[] after, HashEntry[] old)
+    {
+        var row = (SinkValue[])after.Clone();
+        for (int i = 0; i < row.Length; i++)
+        {
+            if (!row[i].IsUnknown) continue;
+            row[i] = SinkValue.Null;
+            foreach (var entry in old)
+                if (((byte[])entry.Name!).AsSpan().SequenceEqual(table.Columns[i].Utf8Name))
+                {
+                    row[i] = new SinkValue(ColumnState.Value, (byte[])entry.Value!);
+                    break;
+                }
+        }
+        return row;
     }
 
     private IEnumerable<RedisKey> KeysOf(StoredTable source, SinkTable table, string? rowKey)
