@@ -256,7 +256,7 @@ public sealed class ReplicatedStore : IReplicationTarget
                     ChangeKind.Insert => new(ChangeKind.Insert, table, change.Table, null, change.NewRow),
                     ChangeKind.Update => new(ChangeKind.Update, table, change.Table, change.OldRow, change.NewRow),
                     ChangeKind.Delete => new(ChangeKind.Delete, table, change.Table, change.OldRow, null),
-                    _ => new(change.Kind, table, change.Table, null, null),
+                    _ => new(change.Kind, table, change.Table, null, null, MissingValues: change.NewRow),
                 });
             }
             _replayedEnd = transaction.EndLsn.Value;
@@ -319,8 +319,9 @@ public sealed class ReplicatedStore : IReplicationTarget
                 applied.Add(new(ChangeKind.Truncate, table, table.Schema, null, null));
                 break;
             case ChangeKind.Relation:
+                var previousSchema = table.Schema;
                 ApplyRelation(table, change, lsn);
-                applied.Add(new(ChangeKind.Relation, table, change.Table, null, null));
+                applied.Add(new(ChangeKind.Relation, table, change.Table, null, null, previousSchema, change.NewRow));
                 break;
         }
     }

@@ -8,9 +8,9 @@ namespace Pgrelay.Store;
 /// columns but gives no attribute numbers, so a rename is recognised when the column count and types
 /// line up position by position and only names differ; otherwise columns are matched by name. Added
 /// columns take the value the relation change supplies (PostgreSQL's missing value for a constant
-/// default) or NULL.
+/// default) or NULL. Public so that sinks mirroring a table (ALTER TABLE on a target) map columns the way the store does.
 /// </summary>
-internal sealed class SchemaRemapper
+public sealed class SchemaRemapper
 {
     private readonly int[] _sourceOf;   // per new column: index in the old schema, or -1
     private readonly RowView? _defaults;
@@ -24,6 +24,9 @@ internal sealed class SchemaRemapper
         for (int i = 0; i < to.Columns.Count; i++)
             _sourceOf[i] = positional ? i : from.ColumnIndex(to.Columns[i].Name);
     }
+
+    /// <summary>The old column a new column takes its values from, or -1 (an added column).</summary>
+    public int SourceOf(int column) => _sourceOf[column];
 
     public bool IsIdentity(TableSchema from, TableSchema to) =>
         from.Columns.Count == to.Columns.Count && _sourceOf.Select((s, i) => s == i).All(x => x);

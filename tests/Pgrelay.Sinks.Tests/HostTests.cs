@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Pgrelay.Configuration;
 using Pgrelay.Hosting;
 using Pgrelay.Testing;
@@ -62,6 +63,36 @@ public sealed class HostTests(PostgresFixture pg) : IClassFixture<PostgresFixtur
             Assert.Equal(2, Samples(metrics, "pgrelay_sink_state").Values.Single());   // streaming
             Assert.Equal(0, Samples(metrics, "pgrelay_sink_consecutive_failures").Values.Single());
             Assert.True(Samples(metrics, "pgrelay_sink_checkpoint_lsn").Values.Single() > 0);
+            await app.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_sink_that_cannot_deliver_until_its_target_changes_is_failed_not_retrying_in_status_and_metrics()
+    {
+        var source = await pg.NewDatabaseAsync("src");
+        var target = await pg.NewDatabaseAsync("dst");
+        await pg.ExecuteAsync(source, "CREATE TABLE t (id int PRIMARY KEY, v text); CREATE PUBLICATION pub FOR TABLE t; INSERT INTO t VALUES (1, 'x')");
+        await pg.ExecuteAsync(target, "CREATE TABLE t (id int PRIMARY KEY, v text CHECK (v <> 'refused'))");
+        var (app, http) = await StartAsync(source, $"postgres:{pg.Cluster.UrlFor(target)}");
+        await using (app)
+        using (http)
+        {
+            await PostgresHarness.WaitUntilAsync(() => pg.ScalarAsync<long>(target, "SELECT count(*) FROM t").GetAwaiter().GetResult() == 1,
+                TimeSpan.FromMinutes(2), "the initial load");
+            await pg.ExecuteAsync(source, "UPDATE t SET v = 'refused'");
+            JsonElement sink = default;
+            for (var deadline = DateTime.UtcNow.AddMinutes(1); sink.ValueKind == JsonValueKind.Undefined || sink.GetProperty("state").GetString() != "failed"; await Task.Delay(100))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the sink never showed as failed: " + sink);
+                using var status = JsonDocument.Parse(await http.GetStringAsync("/status"));
+                sink = status.RootElement.GetProperty("sinks").GetProperty("checkpoints")[0].Clone();
+            }
+            Assert.Contains("23514", sink.GetProperty("last_error").GetString());
+            Assert.True(sink.GetProperty("permanent_failures").GetInt64() >= 1);
+            var metrics = await http.GetStringAsync("/metrics");
+            Assert.Equal(4, Samples(metrics, "pgrelay_sink_state").Values.Single());
+            Assert.True(Samples(metrics, "pgrelay_sink_permanent_failures_total").Values.Single() >= 1);
             await app.StopAsync();
         }
     }

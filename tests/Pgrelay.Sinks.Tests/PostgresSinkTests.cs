@@ -190,5 +190,85 @@ public sealed class PostgresSinkTests(PostgresFixture pg) : IClassFixture<Postgr
         }
     }
 
+    [Fact]
+    public async Task Alter_table_is_mirrored_onto_the_target_added_defaults_types_drops_and_renames()
+    {
+        var source = await pg.NewDatabaseAsync("src");
+        var target = await pg.NewDatabaseAsync("dst");
+        await pg.ExecuteAsync(source, """
+            CREATE TABLE t (id int PRIMARY KEY, c int, d text, note text);
+            CREATE TABLE sync_marker (id int PRIMARY KEY);
+            CREATE PUBLICATION pub FOR TABLE t, sync_marker;
+            INSERT INTO t SELECT i, i, 'd' || i, NULL FROM generate_series(1, 30) i;
+            """);
+        string flag = $"postgres:{pg.Cluster.UrlFor(target)}";
+        async Task AssertEqual(string step) =>
+            Assert.True((await pg.RowsAsync(source, "t", "id")).SequenceEqual(await pg.RowsAsync(target, "public.t", "id")),
+                $"{step}: {string.Join(" ", (await pg.RowsAsync(target, "public.t", "id")).Take(3))}");
+
+        await using (var rig = SinkRig.Start(pg, source, SinkSettingsParser.Parse([flag], null, _state)))
+        {
+            await rig.SyncAsync();
+            string[] steps =
+            [
+                "ALTER TABLE t ADD COLUMN e text DEFAULT 'e''s default'; INSERT INTO t (id, c) VALUES (100, 100)",   // existing rows have e
+                "ALTER TABLE t ALTER COLUMN c TYPE text; UPDATE t SET c = 'abc' WHERE id = 1",                          // was 22P02 forever
+                "ALTER TABLE t DROP COLUMN d; UPDATE t SET c = 'x' WHERE id = 2",
+                "ALTER TABLE t RENAME COLUMN e TO f; UPDATE t SET f = 'renamed' WHERE id = 3",
+                "ALTER TABLE t ADD COLUMN n numeric; UPDATE t SET n = 1.555 WHERE id = 4; ALTER TABLE t ALTER COLUMN n TYPE numeric(10,2); UPDATE t SET c = 'y' WHERE id = 5",
+            ];
+            foreach (var step in steps)
+            {
+                await pg.ExecuteAsync(source, step);
+                await rig.SyncAsync();
+                await AssertEqual(step);
+            }
+            Assert.Equal(0, rig.Sinks.Runners[0].Status.Failures);
+            // The slot is confirmed past every change to t, so the restart replays none of them with t's old shape.
+            await rig.SyncAsync();
+            var applied = rig.Store.AppliedEndLsn;
+            await rig.Replication.WaitAsync(() => rig.Replication.Status.ConfirmedLsn >= applied, "the slot to be confirmed");
+        }
+        // While pgrelay is down: the replayed stream has no relation change (nothing changed in t before the ALTER), but
+        // the target must still learn the column and the value existing rows have.
+        await pg.ExecuteAsync(source, "ALTER TABLE t ADD COLUMN g int DEFAULT 7; UPDATE t SET c = 'z' WHERE id = 6");
+        await using (var rig = SinkRig.Start(pg, source, SinkSettingsParser.Parse([flag], null, _state)))
+        {
+            await rig.SyncAsync();
+            Assert.Equal(0, rig.Sinks.Runners[0].Status.RowsLoaded);
+            await AssertEqual("added while down");
+        }
+    }
+
+    [Fact]
+    public async Task A_permanent_target_error_shows_as_failed_holds_the_checkpoint_and_recovers_once_the_target_is_fixed()
+    {
+        var source = await pg.NewDatabaseAsync("src");
+        var target = await pg.NewDatabaseAsync("dst");
+        await pg.ExecuteAsync(source, """
+            CREATE TABLE t (id int PRIMARY KEY, v text);
+            CREATE TABLE sync_marker (id int PRIMARY KEY);
+            CREATE PUBLICATION pub FOR TABLE t, sync_marker;
+            INSERT INTO t VALUES (1, 'short');
+            """);
+        // The target's own constraint refuses what the source accepts: no retry can cure that (SQLSTATE 23514).
+        await pg.ExecuteAsync(target, "CREATE TABLE t (id int PRIMARY KEY, v text CHECK (length(v) < 10))");
+        await using var rig = SinkRig.Start(pg, source, SinkSettingsParser.Parse([$"postgres:{pg.Cluster.UrlFor(target)}"], null, _state));
+        await rig.SyncAsync();
+        var status = rig.Sinks.Runners[0].Status;
+        await pg.ExecuteAsync(source, "UPDATE t SET v = 'much too long for the target' WHERE id = 1");
+        await rig.Replication.WaitAsync(() => status.PermanentFailures >= 2, "the sink to fail permanently");
+        Assert.Equal(Delivery.SinkState.Failed, status.State);
+        Assert.True(status.LastErrorPermanent);
+        Assert.Contains("23514", status.LastError);
+        Assert.True(rig.Store.SafeToConfirmLsn <= status.CheckpointLsn, "the slot moved past what the sink delivered");
+        Assert.True(status.CheckpointLsn < rig.Store.AppliedEndLsn);
+
+        await pg.ExecuteAsync(target, "ALTER TABLE t DROP CONSTRAINT t_v_check");
+        await rig.SyncAsync();
+        Assert.Equal(await pg.RowsAsync(source, "t", "id"), await pg.RowsAsync(target, "public.t", "id"));
+        Assert.Equal(Delivery.SinkState.Streaming, status.State);
+    }
+
     public void Dispose() => Directory.Delete(_state, recursive: true);
 }

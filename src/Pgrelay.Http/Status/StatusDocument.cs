@@ -109,6 +109,7 @@ internal sealed class StatusDocument(
             json.WriteString("acknowledged_lsn", checkpoint.Acknowledged.ToString());
             if (checkpoint.State is { } state) json.WriteString("state", state);
             json.WriteNumber("failures", checkpoint.Failures);
+            json.WriteNumber("permanent_failures", checkpoint.PermanentFailures);
             if (checkpoint.LastError is { } sinkError) json.WriteString("last_error", sinkError);
             json.WriteEndObject();
         }

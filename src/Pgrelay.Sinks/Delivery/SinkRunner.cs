@@ -24,6 +24,7 @@ public sealed class SinkRunner : IAsyncDisposable
     private readonly EventBuilder _events;
     private readonly DurableConsumer _consumer;
     private readonly ILogger _log;
+    private readonly Func<SinkTable, IEnumerable<SinkValue[]>> _storeRows;
     private Checkpoint? _checkpoint;
 
     /// <summary>Registers the sink's durable consumer at its checkpoint right away, before replication can confirm anything.</summary>
@@ -34,7 +35,8 @@ public sealed class SinkRunner : IAsyncDisposable
         _store = store;
         _checkpoints = checkpoints;
         _log = log;
-        _events = new EventBuilder(rules, definition.Transactions);
+        _events = new EventBuilder(rules, definition.Transactions, target.WantsSchemaChanges);
+        _storeRows = layout => _events.StoreRows(store, layout);
         _checkpoint = checkpoints.Load(definition.Name);
         _consumer = store.RegisterDurableConsumer("sink:" + definition.Name, _checkpoint?.EndLsn ?? Lsn.Zero);
         Status = new SinkStatus(definition.Name, SinkSettingsParser.TypeName(definition.Type));
@@ -151,7 +153,7 @@ public sealed class SinkRunner : IAsyncDisposable
 
     private async Task<Lsn> DeliverTransactionsAsync(List<CommittedTransaction> transactions, CancellationToken ct)
     {
-        var batch = new SinkBatch();
+        var batch = new SinkBatch { StoreRows = _storeRows };
         CommittedTransaction? last = null;
         foreach (var t in transactions)
         {
@@ -236,9 +238,16 @@ public sealed class SinkRunner : IAsyncDisposable
         _consumer.Acknowledge(checkpoint.EndLsn);
     }
 
+    /// <summary>
+    /// Runs <paramref name="action"/> until it succeeds: nothing is ever skipped. A transient failure is retried with
+    /// back-off (state "retrying"); a permanent one (<see cref="Failures.IsPermanent"/>: the data or the target must change
+    /// first) sets state "failed", is logged as an error and retried at the longest back-off only, so a fix at the target
+    /// is picked up without a restart. Either way the checkpoint, and with it the slot, waits.
+    /// </summary>
     private async Task WithRetryAsync(string what, Func<Task> action, bool reopen, CancellationToken ct)
     {
         var backoff = new Backoff(RetryInitialDelay, RetryMaxDelay);
+        var resume = Status.State;
         bool failed = false;
         while (true)
         {
@@ -246,20 +255,25 @@ public sealed class SinkRunner : IAsyncDisposable
             {
                 if (failed && reopen) await _target.OpenAsync(ct).ConfigureAwait(false);
                 await action().ConfigureAwait(false);
+                if (failed) Status.State = resume;
                 return;
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
                 failed = true;
                 var message = Describe(e);
-                Status.Failed($"{what}: {message}");
-                var previous = Status.State;
-                Status.State = SinkState.Retrying;
-                var delay = backoff.Next();
-                _log.LogWarning("sink {Sink}: {What} failed ({Error}); retry {Attempt} in {Delay:0.0}s", _definition.Name, what, message,
-                    Status.ConsecutiveFailures, delay.TotalSeconds);
+                bool permanent = Failures.IsPermanent(e);
+                Status.Failed($"{what}: {message}", permanent);
+                Status.State = permanent ? SinkState.Failed : SinkState.Retrying;
+                var delay = permanent ? RetryMaxDelay : backoff.Next();
+                if (permanent)
+                    _log.LogError("sink {Sink}: {What} failed and cannot succeed until the target or the data changes ({Error}); " +
+                        "nothing is skipped: the sink holds its checkpoint (and the slot its WAL) and tries again in {Delay:0}s",
+                        _definition.Name, what, message, delay.TotalSeconds);
+                else
+                    _log.LogWarning("sink {Sink}: {What} failed ({Error}); retry {Attempt} in {Delay:0.0}s", _definition.Name, what, message,
+                        Status.ConsecutiveFailures, delay.TotalSeconds);
                 await Task.Delay(delay, ct).ConfigureAwait(false);
-                Status.State = previous == SinkState.Retrying ? SinkState.Streaming : previous;
             }
         }
     }

@@ -14,6 +14,12 @@ public enum EventOp : byte
     Read = (byte)'r',
     Begin = (byte)'B',
     Commit = (byte)'C',
+    /// <summary>
+    /// The table changed shape (ALTER TABLE): <see cref="ChangeEvent.Table"/> is the new layout,
+    /// <see cref="ChangeEvent.PreviousTable"/> the old one when known, <see cref="ChangeEvent.After"/> the value existing
+    /// rows have in added columns. Only for targets that mirror tables (<see cref="Targets.ISinkTarget.WantsSchemaChanges"/>).
+    /// </summary>
+    Relation = (byte)'R',
 }
 
 /// <summary>A column as a sink sees it: after rules renamed it or changed its type (a masked number is text).</summary>
@@ -110,6 +116,13 @@ public sealed class ChangeEvent
 {
     public required EventOp Op { get; init; }
     public SinkTable? Table { get; init; }
+    /// <summary>Relation events: the layout before the change, when known.</summary>
+    public SinkTable? PreviousTable { get; init; }
+    /// <summary>
+    /// Relation events with a <see cref="PreviousTable"/>: per column of <see cref="Table"/>, the column of the previous
+    /// layout it continues (renamed, or with a new type), or -1 for an added column; as the store maps them.
+    /// </summary>
+    public int[]? PreviousColumns { get; init; }
     public SinkValue[]? Before { get; init; }
     public SinkValue[]? After { get; init; }
     public Lsn CommitLsn { get; init; }
@@ -189,4 +202,10 @@ public sealed class SinkBatch
     public Lsn? EndLsn { get; set; }
     /// <summary>The first slice of an initial load: targets that keep state (PostgreSQL, Redis hashes) clear these tables first.</summary>
     public IReadOnlyList<SinkTable>? LoadStartTables { get; set; }
+    /// <summary>
+    /// Every row pgrelay's store holds now for a layout's source table, in that layout: what a mirroring target fills a
+    /// column with when its table lacks it and no relation event said what existing rows hold (a replay that began after
+    /// the ALTER TABLE). Later changes to those rows follow in the feed.
+    /// </summary>
+    public Func<SinkTable, IEnumerable<SinkValue[]>>? StoreRows { get; set; }
 }

@@ -9,8 +9,12 @@ using Pgrelay.Store.Tables;
 namespace Pgrelay.Sinks.Events;
 
 /// <summary>Turns committed transactions and snapshot rows into one sink's events, through its rules.</summary>
-public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries)
+/// <param name="schemaChanges">Emit <see cref="EventOp.Relation"/> events (targets that mirror tables).</param>
+public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool schemaChanges = false)
 {
+    /// <summary>The last shape seen per relation: the old shape of a relation change that does not say (a replayed one).</summary>
+    private readonly Dictionary<uint, TableSchema> _shapes = new();
+
     public RuleSet Rules { get; } = rules;
 
     /// <summary>Appends the transaction's events (BEGIN/COMMIT around them when the sink wants boundaries); returns how many changes passed.</summary>
@@ -31,7 +35,15 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries)
                 ChangeKind.Truncate => EventOp.Truncate,
                 _ => (EventOp)0,
             };
-            if (op == 0) continue;   // relation changes: sinks follow the new shape through the next row's schema
+            var previous = _shapes.GetValueOrDefault(change.Schema.RelationId);
+            _shapes[change.Schema.RelationId] = change.Schema;
+            if (change.Kind == ChangeKind.Relation)
+            {
+                // Sinks writing documents follow the new shape through the next row's schema; mirrors alter their tables.
+                if (schemaChanges) output.Add(Relation(transaction, change, i, change.PreviousSchema ?? previous));
+                continue;
+            }
+            if (op == 0) continue;
             var plan = Rules.PlanFor(change.Schema, op);
             var e = op == EventOp.Truncate ? Event(op, plan, transaction, change, i, null, null) : Build(op, plan, transaction, change, i);
             if (e is null) continue;
@@ -115,6 +127,67 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries)
         };
     }
 
+    /// <summary>Every row the store holds now for <paramref name="layout"/>'s source table, in that layout (see <see cref="SinkBatch.StoreRows"/>).</summary>
+    public IEnumerable<SinkValue[]> StoreRows(Store.ReplicatedStore store, SinkTable layout)
+    {
+        var source = store.Tables.FirstOrDefault(t => t.RelationId == layout.SourceSchema.RelationId);
+        if (source is null) yield break;
+        using var pin = store.Pin();
+        foreach (var row in source.Rows(pin))
+            yield return InLayout(Rules.PlanFor(row.Schema, EventOp.Read), row.Bytes, layout);
+    }
+
+    /// <summary>A source row projected by <paramref name="plan"/>, its columns placed by name in <paramref name="layout"/> (NULL where it has none).</summary>
+    private static SinkValue[] InLayout(TablePlan plan, byte[] row, SinkTable layout)
+    {
+        var projected = plan.Project(row);
+        if (ReferenceEquals(plan.Table, layout)) return projected;
+        var columns = plan.Table.Columns;
+        var result = new SinkValue[layout.Columns.Count];
+        for (int i = 0; i < result.Length; i++)
+        {
+            int at = -1;
+            for (int j = 0; j < columns.Count && at < 0; j++)
+                if (columns[j].Name == layout.Columns[i].Name) at = j;
+            result[i] = at < 0 ? SinkValue.Null : projected[at];
+        }
+        return result;
+    }
+
+    private ChangeEvent Relation(CommittedTransaction transaction, AppliedChange change, int index, TableSchema? previous)
+    {
+        var plan = Rules.PlanFor(change.Schema, EventOp.Update);
+        SinkTable? before = null;
+        int[]? continues = null;
+        if (previous is not null && !ReferenceEquals(previous, change.Schema))
+        {
+            before = Rules.PlanFor(previous, EventOp.Update).Table;
+            var remap = new Store.SchemaRemapper(previous, change.Schema, null);
+            var columns = plan.Table.Columns;
+            continues = new int[columns.Count];
+            for (int i = 0; i < columns.Count; i++)
+            {
+                int source = remap.SourceOf(columns[i].Source);
+                continues[i] = source < 0 ? -1 : before.Columns.Select((c, j) => (c, j)).FirstOrDefault(x => x.c.Source == source, (null!, -1)).Item2;
+            }
+        }
+        return new ChangeEvent
+        {
+            Op = EventOp.Relation,
+            Table = plan.Table,
+            PreviousTable = before,
+            PreviousColumns = continues,
+            After = change.MissingValues is { } missing ? plan.Project(missing) : null,
+            CommitLsn = transaction.CommitLsn,
+            EndLsn = transaction.EndLsn,
+            Xid = transaction.Xid,
+            CommitTime = transaction.CommitTime,
+            Index = index,
+            SourceTable = change.Table,
+            Replayed = transaction.Replayed,
+        };
+    }
+
     /// <summary>The sink's old row; a key-only one has its non-key values unknown rather than NULL.</summary>
     private static SinkValue[] Before(TablePlan plan, byte[] row, bool keyOnly)
     {
@@ -146,19 +219,7 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries)
         var row = new RowView(change.After!);
         var key = new byte[CacheKey.RowKeyLength(row, change.Schema)];
         CacheKey.WriteRowKey(row, change.Schema, key);
-        if (!change.Table.TryGet(key, out var current)) return null;
-        var plan = Rules.PlanFor(current.Schema, op);
-        var projected = plan.Project(current.Bytes);
-        var columns = plan.Table.Columns;
-        var result = new SinkValue[layout.Columns.Count];
-        for (int i = 0; i < result.Length; i++)
-        {
-            int at = -1;
-            for (int j = 0; j < columns.Count && at < 0; j++)
-                if (columns[j].Name == layout.Columns[i].Name) at = j;
-            result[i] = at < 0 ? SinkValue.Null : projected[at];
-        }
-        return result;
+        return change.Table.TryGet(key, out var current) ? InLayout(Rules.PlanFor(current.Schema, op), current.Bytes, layout) : null;
     }
 
     /// <summary>A row of the initial load (op r), or null when the rules filter it out.</summary>

@@ -24,11 +24,13 @@ public sealed class SinkMetrics
         _meter.CreateObservableCounter("pgrelay_sink_batches_delivered", () => Each(s => s.BatchesDelivered), "batches", "Batches delivered");
         _meter.CreateObservableCounter("pgrelay_sink_rows_loaded", () => Each(s => s.RowsLoaded), "rows", "Rows delivered by initial loads");
         _meter.CreateObservableCounter("pgrelay_sink_failures", () => Each(s => s.Failures), "failures", "Failed delivery attempts");
+        _meter.CreateObservableCounter("pgrelay_sink_permanent_failures", () => Each(s => s.PermanentFailures), "failures",
+            "Failed attempts that retrying cannot cure: the target or the data must change (state 4, failed)");
         _meter.CreateObservableGauge("pgrelay_sink_consecutive_failures", () => Each(s => s.ConsecutiveFailures), "failures",
             "Failed attempts since the last success (above zero: the sink is retrying)");
         _meter.CreateObservableGauge("pgrelay_sink_lag_bytes", () => Each(s => s.LagBytes), "bytes", "WAL bytes between the sink's checkpoint and the store");
         _meter.CreateObservableGauge("pgrelay_sink_checkpoint_lsn", () => Each(s => (long)s.CheckpointLsn.Value), null, "End LSN of the sink's durable checkpoint");
         _meter.CreateObservableGauge("pgrelay_sink_state", () => Each(s => (long)s.State), null,
-            "0 starting, 1 loading, 2 streaming, 3 retrying, 4 failed, 5 stopped");
+            "0 starting, 1 loading, 2 streaming, 3 retrying (transient), 4 failed (needs a fix at the target), 5 stopped");
     }
 }

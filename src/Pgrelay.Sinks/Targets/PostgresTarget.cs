@@ -4,6 +4,7 @@ using NpgsqlTypes;
 using Pgrelay.Core.Model;
 using Pgrelay.Core.Rows;
 using Pgrelay.Postgres;
+using Pgrelay.Sinks.Delivery;
 using Pgrelay.Sinks.Events;
 
 namespace Pgrelay.Sinks.Targets;
@@ -43,6 +44,8 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
     private readonly ArrayBufferWriter<byte> _copyBuffer = new(1 << 16);
     /// <summary>Statements of the current delivery not sent yet (see <see cref="Queue"/>).</summary>
     private NpgsqlBatch? _queued;
+    /// <summary>The delivery's <see cref="SinkBatch.StoreRows"/>.</summary>
+    private Func<SinkTable, IEnumerable<SinkValue[]>>? _storeRows;
     private NpgsqlConnection? _connection;
 
     /// <param name="target">postgres:// URL or connection string.</param>
@@ -111,6 +114,7 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
 
     private async Task DeliverCoreAsync(SinkBatch batch, CancellationToken ct)
     {
+        _storeRows = batch.StoreRows;
         Queue("BEGIN");
         if (batch.LoadStartTables is { } loading)
             foreach (var table in loading)
@@ -125,6 +129,11 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
             {
                 await TruncateAsync(truncated, ct).ConfigureAwait(false);
                 i++;
+                continue;
+            }
+            if (events[i].Op == EventOp.Relation)
+            {
+                await AlterAsync(events[i++], ct).ConfigureAwait(false);
                 continue;
             }
             // A segment: events whose keyed rows can be netted together and written at its end.
@@ -175,6 +184,85 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
 
     private NpgsqlConnection Connection => _connection ?? throw new InvalidOperationException("the target database is not connected");
 
+    public bool WantsSchemaChanges => true;
+
+    /// <summary>
+    /// Mirrors an ALTER TABLE of the source onto the target table, inside the delivery's transaction: renamed columns are
+    /// renamed, dropped ones dropped, a changed type converted through the values' text (how they arrived), and added
+    /// columns added with the value existing rows have (PostgreSQL's missing value of a constant default) as a default
+    /// that is dropped again. Without the old layout (a replayed change whose old shape this run never saw) only added
+    /// columns can be told. A table not created yet is created in the new shape by its next row.
+    /// </summary>
+    private async Task AlterAsync(ChangeEvent e, CancellationToken ct)
+    {
+        var table = e.Table!;
+        var qualified = $"{SinkTable.Quote(_schema ?? table.Schema)}.{SinkTable.Quote(table.Name)}";
+        await SendQueuedAsync(ct).ConfigureAwait(false);
+        var existing = await ExistingColumnsAsync(qualified, ct).ConfigureAwait(false);
+        if (existing is null) return;
+        var wanted = await TypeNamesAsync(table, ct).ConfigureAwait(false);
+        var columns = table.Columns;
+        var statements = new List<string>();
+        if (e is { PreviousTable: { } before, PreviousColumns: { } continues } && before.Schema == table.Schema && before.Name == table.Name)
+        {
+            for (int i = 0; i < before.Columns.Count; i++)
+            {
+                var old = before.Columns[i].Name;
+                if (!continues.Contains(i) && existing.Remove(old)) statements.Add($"DROP COLUMN {SinkTable.Quote(old)}");
+            }
+            for (int i = 0; i < columns.Count; i++)
+            {
+                if (continues[i] < 0) continue;
+                var from = before.Columns[continues[i]];
+                var name = columns[i].Name;
+                if (from.Name != name && existing.Remove(from.Name, out var type) && !existing.ContainsKey(name))
+                {
+                    statements.Add($"RENAME COLUMN {SinkTable.Quote(from.Name)} TO {SinkTable.Quote(name)}");
+                    existing[name] = type;
+                }
+                if ((from.TypeOid != columns[i].TypeOid || from.TypeModifier != columns[i].TypeModifier) && existing.ContainsKey(name))
+                {
+                    statements.Add($"ALTER COLUMN {SinkTable.Quote(name)} TYPE {wanted[i]} USING {SinkTable.Quote(name)}::text::{wanted[i]}");
+                    existing[name] = wanted[i];
+                }
+            }
+        }
+        var defaults = new List<string>();
+        for (int i = 0; i < columns.Count; i++)
+        {
+            var name = columns[i].Name;
+            if (existing.ContainsKey(name)) continue;
+            existing[name] = wanted[i];
+            if (e.After is { } missing && missing[i].Text is { } value)
+            {
+                statements.Add($"ADD COLUMN {SinkTable.Quote(name)} {wanted[i]} DEFAULT {await LiteralAsync(value, ct).ConfigureAwait(false)}::{wanted[i]}");
+                defaults.Add($"ALTER COLUMN {SinkTable.Quote(name)} DROP DEFAULT");
+            }
+            else statements.Add($"ADD COLUMN {SinkTable.Quote(name)} {wanted[i]}");
+        }
+        statements.AddRange(defaults);
+        // Cached statements carry the old columns and casts: every layout of this target table is looked up again.
+        foreach (var known in _tables.Where(t => t.Value.QualifiedName == qualified).Select(t => t.Key).ToList()) _tables.Remove(known);
+        if (statements.Count == 0) return;
+        // One statement per ALTER: PostgreSQL runs the actions of one ALTER TABLE together, and a RENAME must stand alone.
+        foreach (var statement in statements) Queue($"ALTER TABLE {qualified} {statement}");
+        try { await SendQueuedAsync(ct).ConfigureAwait(false); }
+        catch (PostgresException x) when (x.SqlState.StartsWith("22", StringComparison.Ordinal))
+        {
+            throw new SinkPermanentException(
+                $"cannot mirror the new shape of {table} onto {qualified} ({x.SqlState}: {x.MessageText}): the source converted values with " +
+                "its own USING expression, which the target cannot know; convert the target column by hand and the sink goes on", x);
+        }
+    }
+
+    /// <summary>A value as an SQL string literal (DDL takes no parameters): quoted by the server, which knows its own rules.</summary>
+    private async Task<string> LiteralAsync(string value, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("SELECT quote_literal(@v)", Connection);
+        cmd.Parameters.AddWithValue("v", value);
+        return (string)(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+    }
+
     private async Task TruncateAsync(SinkTable table, CancellationToken ct)
     {
         var target = await TableAsync(table, ct).ConfigureAwait(false);
@@ -192,7 +280,7 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
         for (int i = start; i < events.Count; i++)
         {
             if (events[i].Table is not { } table) continue;   // transaction boundaries
-            if (events[i].Op == EventOp.Truncate) return i;
+            if (events[i].Op is EventOp.Truncate or EventOp.Relation) return i;
             if (layouts.TryGetValue((table.Schema, table.Name), out var seen) && !ReferenceEquals(seen, table)) return i;
             layouts[(table.Schema, table.Name)] = table;
         }
@@ -401,6 +489,7 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
         var qualified = $"{SinkTable.Quote(schema)}.{SinkTable.Quote(table.Name)}";
         var existing = await ExistingColumnsAsync(qualified, ct).ConfigureAwait(false);
         var wanted = await TypeNamesAsync(table, ct).ConfigureAwait(false);
+        bool created = existing is null;
         if (existing is null)
         {
             var columns = table.Columns.Select((c, i) => $"{SinkTable.Quote(c.Name)} {wanted[i]}");
@@ -410,7 +499,8 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
                 $"CREATE TABLE IF NOT EXISTS {qualified} ({string.Join(", ", columns)}{key})", ct).ConfigureAwait(false);
             existing = table.Columns.Select((c, i) => (c.Name, wanted[i])).ToDictionary(x => x.Name, x => x.Item2);
         }
-        else
+        List<int>? added = null;
+        if (!created)
         {
             for (int i = 0; i < table.Columns.Count; i++)
             {
@@ -418,13 +508,47 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
                 if (existing.ContainsKey(name)) continue;
                 await ExecuteAsync($"ALTER TABLE {qualified} ADD COLUMN IF NOT EXISTS {SinkTable.Quote(name)} {wanted[i]}", ct).ConfigureAwait(false);
                 existing[name] = wanted[i];
+                (added ??= []).Add(i);
             }
         }
         // Casts use the target's own types: a table the user created with other (compatible) types keeps working.
         var types = table.Columns.Select(c => existing[c.Name]).ToList();
         var target = new TargetTable(table, schema, types);
         _tables[table] = target;
+        if (added is not null) await FillAddedColumnsAsync(target, added, ct).ConfigureAwait(false);
         return target;
+    }
+
+    /// <summary>
+    /// The table lacked columns and no relation event said what its rows hold in them (a replay that began after the
+    /// ALTER TABLE, or a table created by hand): the existing rows take them from pgrelay's store, by key. A row the
+    /// store no longer has keeps NULL until the change that removed it from the source arrives, later in the feed. A
+    /// table without a key cannot be matched row by row and keeps NULL.
+    /// </summary>
+    private async Task FillAddedColumnsAsync(TargetTable target, List<int> added, CancellationToken ct)
+    {
+        var table = target.Table;
+        if (_storeRows is null || table.IsMultiset) return;
+        var keys = table.KeyColumns;
+        var values = new List<string?>[keys.Length + added.Count];
+        for (int i = 0; i < values.Length; i++) values[i] = [];
+        foreach (var row in _storeRows(table))
+        {
+            for (int j = 0; j < keys.Length; j++) values[j].Add(row[keys[j]].Text);
+            for (int a = 0; a < added.Count; a++) values[keys.Length + a].Add(row[added[a]].Text);
+        }
+        if (values[0].Count == 0) return;
+        var names = target.Names;
+        var sql = $"UPDATE {target.QualifiedName} AS t SET " +
+                  string.Join(", ", added.Select((c, a) => $"{names[c]} = s.a{a}::{target.Types[c]}")) +
+                  $" FROM unnest({string.Join(", ", keys.Select((_, j) => $"@k{j}::text[]").Concat(added.Select((_, a) => $"@a{a}::text[]")))}) " +
+                  $"AS s({string.Join(", ", keys.Select((_, j) => $"k{j}").Concat(added.Select((_, a) => $"a{a}")))}) WHERE " +
+                  string.Join(" AND ", keys.Select((k, j) => $"t.{names[k]} = s.k{j}::{target.Types[k]}"));
+        Queue(sql, values.Select((v, i) => new NpgsqlParameter(i < keys.Length ? $"k{i}" : $"a{i - keys.Length}", NpgsqlDbType.Array | NpgsqlDbType.Text)
+        {
+            Value = v.ToArray(),
+        }).ToArray());
+        await SendQueuedAsync(ct).ConfigureAwait(false);
     }
 
     private async Task<Dictionary<string, string>?> ExistingColumnsAsync(string qualified, CancellationToken ct)

@@ -40,6 +40,23 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
         return n
         """;
 
+    // Per key, after an ALTER TABLE. ARGV: d, then d fields to delete; r, then r old/new field pairs to rename; a, then a
+    // field/value pairs to add where absent (the value existing rows have in an added column).
+    private const string AlterScript = """
+        local at = 1
+        local d = tonumber(ARGV[at]); at = at + 1
+        for i = 1, d do redis.call('HDEL', KEYS[1], ARGV[at]); at = at + 1 end
+        local r = tonumber(ARGV[at]); at = at + 1
+        for i = 1, r do
+          local v = redis.call('HGET', KEYS[1], ARGV[at])
+          if v then redis.call('HSET', KEYS[1], ARGV[at + 1], v); redis.call('HDEL', KEYS[1], ARGV[at]) end
+          at = at + 2
+        end
+        local a = tonumber(ARGV[at]); at = at + 1
+        for i = 1, a do redis.call('HSETNX', KEYS[1], ARGV[at], ARGV[at + 1]); at = at + 2 end
+        return 1
+        """;
+
     private readonly string _prefix = prefix ?? "";
     private readonly Dictionary<StoredTable, string[]> _publications = new(ReferenceEqualityComparer.Instance);
     private IReadOnlyList<PublicationView>? _publicationsOf;
@@ -70,6 +87,11 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
                     await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
                     pending.Clear();
                     await DeleteTableAsync(redis, source, table, ct).ConfigureAwait(false);
+                    break;
+                case EventOp.Relation:
+                    await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
+                    pending.Clear();
+                    await AlterAsync(redis, source, e, ct).ConfigureAwait(false);
                     break;
                 case EventOp.Delete when e.Before is { } before:
                     foreach (var key in KeysOf(source, table, e.KeyOf(before))) pending.Add(db.KeyDeleteAsync(key));
@@ -181,7 +203,53 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
         return names;
     }
 
-    private async Task DeleteTableAsync(ConnectionMultiplexer redis, StoredTable source, SinkTable table, CancellationToken ct)
+    public bool WantsSchemaChanges => true;
+
+    private Task DeleteTableAsync(ConnectionMultiplexer redis, StoredTable source, SinkTable table, CancellationToken ct) =>
+        ForEachKeyAsync(redis, source, table, (db, key) => db.KeyDeleteAsync(key), ct);
+
+    /// <summary>
+    /// Gives every hash of the table the new shape, as pgrelay's store rewrites its rows: dropped columns' fields go,
+    /// renamed ones are renamed, an added column gets the value existing rows have (PostgreSQL's missing value of a
+    /// constant default) where the hash has no such field yet. Without the old layout (a replayed change whose old shape
+    /// this run never saw) only added columns can be told. A changed type keeps the stored text.
+    /// </summary>
+    private async Task AlterAsync(ConnectionMultiplexer redis, StoredTable source, ChangeEvent e, CancellationToken ct)
+    {
+        var table = e.Table!;
+        var drops = new List<RedisValue>();
+        var renames = new List<RedisValue>();
+        var adds = new List<RedisValue>();
+        var known = new HashSet<int>();
+        if (e is { PreviousTable: { } before, PreviousColumns: { } continues })
+        {
+            for (int i = 0; i < before.Columns.Count; i++)
+                if (!continues.Contains(i)) drops.Add(before.Columns[i].Utf8Name);
+            for (int i = 0; i < continues.Length; i++)
+            {
+                if (continues[i] < 0) continue;
+                known.Add(i);
+                if (before.Columns[continues[i]].Name != table.Columns[i].Name)
+                {
+                    renames.Add(before.Columns[continues[i]].Utf8Name);
+                    renames.Add(table.Columns[i].Utf8Name);
+                }
+            }
+        }
+        for (int i = 0; i < table.Columns.Count; i++)
+            if (!known.Contains(i) && e.After is { } missing && missing[i].IsValue)
+            {
+                adds.Add(table.Columns[i].Utf8Name);
+                adds.Add(missing[i].Bytes);
+            }
+        if (drops.Count + renames.Count + adds.Count == 0) return;
+        RedisValue[] arguments = [drops.Count, .. drops, renames.Count / 2, .. renames, adds.Count / 2, .. adds];
+        await ForEachKeyAsync(redis, source, table, (db, key) => db.ScriptEvaluateAsync(AlterScript, [key], arguments), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs <paramref name="action"/> on every key of the table (each publication's), found by SCAN on every primary.</summary>
+    private async Task ForEachKeyAsync(ConnectionMultiplexer redis, StoredTable source, SinkTable table, Func<IDatabase, RedisKey, Task> action,
+        CancellationToken ct)
     {
         var db = redis.GetDatabase();
         foreach (var publication in PublicationsOf(source))
@@ -189,17 +257,18 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
             var pattern = Glob($"{_prefix}{publication}.{table.KeyName}.") + "*";
             foreach (var server in Primaries(redis))
             {
-                var batch = new List<RedisKey>(1000);
+                var batch = new List<Task>(1000);
                 await foreach (var key in server.KeysAsync(db.Database, pattern, pageSize: 1000).WithCancellation(ct).ConfigureAwait(false))
                 {
-                    batch.Add(key);
+                    // One key per call: on a cluster, a multi-key command must stay in one hash slot.
+                    batch.Add(action(db, key));
                     if (batch.Count == 1000)
                     {
-                        await Unlink(db, batch).ConfigureAwait(false);
+                        await Task.WhenAll(batch).ConfigureAwait(false);
                         batch.Clear();
                     }
                 }
-                await Unlink(db, batch).ConfigureAwait(false);
+                await Task.WhenAll(batch).ConfigureAwait(false);
             }
         }
     }
@@ -219,13 +288,6 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
             throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, CommandFlags.None,
                 $"Redis {away.EndPoint} is not connected, so the keys it holds cannot be removed", null, CommandStatus.Unknown);
         return list;
-    }
-
-    private static async Task Unlink(IDatabase db, List<RedisKey> keys)
-    {
-        // One key per call: on a cluster, a multi-key UNLINK must stay in one hash slot.
-        var tasks = keys.Select(k => db.KeyDeleteAsync(k, CommandFlags.None)).ToArray();
-        await Task.WhenAll(tasks).ConfigureAwait(false);
     }
 
     private static string Glob(string literal)

@@ -10,7 +10,11 @@ namespace Pgrelay.Store.Feed;
 /// store held (so columns PostgreSQL did not resend are filled in), <see cref="After"/> the new version
 /// with unchanged TOAST values merged. Truncate and Relation changes carry neither.
 /// </summary>
-public readonly record struct AppliedChange(ChangeKind Kind, StoredTable Table, TableSchema Schema, byte[]? Before, byte[]? After)
+/// <param name="PreviousSchema">Relation changes: the table's shape before (null when not known, as in a replay).</param>
+/// <param name="MissingValues">Relation changes: a row of the new shape holding, for added columns, the value existing rows
+/// have (PostgreSQL's missing value of a constant default), NULL elsewhere; null when not known.</param>
+public readonly record struct AppliedChange(ChangeKind Kind, StoredTable Table, TableSchema Schema, byte[]? Before, byte[]? After,
+    TableSchema? PreviousSchema = null, byte[]? MissingValues = null)
 {
     /// <summary>The row that names the key: After for inserts and updates, Before for deletes.</summary>
     public byte[]? KeyRow => After ?? Before;
