@@ -72,6 +72,11 @@ public sealed class ReplayTests(PostgresFixture pg) : IClassFixture<PostgresFixt
         await using (var rig = SinkRig.Start(pg, source, SinkSettingsParser.Parse(null, config, _state)))
             await rig.SyncAsync();
         await pg.ExecuteAsync(source, WhileDown);
+        // Three transactions (one command is one transaction): into the filter with a new key, then moved on; the values
+        // the first lacks are found under the key the row has now.
+        await pg.ExecuteAsync(source, "UPDATE docs SET id = 4400, v = 4 WHERE id = 44");
+        await pg.ExecuteAsync(source, "UPDATE docs SET id = 4401 WHERE id = 4400");
+        await pg.ExecuteAsync(source, "UPDATE docs SET tag = 'moved on' WHERE id = 4401");
         long linesBefore = File.ReadLines(jsonl).Count();
         await using (var rig = SinkRig.Start(pg, source, SinkSettingsParser.Parse(null, config, _state)))
         {

@@ -35,7 +35,7 @@ public sealed class SinkRunner : IAsyncDisposable
         _store = store;
         _checkpoints = checkpoints;
         _log = log;
-        _events = new EventBuilder(rules, definition.Transactions, target.WantsSchemaChanges);
+        _events = new EventBuilder(rules, definition.Transactions, target.WantsSchemaChanges, store.Feed);
         _storeRows = layout => _events.StoreRows(store, layout);
         _checkpoint = checkpoints.Load(definition.Name);
         _consumer = store.RegisterDurableConsumer("sink:" + definition.Name, _checkpoint?.EndLsn ?? Lsn.Zero);

@@ -10,7 +10,8 @@ namespace Pgrelay.Sinks.Events;
 
 /// <summary>Turns committed transactions and snapshot rows into one sink's events, through its rules.</summary>
 /// <param name="schemaChanges">Emit <see cref="EventOp.Relation"/> events (targets that mirror tables).</param>
-public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool schemaChanges = false)
+/// <param name="feed">The feed the transactions come from: <see cref="ChangeEvent.Current"/> follows a row through it.</param>
+public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool schemaChanges = false, ChangeFeed? feed = null)
 {
     /// <summary>The last shape seen per relation: the old shape of a relation change that does not say (a replayed one).</summary>
     private readonly Dictionary<uint, TableSchema> _shapes = new();
@@ -123,7 +124,7 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool
             SourceTable = change.Table,
             Replayed = transaction.Replayed,
             Partial = unknownAfter || SinkValue.AnyUnknown(before) || (op == EventOp.Update && before is null),
-            Current = unknownAfter ? () => CurrentRow(change, op, plan.Table) : null,
+            Current = unknownAfter ? () => CurrentRow(transaction, index, change, op, plan.Table) : null,
         };
     }
 
@@ -214,12 +215,43 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool
     }
 
     /// <summary>The row the store holds now under the key of <paramref name="change"/>'s new row, in <paramref name="layout"/>.</summary>
-    private SinkValue[]? CurrentRow(AppliedChange change, EventOp op, SinkTable layout)
+    /// <remarks>
+    /// The row may have moved since: its key is followed through the later changes of the feed (a key change moves it, a
+    /// delete or truncate ends it: then null, and that later change removes it from the target too). Values it lacks
+    /// that changed since come in full with those later changes; the ones still unchanged are the store's.
+    /// </remarks>
+    private SinkValue[]? CurrentRow(CommittedTransaction transaction, int index, AppliedChange change, EventOp op, SinkTable layout)
     {
-        var row = new RowView(change.After!);
-        var key = new byte[CacheKey.RowKeyLength(row, change.Schema)];
-        CacheKey.WriteRowKey(row, change.Schema, key);
+        var key = KeyBytes(change.After!, change.Schema);
+        bool Follow(AppliedChange later)
+        {
+            if (!ReferenceEquals(later.Table, change.Table)) return true;
+            if (later.Kind == ChangeKind.Truncate) return false;
+            if (later.Kind is not (ChangeKind.Update or ChangeKind.Delete) || later.Before is not { } before) return true;
+            if (!KeyBytes(before, later.Schema).AsSpan().SequenceEqual(key)) return true;
+            if (later.Kind == ChangeKind.Delete) return false;
+            key = KeyBytes(later.After!, later.Schema);
+            return true;
+        }
+        for (int i = index + 1; i < transaction.Changes.Count; i++)
+            if (!Follow(transaction.Changes[i])) return null;
+        if (feed is not null)
+        {
+            var later = new List<CommittedTransaction>();
+            if (feed.TryReadAfterEnd(transaction.EndLsn, int.MaxValue, later) == FeedRead.Transaction)
+                foreach (var t in later)
+                    foreach (var c in t.Changes)
+                        if (!Follow(c)) return null;
+        }
         return change.Table.TryGet(key, out var current) ? InLayout(Rules.PlanFor(current.Schema, op), current.Bytes, layout) : null;
+    }
+
+    private static byte[] KeyBytes(byte[] row, TableSchema schema)
+    {
+        var view = new RowView(row);
+        var key = new byte[CacheKey.RowKeyLength(view, schema)];
+        CacheKey.WriteRowKey(view, schema, key);
+        return key;
     }
 
     /// <summary>A row of the initial load (op r), or null when the rules filter it out.</summary>
