@@ -224,20 +224,33 @@ public sealed class PostgresSinkTests(PostgresFixture pg) : IClassFixture<Postgr
                 await AssertEqual(step);
             }
             Assert.Equal(0, rig.Sinks.Runners[0].Status.Failures);
-            // The slot is confirmed past every change to t, so the restart replays none of them with t's old shape.
-            await rig.SyncAsync();
-            var applied = rig.Store.AppliedEndLsn;
-            await rig.Replication.WaitAsync(() => rig.Replication.Status.ConfirmedLsn >= applied, "the slot to be confirmed");
+            await ConfirmEverythingAsync(rig);
         }
-        // While pgrelay is down: the replayed stream has no relation change (nothing changed in t before the ALTER), but
-        // the target must still learn the column and the value existing rows have.
-        await pg.ExecuteAsync(source, "ALTER TABLE t ADD COLUMN g int DEFAULT 7; UPDATE t SET c = 'z' WHERE id = 6");
-        await using (var rig = SinkRig.Start(pg, source, SinkSettingsParser.Parse([flag], null, _state)))
+        // While pgrelay is down: the slot is confirmed past every change to t, so the replayed stream has no relation
+        // change (nothing in it changed t before the ALTER); the target must still learn the column, the value existing
+        // rows have in it, and a new type.
+        string[] whileDown =
+        [
+            "ALTER TABLE t ADD COLUMN g int DEFAULT 7; UPDATE t SET c = 'z' WHERE id = 6",
+            "ALTER TABLE t ALTER COLUMN n TYPE text; UPDATE t SET n = 'n/a' WHERE id = 8",
+        ];
+        foreach (var step in whileDown)
         {
+            await pg.ExecuteAsync(source, step);
+            await using var rig = SinkRig.Start(pg, source, SinkSettingsParser.Parse([flag], null, _state));
             await rig.SyncAsync();
             Assert.Equal(0, rig.Sinks.Runners[0].Status.RowsLoaded);
-            await AssertEqual("added while down");
+            await AssertEqual("while down: " + step);
+            await ConfirmEverythingAsync(rig);
         }
+    }
+
+    /// <summary>Waits until the slot is confirmed past everything applied: a restart then replays nothing before this point.</summary>
+    private static async Task ConfirmEverythingAsync(SinkRig rig)
+    {
+        await rig.SyncAsync();
+        var applied = rig.Store.AppliedEndLsn;
+        await rig.Replication.WaitAsync(() => rig.Replication.Status.ConfirmedLsn >= applied, "the slot to be confirmed");
     }
 
     [Fact]

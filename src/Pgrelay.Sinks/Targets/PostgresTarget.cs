@@ -228,6 +228,7 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
             }
         }
         var defaults = new List<string>();
+        List<int>? unknown = null;
         for (int i = 0; i < columns.Count; i++)
         {
             var name = columns[i].Name;
@@ -237,8 +238,12 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
             {
                 statements.Add($"ADD COLUMN {SinkTable.Quote(name)} {wanted[i]} DEFAULT {await LiteralAsync(value, ct).ConfigureAwait(false)}::{wanted[i]}");
                 defaults.Add($"ALTER COLUMN {SinkTable.Quote(name)} DROP DEFAULT");
+                continue;
             }
-            else statements.Add($"ADD COLUMN {SinkTable.Quote(name)} {wanted[i]}");
+            statements.Add($"ADD COLUMN {SinkTable.Quote(name)} {wanted[i]}");
+            // Without the old layout the column may have been added long before this change (a replay): what existing
+            // rows hold in it is not known here, so it comes from the store as in TableAsync.
+            if (e.PreviousTable is null) (unknown ??= []).Add(i);
         }
         statements.AddRange(defaults);
         // Cached statements carry the old columns and casts: every layout of this target table is looked up again.
@@ -246,7 +251,18 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
         if (statements.Count == 0) return;
         // One statement per ALTER: PostgreSQL runs the actions of one ALTER TABLE together, and a RENAME must stand alone.
         foreach (var statement in statements) Queue($"ALTER TABLE {qualified} {statement}");
-        try { await SendQueuedAsync(ct).ConfigureAwait(false); }
+        await ConvertAsync(null, table, qualified, ct).ConfigureAwait(false);
+        if (unknown is not null) await FillAddedColumnsAsync(await TableAsync(table, ct).ConfigureAwait(false), unknown, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs <paramref name="sql"/> (or what is queued): a conversion the values' text form cannot do is a permanent failure that says why.</summary>
+    private async Task ConvertAsync(string? sql, SinkTable table, string qualified, CancellationToken ct)
+    {
+        try
+        {
+            if (sql is null) await SendQueuedAsync(ct).ConfigureAwait(false);
+            else await ExecuteAsync(sql, ct).ConfigureAwait(false);
+        }
         catch (PostgresException x) when (x.SqlState.StartsWith("22", StringComparison.Ordinal))
         {
             throw new SinkPermanentException(
@@ -487,7 +503,8 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
         await SendQueuedAsync(ct).ConfigureAwait(false);   // the lookups run in the delivery's transaction, after what came before
         var schema = _schema ?? table.Schema;
         var qualified = $"{SinkTable.Quote(schema)}.{SinkTable.Quote(table.Name)}";
-        var existing = await ExistingColumnsAsync(qualified, ct).ConfigureAwait(false);
+        var found = await ExistingTableAsync(qualified, ct).ConfigureAwait(false);
+        var existing = found?.Columns;
         var wanted = await TypeNamesAsync(table, ct).ConfigureAwait(false);
         bool created = existing is null;
         if (existing is null)
@@ -496,7 +513,8 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
             // A multiset gets no primary key: it may hold duplicates and NULLs, as the source does.
             var key = table.IsMultiset ? "" : ", PRIMARY KEY (" + string.Join(", ", table.KeyColumns.Select(k => SinkTable.Quote(table.Columns[k].Name))) + ")";
             await ExecuteAsync($"CREATE SCHEMA IF NOT EXISTS {SinkTable.Quote(schema)}; " +
-                $"CREATE TABLE IF NOT EXISTS {qualified} ({string.Join(", ", columns)}{key})", ct).ConfigureAwait(false);
+                $"CREATE TABLE IF NOT EXISTS {qualified} ({string.Join(", ", columns)}{key}); " +
+                $"COMMENT ON TABLE {qualified} IS '{CreatedMark}'", ct).ConfigureAwait(false);
             existing = table.Columns.Select((c, i) => (c.Name, wanted[i])).ToDictionary(x => x.Name, x => x.Item2);
         }
         List<int>? added = null;
@@ -510,6 +528,17 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
                 existing[name] = wanted[i];
                 (added ??= []).Add(i);
             }
+            // A table this sink created follows the source's types, also when the ALTER came without a relation event (a
+            // replay that began after it); the types of a table someone else created are theirs (compatible ones work).
+            if (found is { Ours: true })
+                for (int i = 0; i < table.Columns.Count; i++)
+                {
+                    var name = SinkTable.Quote(table.Columns[i].Name);
+                    if (existing[table.Columns[i].Name] == wanted[i]) continue;
+                    await ConvertAsync($"ALTER TABLE {qualified} ALTER COLUMN {name} TYPE {wanted[i]} USING {name}::text::{wanted[i]}", table, qualified, ct)
+                        .ConfigureAwait(false);
+                    existing[table.Columns[i].Name] = wanted[i];
+                }
         }
         // Casts use the target's own types: a table the user created with other (compatible) types keeps working.
         var types = table.Columns.Select(c => existing[c.Name]).ToList();
@@ -551,21 +580,32 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
         await SendQueuedAsync(ct).ConfigureAwait(false);
     }
 
-    private async Task<Dictionary<string, string>?> ExistingColumnsAsync(string qualified, CancellationToken ct)
+    /// <summary>Marks the tables this sink created (a table comment): their column types follow the source's.</summary>
+    private const string CreatedMark = "pgrelay sink mirror";
+
+    /// <summary>A table's columns (name → type) and whether this sink created it; null when there is no such table.</summary>
+    private async Task<Dictionary<string, string>?> ExistingColumnsAsync(string qualified, CancellationToken ct) =>
+        (await ExistingTableAsync(qualified, ct).ConfigureAwait(false))?.Columns;
+
+    private async Task<(Dictionary<string, string> Columns, bool Ours)?> ExistingTableAsync(string qualified, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(
-            "SELECT c.oid IS NOT NULL, a.attname, format_type(a.atttypid, a.atttypmod) FROM (SELECT to_regclass(@name) AS oid) c " +
-            "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped", Connection);
+            "SELECT c.oid IS NOT NULL, a.attname, format_type(a.atttypid, a.atttypmod), obj_description(c.oid, 'pg_class') = @mark " +
+            "FROM (SELECT to_regclass(@name) AS oid) c LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped",
+            Connection);
         cmd.Parameters.AddWithValue("name", qualified);
+        cmd.Parameters.AddWithValue("mark", CreatedMark);
         await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         Dictionary<string, string>? columns = null;
+        bool ours = false;
         while (await reader.ReadAsync(ct).ConfigureAwait(false))
         {
             if (!reader.GetBoolean(0)) return null;
             columns ??= new Dictionary<string, string>(StringComparer.Ordinal);
+            ours = !reader.IsDBNull(3) && reader.GetBoolean(3);
             if (!reader.IsDBNull(1)) columns[reader.GetString(1)] = reader.GetString(2);
         }
-        return columns;
+        return columns is null ? null : (columns, ours);
     }
 
     /// <summary>SQL type names for the sink's columns; types the target cannot know (user-defined, OID ≥ 16384) become text.</summary>
