@@ -25,6 +25,7 @@ public sealed class WebhookTests : IAsyncLifetime
 {
     private WebApplication _app = null!;
     private int _failuresLeft;
+    private int _refusal = 503;
     private readonly ConcurrentQueue<(string Body, string? Signature, string? Idempotency, bool Accepted)> _requests = new();
 
     public async Task InitializeAsync()
@@ -38,7 +39,7 @@ public sealed class WebhookTests : IAsyncLifetime
             var body = await new StreamReader(context.Request.Body).ReadToEndAsync();
             bool accept = Interlocked.Decrement(ref _failuresLeft) < 0;
             _requests.Enqueue((body, context.Request.Headers[WebhookTarget.SignatureHeader], context.Request.Headers[WebhookTarget.IdempotencyHeader], accept));
-            return accept ? Results.Ok() : Results.StatusCode(503);
+            return accept ? Results.Ok() : Results.StatusCode(_refusal);
         });
         await _app.StartAsync();
     }
@@ -128,6 +129,34 @@ public sealed class WebhookTests : IAsyncLifetime
         Assert.Equal([$"{huge.CommitLsn}:0"], events[^1]);
         // Each request names its own first and last event.
         Assert.All(_requests.Where(r => r.Accepted).Skip(1).Zip(events), r => Assert.Equal($"{r.Second[0]}..{r.Second[^1]}", r.First.Idempotency));
+    }
+
+    [Fact]
+    public async Task A_receiver_refusing_the_batch_with_a_4xx_makes_the_sink_failed_not_retrying_and_nothing_is_skipped()
+    {
+        _refusal = 422;
+        _failuresLeft = 3;
+        var store = NewStore(Row("1", "ann@example.com", "34", "NO"));
+        var settings = SinkSettingsParser.Parse([$"webhook:{Url}"], null);
+        settings.RetryInitialDelay = TimeSpan.FromMilliseconds(20);
+        settings.RetryMaxDelay = TimeSpan.FromMilliseconds(200);
+        await using var sinks = new SinkSupervisor(settings, store, NullLoggerFactory.Instance);
+        using var stop = new CancellationTokenSource();
+        var running = sinks.RunAsync(stop.Token);
+        var status = sinks.Runners[0].Status;
+        var states = new ConcurrentQueue<SinkState>();
+        await PostgresHarness.WaitUntilAsync(() =>
+        {
+            states.Enqueue(status.State);
+            return status.CheckpointLsn == store.AppliedEndLsn;
+        }, TimeSpan.FromSeconds(60), "the initial load to get through");
+        stop.Cancel();
+        await running;
+        Assert.Equal(3, status.PermanentFailures);
+        Assert.Contains(SinkState.Failed, states);
+        Assert.DoesNotContain(SinkState.Retrying, states);
+        Assert.Equal(4, _requests.Count);   // refused three times by the receiver (no in-delivery retries of a 4xx), then accepted
+        Assert.Single(_requests.Select(r => r.Body).Distinct());
     }
 
     public async Task DisposeAsync() => await _app.DisposeAsync();
