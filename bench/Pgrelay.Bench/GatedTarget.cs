@@ -15,9 +15,11 @@ internal sealed class GatedTarget(ReplicatedStore store) : IReplicationTarget
     public void Close() => _open.Reset();
     public void Open() => _open.Set();
 
-    public void BeginSnapshot(IReadOnlyList<PublicationSchema> publications) => store.BeginSnapshot(publications);
+    public void BeginSnapshot(IReadOnlyList<PublicationSchema> publications, Lsn? replayFrom) => store.BeginSnapshot(publications, replayFrom);
     public void LoadSnapshotRows(TableSchema table, IReadOnlyList<byte[]> rows) => store.LoadSnapshotRows(table, rows);
     public void CompleteSnapshot(Lsn consistentPoint) => store.CompleteSnapshot(consistentPoint);
+
+    public TransactionRoute Route(Lsn commitLsn) => store.Route(commitLsn);
 
     public void Apply(Transaction transaction)
     {

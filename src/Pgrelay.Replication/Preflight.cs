@@ -75,7 +75,8 @@ public static class Preflight
         catch (Exception e) when (e is NpgsqlException or SocketException or TimeoutException or IOException)
         {
             await conn.DisposeAsync().ConfigureAwait(false);
-            throw new ReplicationSetupException($"cannot connect to {source}: {Describe(e)}", e);
+            var reason = await source.ExplainCertificateRefusalAsync(e, ct).ConfigureAwait(false) ?? Describe(e);
+            throw new ReplicationSetupException($"cannot connect to {source}: {reason}", e);
         }
     }
 

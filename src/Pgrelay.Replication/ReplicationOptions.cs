@@ -18,7 +18,7 @@ public sealed class ReplicationOptions
     /// <summary>
     /// Keep an existing slot instead of dropping it: set when durable consumers (sinks) have checkpoints. The cache is
     /// loaded from a temporary slot's exported snapshot at P, and streaming restarts on the kept slot from its
-    /// confirmed_flush_lsn C; transactions in (C, P] go to <see cref="Replay"/> instead of the target's Apply.
+    /// confirmed_flush_lsn C; the target replays the transactions committed in [C, P) to its durable consumers.
     /// </summary>
     public bool KeepSlot { get; set; }
 
@@ -33,14 +33,6 @@ public sealed class ReplicationOptions
     /// cannot give that consumer what it missed, so it is dropped and recreated (the consumer starts over). Null: no limit.
     /// </summary>
     public Lsn? ResumeFrom { get; set; }
-
-    /// <summary>Called between BeginSnapshot and CompleteSnapshot when streaming resumes on a kept slot below the snapshot
-    /// (argument: the slot's confirmed_flush_lsn). The host wires it to <c>ReplicatedStore.BeginReplay</c>.</summary>
-    public Action<Lsn>? BeginReplay { get; set; }
-
-    /// <summary>Receives committed transactions the snapshot already holds (commit LSN in (C, P]), in order. The host wires
-    /// it to <c>ReplicatedStore.Replay</c>. Without it such transactions are skipped, as after a reconnect.</summary>
-    public Action<Transaction>? Replay { get; set; }
 
     /// <summary>
     /// Connections copying the snapshot in parallel. Default: one per core (2 to 8): each connection's rows are

@@ -27,7 +27,6 @@ public sealed class ReplicationService
     private readonly ILogger _log;
     private readonly SourceOptions _source;
     private readonly string _slotName;
-    private Lsn? _replayUpTo;   // set while streaming resumes on a kept slot below the cache's snapshot
 
     public ReplicationService(ReplicationOptions options, IReplicationTarget target, ReplicationStatus status, ILoggerFactory loggerFactory)
     {
@@ -89,7 +88,7 @@ public sealed class ReplicationService
                     try
                     {
                         conn ??= await OpenReplicationAsync(ct).ConfigureAwait(false);
-                        var session = new StreamingSession(_source, _options, _target, _status, catalog, _log, _replayUpTo);
+                        var session = new StreamingSession(_source, _options, _target, _status, catalog, _log);
                         await session.RunAsync(conn, _slotName, preflight.ProtocolVersion, ct).ConfigureAwait(false);
                     }
                     catch (Exception e) when (IsRetryable(e, ct))
@@ -134,7 +133,6 @@ public sealed class ReplicationService
         var conn = await OpenReplicationAsync(ct).ConfigureAwait(false);
         try
         {
-            _replayUpTo = null;
             var existing = await FindSlotAsync(ct).ConfigureAwait(false);
             if (_options.KeepSlot && existing is { Confirmed: { } confirmed } && (_options.ResumeFrom is not { } floor || confirmed <= floor))
                 return (conn, await StartUpOnKeptSlotAsync(existing.Value.ActivePid, confirmed, preflight, ct).ConfigureAwait(false));
@@ -174,7 +172,7 @@ public sealed class ReplicationService
     /// Start-up that keeps the permanent slot at its confirmed position C: the cache's snapshot comes from a temporary
     /// slot created with EXPORT_SNAPSHOT on a second replication connection (consistent point P ≥ C), the temporary
     /// slot goes with its connection once the copy is done, and streaming then starts on the kept slot from C. The
-    /// transactions in (C, P] are already in the snapshot: they are replayed for durable consumers, not applied.
+    /// transactions committed in [C, P) are already in the snapshot: the target replays them for durable consumers.
     /// </summary>
     private async Task<RelationCatalog> StartUpOnKeptSlotAsync(int? activePid, Lsn confirmed, PreflightResult preflight, CancellationToken ct)
     {
@@ -192,13 +190,11 @@ public sealed class ReplicationService
 
         var schema = await IntrospectAsync(snapshotName, preflight, ct).ConfigureAwait(false);
         _status.Phase = ReplicationPhase.Snapshotting;
-        _target.BeginSnapshot(schema.Publications);
-        if (confirmed < consistentPoint) _options.BeginReplay?.Invoke(confirmed);
+        _target.BeginSnapshot(schema.Publications, replayFrom: confirmed);
         var copier = new SnapshotCopier(_source, _options, _target, _status, _log);
         await copier.CopyAsync(snapshotName, schema.Tables, ct).ConfigureAwait(false);
         _target.CompleteSnapshot(consistentPoint);
         _status.AppliedLsn = _target.AppliedLsn;
-        if (confirmed < consistentPoint && _options.Replay is not null) _replayUpTo = consistentPoint;
         _log.LogInformation("snapshot complete: {Rows} rows in {Tables} tables", _status.SnapshotRowsCopied, schema.Tables.Count);
         return new RelationCatalog(schema.Tables.Select(t => t.Schema));
     }

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
+using Pgrelay.Resp.Acl;
 using Pgrelay.Resp.Server;
 
 namespace Pgrelay.Resp;
@@ -12,6 +13,13 @@ public sealed class RespConnectionHandler(RespServer server) : ConnectionHandler
 {
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
+        if (ProtectedMode.Refuses(server.Options, server.Acl, connection.RemoteEndPoint))
+        {
+            server.Stats.Rejected();
+            await connection.Transport.Output.WriteAsync(ProtectedMode.DeniedReply.ToArray());
+            await connection.Transport.Output.CompleteAsync();
+            return;
+        }
         server.Stats.Connection();
         if (!server.Clients.TryReserve())
         {

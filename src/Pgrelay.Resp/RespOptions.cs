@@ -53,11 +53,14 @@ public sealed class RespOptions
         if (MaxArguments < 16) throw new InvalidOperationException($"resp.max-arguments: must be at least 16 (got {MaxArguments})");
         if (MaxInlineLength < 1024) throw new InvalidOperationException($"resp.max-inline-length: must be at least 1024 (got {MaxInlineLength})");
         if (PubSubOutputLimitBytes < 1024) throw new InvalidOperationException($"resp.pubsub-output-limit: must be at least 1024 bytes (got {PubSubOutputLimitBytes})");
-        if (Password is { Length: 0 }) throw new InvalidOperationException("resp.password: is empty; leave it unset for no password");
+        // The names below are Redis's settings, which pgrelay's settings share (requirepass, aclfile, protected-mode).
+        if (Password is { Length: 0 }) throw new InvalidOperationException("requirepass: is empty; leave it unset for no password");
         var users = Acl.AclStore.Create(this);
-        if (ProtectedMode && !IPAddress.IsLoopback(BindAddress) && !users.RequiresAuthentication)
+        // Refused at start as well as per connection (Acl.ProtectedMode): a listener no remote client could use is a
+        // mistake better named now than found later as a wall of DENIED replies.
+        if (ProtectedMode && !IPAddress.IsLoopback(BindAddress) && Acl.ProtectedMode.OpensToEveryone(users))
             throw new InvalidOperationException(
-                $"resp.bind: refusing to serve Redis clients on {BindAddress}:{Port} without a password (protected mode); " +
-                "set resp.password or an ACL file that gives the default user a password or turns it off, bind to 127.0.0.1, or disable resp.protected-mode");
+                $"resp: refusing to serve Redis clients on {BindAddress}:{Port} while the default user needs no password (protected mode); " +
+                "set requirepass, give the default user a password in the aclfile (or turn it off without nopass), bind to 127.0.0.1, or set protected-mode no");
     }
 }

@@ -52,6 +52,26 @@ public class CliErrorTests
     }
 
     [Fact]
+    public async Task Protected_mode_refusal_names_only_settings_that_exist()
+    {
+        var acl = Path.GetTempFileName();
+        await File.WriteAllTextAsync(acl, "user default on nopass ~* &* +@all\nuser alice on >secret ~pub.* +@read\n");
+        try
+        {
+            var (code, stderr) = await Run("run", "--source", "postgres://u@127.0.0.1:1/db", "--publication", "p", "--resp", "0.0.0.0:6390", "--aclfile", acl);
+            Assert.Equal(2, code);
+            AssertOneLine(stderr, "requirepass");
+            Assert.Contains("protected-mode no", stderr);
+            Assert.DoesNotContain("resp.", stderr);
+            // Turned off, the same settings pass validation and fail later, at the unreachable source (exit 1).
+            (code, stderr) = await Run("run", "--source", "postgres://u@127.0.0.1:1/db", "--publication", "p", "--resp", "0.0.0.0:6390", "--aclfile", acl,
+                "--protected-mode", "no", "--http", "off", "--memcached", "off");
+            Assert.Equal(1, code);
+        }
+        finally { File.Delete(acl); }
+    }
+
+    [Fact]
     public async Task Bad_number_names_the_setting()
     {
         var (code, stderr) = await Run("run", "--source", "postgres://u@127.0.0.1/db", "--publication", "p", "--copy-parallelism", "lots");

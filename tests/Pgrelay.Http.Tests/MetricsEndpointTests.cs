@@ -71,7 +71,7 @@ public partial class MetricsEndpointTests
         Assert.Equal(1, samples["pgrelay_replication_phase{phase=\"streaming\"}"]);
         Assert.Equal(0, samples["pgrelay_replication_phase{phase=\"snapshotting\"}"]);
         Assert.Equal(1, samples["pgrelay_ready"]);
-        Assert.Equal(txn.CommitLsn.Value, samples["pgrelay_visible_lsn"]);
+        Assert.Equal(txn.EndLsn.Value, samples["pgrelay_visible_lsn"]);
         Assert.Equal(store.Feed.RetainedBytes, samples["pgrelay_feed_retained_bytes"]);
         Assert.True(samples["pgrelay_feed_retained_bytes"] > 0);
     }

@@ -79,7 +79,7 @@ public class RowEndpointTests
     }
 
     [Fact]
-    public async Task ETag_is_the_commit_lsn_and_changes_with_the_row()
+    public async Task ETag_is_the_version_lsn_and_changes_with_the_row()
     {
         var store = ReadyStore(Row("Tulsa", "OK", "1"));
         await using var server = await RelayServer.StartAsync(store);
@@ -92,7 +92,7 @@ public class RowEndpointTests
         store.Apply(txn);
 
         var second = await server.Client.GetAsync("/pub/geo.cities/Tulsa/OK");
-        Assert.Equal("\"" + txn.CommitLsn + "\"", second.Headers.ETag!.Tag);
+        Assert.Equal("\"" + txn.EndLsn + "\"", second.Headers.ETag!.Tag);   // a version is named by the end of its transaction
         Assert.Equal("""{"name":"Tulsa","state":"OK","population":2}""", await second.Content.ReadAsStringAsync());
 
         var revalidate = new HttpRequestMessage(HttpMethod.Get, "/pub/geo.cities/Tulsa/OK");

@@ -50,7 +50,7 @@ public class ProtocolTests(MemcachedServerFixture server) : IClassFixture<Memcac
     }
 
     [Fact]
-    public void Gets_cas_is_the_commit_lsn_and_changes_when_the_row_does()
+    public void Gets_cas_is_the_version_lsn_and_changes_when_the_row_does()
     {
         using var c = server.Connect();
         c.Send("gets pub.cities.Boise/ID\r\n");
@@ -64,11 +64,11 @@ public class ProtocolTests(MemcachedServerFixture server) : IClassFixture<Memcac
         c.Send("gets pub.cities.Boise/ID\r\n");
         var after = Assert.Single(c.ReadValues());
         Assert.Equal("""{"name":"Boise","state":"ID","population":240000}""", after.Value);
-        Assert.Equal(txn.CommitLsn.Value, after.Cas);
+        Assert.Equal(txn.EndLsn.Value, after.Cas);
         Assert.NotEqual(before.Cas, after.Cas);
 
         c.Send("mg pub.cities.Boise/ID c\r\n");
-        Assert.Equal($"HD c{txn.CommitLsn.Value}", c.ReadLine());
+        Assert.Equal($"HD c{txn.EndLsn.Value}", c.ReadLine());
     }
 
     [Fact]

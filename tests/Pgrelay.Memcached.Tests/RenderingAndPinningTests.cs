@@ -197,9 +197,9 @@ public class StorePinReuseTests
         store.Apply(txn);
         store.Repin(pin);
         Assert.True(pin.IsHeld);
-        Assert.Equal(txn.CommitLsn, pin.Lsn);
+        Assert.Equal(txn.EndLsn, pin.Lsn);
         Assert.True(store.TryGetRow("pub.cities.Tulsa/OK"u8, pin, out var row));
-        Assert.Equal(txn.CommitLsn, row.CommitLsn);
+        Assert.Equal(txn.EndLsn, row.VersionLsn);
 
         Assert.Throws<InvalidOperationException>(() => store.Repin(pin));   // still held
         Assert.Throws<ArgumentException>(() => NewStore().Repin(pin));      // another store's pin
@@ -215,12 +215,12 @@ public class StorePinReuseTests
         store.Apply(Txn(new RowChange(ChangeKind.Update, Cities, Row("Boise", "ID", "1"))));
         store.Maintain();
         Assert.True(store.TryGetRow("pub.cities.Boise/ID"u8, pin, out var old));
-        Assert.Equal(before, old.CommitLsn);
+        Assert.Equal(before, old.VersionLsn);
         pin.Dispose();
 
         store.Repin(pin);   // at the latest state now
         Assert.True(store.TryGetRow("pub.cities.Boise/ID"u8, pin, out var current));
-        Assert.True(current.CommitLsn > before);
+        Assert.True(current.VersionLsn > before);
         pin.Dispose();
     }
 }

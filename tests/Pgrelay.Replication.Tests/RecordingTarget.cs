@@ -30,7 +30,7 @@ public sealed class RecordingTarget : IReplicationTarget
     public Lsn AppliedLsn => new((ulong)Interlocked.Read(ref _applied));
     public Lsn SafeToConfirmLsn { get; private set; }
 
-    public void BeginSnapshot(IReadOnlyList<PublicationSchema> publications)
+    public void BeginSnapshot(IReadOnlyList<PublicationSchema> publications, Lsn? replayFrom = null)
     {
         lock (_lock)
         {
@@ -61,9 +61,11 @@ public sealed class RecordingTarget : IReplicationTarget
         SafeToConfirmLsn = consistentPoint;
     }
 
+    public TransactionRoute Route(Lsn commitLsn) => commitLsn >= AppliedLsn ? TransactionRoute.Apply : TransactionRoute.Skip;
+
     public void Apply(Transaction transaction)
     {
-        if (transaction.CommitLsn <= AppliedLsn) return;
+        if (Route(transaction.CommitLsn) != TransactionRoute.Apply) return;
         var kinds = new List<ChangeKind>();
         lock (_lock)
         {
@@ -75,7 +77,7 @@ public sealed class RecordingTarget : IReplicationTarget
             if (kinds.Count != transaction.Count) throw new InvalidOperationException($"transaction said {transaction.Count} changes, had {kinds.Count}");
             Transactions.Add(new AppliedTransaction(transaction.Xid, transaction.CommitLsn, transaction.Count, kinds));
         }
-        Interlocked.Exchange(ref _applied, (long)transaction.CommitLsn.Value);
+        Interlocked.Exchange(ref _applied, (long)transaction.EndLsn.Value);
         SafeToConfirmLsn = transaction.EndLsn;
     }
 

@@ -159,4 +159,16 @@ public sealed class AclCompatibilityTests
         ["AUTH", "default", "x"],
         ["ACL", "LOG"],
         ["ACL", "LOG", "2"]);
+
+    [Fact]
+    public Task Commands_refused_while_queuing_in_multi_are_logged_with_the_multi_context() => AssertSameReplies(
+        ["ACL", "SETUSER", "dave", "on", "nopass", "~a*", "+@all", "-hgetall"],
+        ["AUTH", "dave", "x"],
+        ["MULTI"],
+        ["HGET", "b1", "f"],
+        ["HGETALL", "a1"],
+        ["HGET", "a1", "f"],
+        ["EXEC"],
+        ["HGET", "b1", "f"],
+        ["ACL", "LOG"]);
 }

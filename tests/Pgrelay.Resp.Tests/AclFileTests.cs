@@ -71,4 +71,50 @@ public sealed class AclFileTests
         Assert.Equal(new RespSimple("OK"), await admin.CommandAsync("ACL", "SETUSER", "l", "resetchannels", "&other"));
         Assert.True(await listener.IsClosedAsync());
     }
+
+    [Fact]
+    public async Task Acl_save_into_an_unwritable_directory_answers_like_redis_and_keeps_the_connection()
+    {
+        var directory = Directory.CreateTempSubdirectory("pgrelay-acl-").FullName;
+        var redisFile = Path.Combine(directory, "redis.acl");
+        var pgrelayFile = Path.Combine(directory, "pgrelay.acl");
+        await File.WriteAllTextAsync(redisFile, "user default on nopass ~* &* +@all\n");
+        await File.WriteAllTextAsync(pgrelayFile, "user default on nopass ~* &* +@all\n");
+        await using var redis = await RealRedis.StartAsync("--aclfile", redisFile);
+        await using var pgrelay = await TestServer.StartAsync(new RespOptions { AclFile = pgrelayFile });
+        using var expected = await RawClient.ConnectAsync(redis.Port);
+        using var actual = await RawClient.ConnectAsync(pgrelay.Port);
+        await using var unwritable = await UnwritableDirectory.MakeAsync(directory);
+        var want = await expected.CommandAsync("ACL", "SAVE");
+        Assert.IsType<RespError>(want);
+        Assert.Equal(want, await actual.CommandAsync("ACL", "SAVE"));
+        Assert.Equal(new RespSimple("PONG"), await actual.CommandAsync("PING"));
+        Assert.Equal("user default on nopass ~* &* +@all\n", await File.ReadAllTextAsync(pgrelayFile));
+    }
+
+    /// <summary>
+    /// A directory nobody may create files in, root included: the immutable attribute (tests run as root, where
+    /// permission bits stop nothing). Removed again on dispose, and the directory deleted.
+    /// </summary>
+    private sealed class UnwritableDirectory(string path) : IAsyncDisposable
+    {
+        public static async Task<UnwritableDirectory> MakeAsync(string path)
+        {
+            await Chattr("+i", path);
+            return new UnwritableDirectory(path);
+        }
+
+        private static async Task Chattr(string flag, string path)
+        {
+            using var process = System.Diagnostics.Process.Start("chattr", [flag, path])!;
+            await process.WaitForExitAsync();
+            Assert.True(process.ExitCode == 0, $"chattr {flag} {path} failed");
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Chattr("-i", path);
+            Directory.Delete(path, recursive: true);
+        }
+    }
 }

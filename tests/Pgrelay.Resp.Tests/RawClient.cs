@@ -39,10 +39,12 @@ public sealed class RawClient : IDisposable
         _stream = tcp.GetStream();
     }
 
-    public static async Task<RawClient> ConnectAsync(int port)
+    public static Task<RawClient> ConnectAsync(int port) => ConnectAsync("127.0.0.1", port);
+
+    public static async Task<RawClient> ConnectAsync(string host, int port)
     {
         var tcp = new TcpClient();
-        await tcp.ConnectAsync("127.0.0.1", port);
+        await tcp.ConnectAsync(host, port);
         return new RawClient(tcp);
     }
 

@@ -35,11 +35,12 @@ public sealed class RealRedis : IAsyncDisposable
 
     public int Port { get; }
 
-    public static async Task<RealRedis> StartAsync()
+    public static async Task<RealRedis> StartAsync(params string[] extraArguments)
     {
         int port = FreeTcpPort.Next();
         var start = new ProcessStartInfo("redis-server") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no" }) start.ArgumentList.Add(a);
+        foreach (var a in extraArguments) start.ArgumentList.Add(a);   // later arguments win (--bind 0.0.0.0)
         var process = Process.Start(start)!;
         _ = process.StandardOutput.ReadToEndAsync();
         _ = process.StandardError.ReadToEndAsync();
@@ -48,7 +49,7 @@ public sealed class RealRedis : IAsyncDisposable
             try
             {
                 using var client = await RawClient.ConnectAsync(port);
-                if (await client.CommandAsync("PING") is RespSimple { Text: "PONG" }) return new RealRedis(process, port);
+                if (await client.CommandAsync("PING") is RespSimple { Text: "PONG" } or RespError { Message: ['N', ..] }) return new RealRedis(process, port);   // NOAUTH: up, with a password
             }
             catch (Exception) when (attempt < 99)
             {

@@ -56,7 +56,7 @@ public sealed class TestServer : IAsyncDisposable
         builder.Services.AddPgrelayResp(options);
         // Far beyond any test's bound: a connection that held a stop would show as a hang, not be aborted quietly.
         builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(5));
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, l => l.UseConnectionHandler<RespConnectionHandler>()));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(options.BindAddress, port, l => l.UseConnectionHandler<RespConnectionHandler>()));
         var app = builder.Build();
         await app.StartAsync();
         return new TestServer(app, store, port);

@@ -64,8 +64,6 @@ internal sealed class SinkRig : IAsyncDisposable
             o.KeepSlot = plan.KeepSlot;
             o.ResumeFrom = plan.ResumeFrom;
             o.DropSlotOnStop = plan.DropSlotOnStop;
-            o.BeginReplay = store.BeginReplay;
-            o.Replay = store.Replay;
         }, loggers);
         return new SinkRig(store, replication, sinks) { Log = log, _harness = harness };
     }

@@ -8,8 +8,12 @@ namespace Pgrelay.Core.Changes;
 /// </summary>
 public interface IReplicationTarget
 {
-    /// <summary>Forget everything and prepare for a fresh snapshot of these publications.</summary>
-    void BeginSnapshot(IReadOnlyList<PublicationSchema> publications);
+    /// <summary>
+    /// Forget everything and prepare for a fresh snapshot of these publications. <paramref name="replayFrom"/>: streaming
+    /// will resume on a kept slot confirmed at this end LSN, below the snapshot; committed transactions between it and the
+    /// snapshot are already in the data but are <see cref="TransactionRoute.Replay"/>ed for durable consumers that are behind.
+    /// </summary>
+    void BeginSnapshot(IReadOnlyList<PublicationSchema> publications, Lsn? replayFrom = null);
 
     /// <summary>Rows copied inside the exported snapshot. Called concurrently by parallel copiers; rows of a batch belong to one table.</summary>
     void LoadSnapshotRows(TableSchema table, IReadOnlyList<byte[]> rows);
@@ -17,14 +21,29 @@ public interface IReplicationTarget
     /// <summary>A hint before a table's copy starts: about how many rows it holds (may be wrong, or 0 when unknown).</summary>
     void ExpectSnapshotRows(TableSchema table, long estimate) { }
 
-    /// <summary>The copy is complete; what follows is streamed changes after <paramref name="consistentPoint"/>.</summary>
+    /// <summary>
+    /// The copy is complete. A slot created at consistent point P exports a snapshot holding every transaction whose commit
+    /// record starts before P; PostgreSQL decodes every commit starting at or after P, the one starting exactly at P
+    /// included. So the target now contains the commits below <paramref name="consistentPoint"/>, and a commit at it is new.
+    /// </summary>
     void CompleteSnapshot(Lsn consistentPoint);
 
-    /// <summary>Applies one committed transaction atomically. Called from one thread, in commit order.
-    /// Transactions with a commit LSN at or below <see cref="AppliedLsn"/> are ignored (replays after reconnect).</summary>
+    /// <summary>
+    /// The one rule that says what a committed transaction is to this target, by its commit LSN: new (apply), already
+    /// contained (skip), or contained but owed to durable consumers (replay). The decoder asks it at Begin, to skip
+    /// decoding what is not needed; <see cref="Apply"/> follows the same rule.
+    /// </summary>
+    TransactionRoute Route(Lsn commitLsn);
+
+    /// <summary>Takes one committed transaction, in commit order, from one thread, and does what <see cref="Route"/>
+    /// says: applies it atomically, replays it to durable consumers, or ignores it.</summary>
     void Apply(Transaction transaction);
 
-    /// <summary>Commit LSN of the last transaction applied (or the snapshot's consistent point).</summary>
+    /// <summary>
+    /// Every transaction whose commit LSN is below this is contained in the target, and none at or above it: the end LSN
+    /// of the last applied transaction, or the snapshot's consistent point. Commit records never overlap, so the next
+    /// transaction's commit is at or above it.
+    /// </summary>
     Lsn AppliedLsn { get; }
 
     /// <summary>The highest end LSN every durable consumer has acknowledged; the slot is confirmed up to here.</summary>

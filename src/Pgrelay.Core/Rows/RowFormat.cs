@@ -6,7 +6,7 @@ namespace Pgrelay.Core.Rows;
 /// The compact encoding of one row version: a single byte array, so a cached row costs one object.
 /// Schema (names, types) is shared per table; a row holds only its values in PostgreSQL text format.
 /// <code>
-///  0  u64  commit LSN (stamped by the store when the row is applied)
+///  0  u64  version LSN (stamped by the store: the end LSN of the writing transaction, or a snapshot's consistent point)
 ///  8  i32  key hash   (stamped by the store)
 /// 12  u8   flags: bits 0-1 offset width (0 = u8, 1 = u16, 2 = u32), 4 = tombstone (row deleted at that LSN)
 /// 13  u8   reserved

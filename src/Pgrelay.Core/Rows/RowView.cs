@@ -12,7 +12,7 @@ public readonly struct RowView
 
     public byte[] Bytes => _row;
     public bool IsDefault => _row is null;
-    public ulong CommitLsn => RowFormat.ReadLsn(_row);
+    public ulong VersionLsn => RowFormat.ReadLsn(_row);
     public bool IsTombstone => RowFormat.IsTombstone(_row);
     public int ColumnCount => BinaryPrimitives.ReadUInt16LittleEndian(_row.AsSpan(RowFormat.CountOffset));
 

@@ -18,7 +18,7 @@ internal static class RowEndpoint
             return JsonResponse.Error(context, StatusCodes.Status404NotFound,
                 $"no row with key '{Encoding.UTF8.GetString(path.Key)}' in {path.Publication}.{table.KeyName}");
 
-        string etag = "\"" + row.CommitLsn + "\"";
+        string etag = "\"" + row.VersionLsn + "\"";
         var headers = context.Response.Headers;
         headers.ETag = etag;
         if (MatchesIfNoneMatch(context.Request, etag))

@@ -15,7 +15,7 @@ internal sealed partial class MemcachedSession
     /// The CAS unique of a row: its commit LSN, which moves whenever the row changes. Rows loaded by the initial
     /// snapshot carry the snapshot's consistent point, so every row a client can read has a non-zero CAS.
     /// </summary>
-    private static ulong CasOf(in RowRef row) => row.CommitLsn.Value;
+    private static ulong CasOf(in RowRef row) => row.VersionLsn.Value;
 
     /// <summary>The row as the one JSON shape shared with HTTP, rendered once per row version (see <see cref="RenderedRowCache"/>).</summary>
     private ReadOnlySpan<byte> Render(in RowRef row) => _rendered.Get(row, _value);

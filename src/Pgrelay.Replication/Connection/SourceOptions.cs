@@ -43,5 +43,9 @@ public sealed class SourceOptions
         return b;
     }
 
+    /// <summary>Why sslmode=verify-ca/verify-full refused the server, when that is what <paramref name="failure"/> was; else null.</summary>
+    public Task<string?> ExplainCertificateRefusalAsync(Exception failure, CancellationToken ct) =>
+        ServerCertificateDiagnosis.ExplainAsync(_builder, failure, ct);
+
     public override string ToString() => $"{Username ?? "(default user)"}@{Endpoint}/{Database}";
 }

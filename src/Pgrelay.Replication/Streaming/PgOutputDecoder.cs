@@ -25,18 +25,16 @@ internal sealed class PgOutputDecoder : IDisposable
     private readonly ILogger _log;
     private readonly TupleReader _reader = new();
     private readonly Dictionary<uint, TransactionBuffer> _streamed = new();
-    private readonly Lsn? _replayUpTo;
 
     private TransactionBuffer? _current;
-    private bool _currentAlreadyApplied;
+    private TransactionRoute _currentRoute;
     private uint? _streamXid;
     private int _openTransactions;
     private long _messages;
 
     public PgOutputDecoder(IReplicationTarget target, ReplicationStatus status, RelationCatalog catalog, MissingValueLookup missing,
-        ReplicationOptions options, ILogger log, Lsn? replayUpTo = null)
+        ReplicationOptions options, ILogger log)
     {
-        _replayUpTo = options.Replay is null ? null : replayUpTo;
         _target = target;
         _status = status;
         _catalog = catalog;
@@ -64,15 +62,14 @@ internal sealed class PgOutputDecoder : IDisposable
             case BeginMessage begin:
                 _current?.Dispose();
                 _current = NewBuffer(begin.TransactionXid);
-                // A replay after reconnect: decode relations (cheap) but keep no rows.
-                // Transactions the snapshot holds but a kept slot's consumers may lack are decoded for Replay.
-                var final = new Lsn((ulong)begin.TransactionFinalLsn);
-                _currentAlreadyApplied = final <= _target.AppliedLsn && !(_replayUpTo is { } upTo && final <= upTo);
+                // What the target already holds (a replay after reconnect, or the snapshot) is decoded for its relations
+                // (cheap) but keeps no rows; the target's one rule decides, by the commit LSN Begin announces.
+                _currentRoute = _target.Route(new Lsn((ulong)begin.TransactionFinalLsn));
                 break;
             case CommitMessage commit:
                 var buffer = _current ?? throw Protocol("Commit without Begin");
                 _current = null;
-                Commit(buffer, commit.CommitLsn, commit.TransactionEndLsn, commit.TransactionCommitTimestamp, _currentAlreadyApplied);
+                Commit(buffer, commit.CommitLsn, commit.TransactionEndLsn, commit.TransactionCommitTimestamp, _currentRoute == TransactionRoute.Skip);
                 break;
             case StreamStartMessage start:
                 _streamXid = start.TransactionXid;
@@ -85,7 +82,7 @@ internal sealed class PgOutputDecoder : IDisposable
                 if (!_streamed.Remove(streamCommit.TransactionXid, out var streamedBuffer))
                     throw Protocol($"StreamCommit for unknown transaction {streamCommit.TransactionXid}");
                 Commit(streamedBuffer, streamCommit.CommitLsn, streamCommit.TransactionEndLsn, streamCommit.TransactionCommitTimestamp,
-                    alreadyApplied: false);
+                    skip: false);
                 break;
             case StreamAbortMessage abort:
                 if (abort.SubtransactionXid == abort.TransactionXid)
@@ -151,7 +148,7 @@ internal sealed class PgOutputDecoder : IDisposable
         return _current ?? throw Protocol("change outside a transaction");
     }
 
-    private bool Skipping(TransactionBuffer buffer) => ReferenceEquals(buffer, _current) && _currentAlreadyApplied;
+    private bool Skipping(TransactionBuffer buffer) => ReferenceEquals(buffer, _current) && _currentRoute == TransactionRoute.Skip;
 
     private async ValueTask OnRelationAsync(RelationMessage relation, TransactionBuffer buffer, CancellationToken ct)
     {
@@ -202,21 +199,18 @@ internal sealed class PgOutputDecoder : IDisposable
     }
 
     private void Commit(TransactionBuffer buffer, NpgsqlLogSequenceNumber commitLsn, NpgsqlLogSequenceNumber endLsn, DateTime commitTime,
-        bool alreadyApplied)
+        bool skip)
     {
         try
         {
             var time = new DateTimeOffset(DateTime.SpecifyKind(commitTime, DateTimeKind.Utc));
             int count = buffer.Count;
-            if (!alreadyApplied)
+            if (!skip)
             {
                 if (buffer.Spilled)
                     _log.LogInformation("applying transaction {Xid} with {Changes} changes from its spill file", buffer.Xid, count);
-                var transaction = new Transaction(buffer.Xid, new Lsn((ulong)commitLsn), new Lsn((ulong)endLsn), time, count, buffer.TakeChanges());
-                if (transaction.CommitLsn <= _target.AppliedLsn && _replayUpTo is { } upTo && transaction.CommitLsn <= upTo)
-                    _options.Replay!(transaction);
-                else
-                    _target.Apply(transaction);
+                // The target applies, replays or ignores it by the same rule Begin consulted.
+                _target.Apply(new Transaction(buffer.Xid, new Lsn((ulong)commitLsn), new Lsn((ulong)endLsn), time, count, buffer.TakeChanges()));
                 _status.CountTransaction(count);
                 _status.LastCommitTime = time;
             }

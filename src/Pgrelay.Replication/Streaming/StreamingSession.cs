@@ -23,12 +23,10 @@ internal sealed class StreamingSession
     private readonly ReplicationStatus _status;
     private readonly RelationCatalog _catalog;
     private readonly ILogger _log;
-    private readonly Lsn? _replayUpTo;
 
     public StreamingSession(SourceOptions source, ReplicationOptions options, IReplicationTarget target, ReplicationStatus status,
-        RelationCatalog catalog, ILogger log, Lsn? replayUpTo = null)
+        RelationCatalog catalog, ILogger log)
     {
-        _replayUpTo = replayUpTo;
         _source = source;
         _options = options;
         _target = target;
@@ -42,7 +40,7 @@ internal sealed class StreamingSession
         var pgOptions = new PgOutputReplicationOptions(_options.Publications, (PgOutputProtocolVersion)protocolVersion,
             binary: false, streamingMode: PgOutputStreamingMode.On, messages: true);
         await using var missing = new MissingValueLookup(_source);
-        using var decoder = new PgOutputDecoder(_target, _status, _catalog, missing, _options, _log, _replayUpTo);
+        using var decoder = new PgOutputDecoder(_target, _status, _catalog, missing, _options, _log);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
 
         var heartbeat = new HeartbeatEmitter(_source, _options.HeartbeatInterval, _log).RunAsync(stop.Token);

@@ -49,6 +49,19 @@ public sealed record AclPermissions
         return false;
     }
 
+    /// <summary>
+    /// True when some selector lets this user read <paramref name="key"/>. Keys carry primary-key values, so a key's
+    /// name is data: keyspace notifications and BCAST invalidations reach a connection only when this holds for its user.
+    /// A user allowed every key (the default user) answers at the first check.
+    /// </summary>
+    public bool CanReadKey(ReadOnlySpan<byte> key)
+    {
+        if (Root.CanAccessKey(key, write: false)) return true;
+        foreach (var selector in Selectors)
+            if (selector.CanAccessKey(key, write: false)) return true;
+        return false;
+    }
+
     /// <summary>Flag names as ACL GETUSER lists them.</summary>
     public IEnumerable<string> Flags()
     {

@@ -21,7 +21,12 @@ public sealed class AclStore
     {
         var store = new AclStore(CommandTable.Default);
         store._users[DefaultUserName] = new AclUser(DefaultUserName, store.DefaultUserPermissions());
-        if (options.AclFile is { } file) store.LoadFile(file);
+        if (options.AclFile is { } file)
+        {
+            // ACL LOAD answers with the file's own words; at start the setting is named too.
+            try { store.LoadFile(file); }
+            catch (InvalidOperationException e) { throw new InvalidOperationException("aclfile: " + e.Message, e); }
+        }
         if (options.Password is { } password) store.SetUser(DefaultUserName, ["resetpass", ">" + password]);
         return store;
     }
@@ -87,7 +92,7 @@ public sealed class AclStore
     /// <summary>Replaces every user with the file's (Redis's aclfile format: one <c>user name rules...</c> per line).</summary>
     public void LoadFile(string path)
     {
-        if (!File.Exists(path)) throw new InvalidOperationException($"resp.acl-file: {path} does not exist");
+        if (!File.Exists(path)) throw new InvalidOperationException($"Error loading ACLs, opening file '{path}': No such file or directory");
         var users = new Dictionary<string, AclUser>(StringComparer.Ordinal);
         int lineNumber = 0;
         foreach (var raw in File.ReadLines(path))
@@ -97,18 +102,18 @@ public sealed class AclStore
             if (line.Length == 0 || line.StartsWith('#')) continue;
             var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             if (parts.Length < 2 || parts[0] != "user")
-                throw new InvalidOperationException($"resp.acl-file: {path}:{lineNumber}: line should start with user keyword");
+                throw new InvalidOperationException($"{path}:{lineNumber}: line should start with user keyword");
             if (!IsValidUserName(parts[1]) || parts[1].Contains('('))
-                throw new InvalidOperationException($"resp.acl-file: {path}:{lineNumber}: Usernames can't contain spaces or null characters");
+                throw new InvalidOperationException($"{path}:{lineNumber}: Usernames can't contain spaces or null characters");
             if (users.ContainsKey(parts[1]))
-                throw new InvalidOperationException($"resp.acl-file: {path}:{lineNumber}: Duplicate user '{parts[1]}' found");
+                throw new InvalidOperationException($"{path}:{lineNumber}: Duplicate user '{parts[1]}' found");
             try
             {
                 users[parts[1]] = new AclUser(parts[1], AclRuleParser.Apply(NewUserPermissions(), parts[2..], _commands));
             }
             catch (AclRuleException e)
             {
-                throw new InvalidOperationException($"resp.acl-file: {path}:{lineNumber}: {e.Message}");
+                throw new InvalidOperationException($"{path}:{lineNumber}: {e.Message}");
             }
         }
         users.TryAdd(DefaultUserName, new AclUser(DefaultUserName, DefaultUserPermissions()));
@@ -128,9 +133,19 @@ public sealed class AclStore
     {
         var text = new StringBuilder();
         foreach (var user in Users) text.Append(user.Describe()).Append('\n');
-        var temporary = path + ".tmp";
-        File.WriteAllText(temporary, text.ToString());
-        File.Move(temporary, path, overwrite: true);
+        // A name no other save can be using at the same time, as Redis's <file>.tmp-<pid>-<ms>; removed again when the
+        // rename fails, so a failed save leaves the old file untouched and no debris beside it.
+        var temporary = $"{path}.tmp-{Environment.ProcessId}-{Environment.TickCount64}";
+        try
+        {
+            File.WriteAllText(temporary, text.ToString());
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(temporary); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            throw;
+        }
     }
 
     private AclPermissions DefaultUserPermissions() =>

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.Logging;
 using Pgrelay.Resp.Acl;
 using Pgrelay.Resp.Protocol;
 using Pgrelay.Resp.Server;
@@ -70,9 +71,11 @@ internal static class AclCommands
                 acl.SaveFile(file);
                 writer.WriteOk();
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                writer.WriteError("ERR There was an error trying to save the ACLs. Please check the server logs for more information: " + e.Message);
+                // Redis's reply names no path or cause (a client need not learn the server's file system); the log does.
+                session.Server.Logger.LogWarning("ACL SAVE to {File} failed: {Reason}", file, e.Message);
+                writer.WriteError("ERR There was an error trying to save the ACLs. Please check the server logs for more information"u8);
             }
         }
         else if (request.Is(1, "log"u8)) Log(session, request, writer);

@@ -81,7 +81,7 @@ internal static class TransactionCommands
         for (int i = 1; i < request.Count; i++)
         {
             bool exists = session.Store.TryGetRow(request[i], out var row);
-            watched.Add(new WatchedKey(request[i].ToArray(), exists ? row.CommitLsn.Value : 0, exists));
+            watched.Add(new WatchedKey(request[i].ToArray(), exists ? row.VersionLsn.Value : 0, exists));
         }
         writer.WriteOk();
     }
@@ -97,7 +97,7 @@ internal static class TransactionCommands
         foreach (var w in watched)
         {
             bool exists = session.Store.TryGetRow(w.Key, out var row);
-            if (exists != w.Existed || (exists && row.CommitLsn.Value != w.CommitLsn)) return true;
+            if (exists != w.Existed || (exists && row.VersionLsn.Value != w.CommitLsn)) return true;
         }
         return false;
     }

@@ -149,8 +149,12 @@ public sealed class NotificationHub : IDisposable
         foreach (var p in session.Subscriptions(pattern: true)) Unsubscribe(session, p, pattern: true);
     }
 
-    /// <summary>Delivers to subscribers of the channel and of matching patterns; returns how many received it.</summary>
-    public int Publish(byte[] channel, byte[] message)
+    /// <summary>
+    /// Delivers to subscribers of the channel and of matching patterns; returns how many received it. A notification
+    /// about a key passes <paramref name="key"/>: it then reaches only connections whose user may read that key, decided
+    /// here before anything is queued, so a hidden key costs no queue space and counts against no output limit.
+    /// </summary>
+    public int Publish(byte[] channel, byte[] message, byte[]? key = null)
     {
         if (!HasSubscribers) return 0;
         var targets = new List<(RespSession Session, byte[]? Pattern)>();
@@ -162,8 +166,20 @@ public sealed class NotificationHub : IDisposable
                 if (GlobPattern.IsMatch(pattern, channel))
                     foreach (var s in entry) targets.Add((s, pattern));
         }
-        foreach (var (session, pattern) in targets) session.Push(new PubSubMessage(channel, message, pattern));
-        return targets.Count;
+        if (key is null)
+        {
+            foreach (var (session, pattern) in targets) session.Push(new PubSubMessage(channel, message, pattern));
+            return targets.Count;
+        }
+        int delivered = 0;
+        foreach (var (session, pattern) in targets)
+        {
+            var permissions = session.User.Permissions;
+            if (!permissions.CanReadKey(key)) continue;
+            session.Push(new PubSubMessage(channel, message, pattern, key, permissions));
+            delivered++;
+        }
+        return delivered;
     }
 
     public IReadOnlyList<string> ActiveChannels(byte[]? pattern)
@@ -246,8 +262,8 @@ public sealed class NotificationHub : IDisposable
             var key = buffer.WrittenSpan.ToArray();
             if (track) _server.Tracking.Invalidate(key);
             if (!publish) continue;
-            Publish([.. KeyspacePrefixBytes, .. key], eventName);
-            Publish([.. KeyeventPrefixBytes, .. eventName], key);
+            Publish([.. KeyspacePrefixBytes, .. key], eventName, key);
+            Publish([.. KeyeventPrefixBytes, .. eventName], key, key);
         }
     }
 

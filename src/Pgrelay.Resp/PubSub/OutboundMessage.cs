@@ -1,3 +1,4 @@
+using Pgrelay.Resp.Acl;
 using Pgrelay.Resp.Server;
 
 namespace Pgrelay.Resp.PubSub;
@@ -10,15 +11,32 @@ public abstract class OutboundMessage
 
     /// <summary>Writes the message in the client's protocol; called with the connection's write gate held.</summary>
     public abstract void Write(RespSession session);
+
+    /// <summary>
+    /// A message naming a key was let through for the permissions it was checked against, before it was queued. If the
+    /// connection's user or that user's rules changed while it waited (AUTH, RESET, ACL SETUSER run under the same
+    /// write gate), it is checked again against the rules in force now. Costs one reference comparison otherwise.
+    /// </summary>
+    protected static bool StillReadable(RespSession session, byte[]? key, AclPermissions? checkedAgainst)
+    {
+        if (key is null || checkedAgainst is null) return true;
+        var now = session.User.Permissions;
+        return ReferenceEquals(now, checkedAgainst) || now.CanReadKey(key);
+    }
 }
 
-/// <summary><c>message</c> (SUBSCRIBE) or <c>pmessage</c> (PSUBSCRIBE): a push in RESP3, an array in RESP2.</summary>
-public sealed class PubSubMessage(byte[] channel, byte[] payload, byte[]? pattern) : OutboundMessage
+/// <summary>
+/// <c>message</c> (SUBSCRIBE) or <c>pmessage</c> (PSUBSCRIBE): a push in RESP3, an array in RESP2. A keyspace or
+/// keyevent notification also carries the key it names and the permissions that allowed it (see <see cref="OutboundMessage.StillReadable"/>).
+/// </summary>
+public sealed class PubSubMessage(byte[] channel, byte[] payload, byte[]? pattern, byte[]? key = null, AclPermissions? checkedAgainst = null)
+    : OutboundMessage
 {
     public override int Size => channel.Length + payload.Length + (pattern?.Length ?? 0) + 48;
 
     public override void Write(RespSession session)
     {
+        if (!StillReadable(session, key, checkedAgainst)) return;
         var w = session.Writer;
         if (pattern is null)
         {
@@ -51,8 +69,12 @@ public sealed class ShardMessage(byte[] channel, byte[] payload) : OutboundMessa
     }
 }
 
-/// <summary>A tracking invalidation for one key, or for everything when the key is null.</summary>
-public sealed class InvalidationMessage(byte[]? key, bool viaPubSub) : OutboundMessage
+/// <summary>
+/// A tracking invalidation for one key, or for everything when the key is null. A BCAST invalidation carries the
+/// permissions it was checked against; one for a key the client read itself does not (it already knows the name, and
+/// dropping it would leave its cache stale).
+/// </summary>
+public sealed class InvalidationMessage(byte[]? key, bool viaPubSub, AclPermissions? checkedAgainst = null) : OutboundMessage
 {
     public const string Channel = "__redis__:invalidate";
     private static readonly byte[] ChannelBytes = "__redis__:invalidate"u8.ToArray();
@@ -61,6 +83,7 @@ public sealed class InvalidationMessage(byte[]? key, bool viaPubSub) : OutboundM
 
     public override void Write(RespSession session)
     {
+        if (!StillReadable(session, key, checkedAgainst)) return;
         var w = session.Writer;
         if (viaPubSub)
         {

@@ -179,7 +179,8 @@ public sealed class RespSession
             Reject(command, "NOAUTH Authentication required.");
             return;
         }
-        if (IsAuthenticated && !CheckPermissions(command, request, inMulti: false)) return;
+        // Refused while queuing inside MULTI is logged with Redis's "multi" context, not "toplevel".
+        if (IsAuthenticated && !CheckPermissions(command, request, inMulti: Queued is not null)) return;
         if (InSubscriberMode && !command.Has(CommandFlags.SubscriberContext))
         {
             Writer.WriteError($"ERR Can't execute '{command.FullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");

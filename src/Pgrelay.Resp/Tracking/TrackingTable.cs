@@ -59,10 +59,13 @@ public sealed class TrackingTable(RespServer server)
         }
     }
 
-    /// <summary>A key changed: invalidate it for every client that read it or broadcasts on its prefix.</summary>
+    /// <summary>
+    /// A key changed: invalidate it for every client that read it, and for every BCAST client on a matching prefix whose
+    /// user may read the key (a key name is data; Redis 7.0 broadcasts it to every prefix match regardless of ACL).
+    /// </summary>
     public void Invalidate(byte[] key)
     {
-        List<RespSession>? targets = null;
+        List<RespSession>? previousReaders = null, broadcast = null;
         lock (_gate)
         {
             if (_readers.Remove(key, out var readers))
@@ -70,14 +73,17 @@ public sealed class TrackingTable(RespServer server)
                 foreach (var id in readers)
                 {
                     var session = server.Clients.Find(id);
-                    if (session is not null && session.Tracking.Enabled && !session.Tracking.Bcast) (targets ??= []).Add(session);
+                    if (session is not null && session.Tracking.Enabled && !session.Tracking.Bcast) (previousReaders ??= []).Add(session);
                 }
             }
             foreach (var session in _bcast)
-                if (MatchesPrefix(session.Tracking.Prefixes, key)) (targets ??= []).Add(session);
+                if (MatchesPrefix(session.Tracking.Prefixes, key)) (broadcast ??= []).Add(session);
         }
-        if (targets is null) return;
-        foreach (var session in targets) Deliver(session, key);
+        if (previousReaders is not null)
+            foreach (var session in previousReaders) Deliver(session, key);
+        if (broadcast is not null)
+            foreach (var session in broadcast)
+                if (session.User.Permissions.CanReadKey(key)) Deliver(session, key, onlyIfReadable: true);
     }
 
     /// <summary>Everything may have changed (TRUNCATE, schema change): Redis's flush invalidation, a null key list.</summary>
@@ -116,12 +122,22 @@ public sealed class TrackingTable(RespServer server)
     /// To the client itself as a RESP3 push, or to its REDIRECT target: a RESP3 push there too, or for RESP2 a
     /// message on <c>__redis__:invalidate</c> when the target subscribed to it (as Redis's tracking.c does).
     /// </summary>
-    private void Deliver(RespSession session, byte[]? key)
+    /// <remarks>
+    /// With <paramref name="onlyIfReadable"/> (BCAST) the receiving connection's user must also be allowed the key:
+    /// a redirect may point at a connection of another, narrower user.
+    /// </remarks>
+    private void Deliver(RespSession session, byte[]? key, bool onlyIfReadable = false)
     {
         var redirect = session.Tracking.RedirectId;
         var target = redirect > 0 ? server.Clients.Find(redirect) : session;
         if (target is null) return;
-        if (target.Writer.IsResp3) target.Push(new InvalidationMessage(key, viaPubSub: false));
-        else if (redirect > 0 && target.IsSubscribedTo(InvalidationMessage.Channel)) target.Push(new InvalidationMessage(key, viaPubSub: true));
+        Acl.AclPermissions? checkedAgainst = null;
+        if (onlyIfReadable && key is not null)
+        {
+            checkedAgainst = target.User.Permissions;
+            if (!checkedAgainst.CanReadKey(key)) return;
+        }
+        if (target.Writer.IsResp3) target.Push(new InvalidationMessage(key, viaPubSub: false, checkedAgainst));
+        else if (redirect > 0 && target.IsSubscribedTo(InvalidationMessage.Channel)) target.Push(new InvalidationMessage(key, viaPubSub: true, checkedAgainst));
     }
 }

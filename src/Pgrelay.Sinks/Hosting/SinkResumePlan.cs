@@ -6,9 +6,8 @@ namespace Pgrelay.Sinks.Hosting;
 
 /// <summary>
 /// What replication must do for the configured sinks, read from their checkpoint files before anything runs. Host
-/// wiring: <c>ReplicationOptions.KeepSlot = KeepSlot</c>, <c>ResumeFrom = ResumeFrom</c>, <c>DropSlotOnStop = DropSlotOnStop</c>,
-/// and <c>BeginReplay</c>/<c>Replay</c> to the store's, so the transactions between the kept slot's confirmed position
-/// and the new snapshot reach the sinks.
+/// wiring: <c>ReplicationOptions.KeepSlot = KeepSlot</c>, <c>ResumeFrom = ResumeFrom</c>, <c>DropSlotOnStop = DropSlotOnStop</c>;
+/// the store then replays the transactions between the kept slot's confirmed position and the new snapshot to the sinks.
 /// </summary>
 /// <param name="KeepSlot">Some sink has a checkpoint: resume the existing slot instead of recreating it.</param>
 /// <param name="ResumeFrom">The oldest checkpoint: a slot confirmed beyond it cannot serve that sink and is recreated.</param>

@@ -69,7 +69,18 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
         _tables.Clear();   // the target may have changed while we were away
         _loading.Clear();
         var connection = new NpgsqlConnection(_connectionString);
-        await connection.OpenAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await connection.OpenAsync(ct).ConfigureAwait(false);
+        }
+        catch (NpgsqlException e)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            // Npgsql says only that the certificate was rejected; the sink's status and log line say why.
+            var reason = await ServerCertificateDiagnosis.ExplainAsync(new NpgsqlConnectionStringBuilder(_connectionString), e, ct).ConfigureAwait(false);
+            if (reason is null) throw;
+            throw new NpgsqlException("cannot connect to the target: " + reason);
+        }
         await using (var cmd = new NpgsqlCommand(
             $"CREATE SCHEMA IF NOT EXISTS pgrelay; CREATE TABLE IF NOT EXISTS {CheckpointTable} (sink text PRIMARY KEY, " +
             "end_lsn pg_lsn NOT NULL, commit_lsn pg_lsn NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())", connection))

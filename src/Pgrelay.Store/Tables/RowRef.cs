@@ -9,6 +9,8 @@ public readonly struct RowRef(TableSchema schema, byte[] row)
     public TableSchema Schema { get; } = schema;
     public byte[] Bytes { get; } = row;
     public RowView View => new(Bytes);
-    public Lsn CommitLsn => new(RowFormat.ReadLsn(Bytes));
+    /// <summary>Names this version: the end LSN of the transaction that wrote it, or the consistent point of the snapshot
+    /// it came from. ETags, memcached CAS values and WATCH compare it.</summary>
+    public Lsn VersionLsn => new(RowFormat.ReadLsn(Bytes));
     public bool IsDefault => Bytes is null;
 }

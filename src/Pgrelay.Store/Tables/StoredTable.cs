@@ -2,6 +2,7 @@ using Pgrelay.Core.Keys;
 using Pgrelay.Core.Model;
 using Pgrelay.Core.Rows;
 using Pgrelay.Store.Snapshots;
+using Pgrelay.Store.Writing;
 
 namespace Pgrelay.Store.Tables;
 
@@ -11,15 +12,15 @@ public sealed class StoredTable
     /// <summary>Per-row overhead besides the row array's bytes: the array header and a slot at 3/4 load.</summary>
     internal const int ArrayHeaderBytes = 24;
 
-    private readonly ReplicatedStore _store;
+    private readonly CommitVisibility _visibility;
     private readonly SchemaHistory _schemas;
     private readonly RowTable _rows;
     private readonly OrderedKeyIndex _ordered;
     private long _rowCount, _rowBytes, _keySetVersion;
 
-    internal StoredTable(ReplicatedStore store, TableSchema schema)
+    internal StoredTable(CommitVisibility visibility, TableSchema schema)
     {
-        _store = store;
+        _visibility = visibility;
         _schemas = new SchemaHistory(schema);
         _rows = new RowTable(_schemas);
         _ordered = new OrderedKeyIndex(this);
@@ -50,7 +51,7 @@ public sealed class StoredTable
             var slot = _rows.Find(slots, rowKey, hash);
             // Read the visible LSN after the slot: versions at or below it are committed and their
             // chains are intact down to the newest committed one (see RowTable).
-            ulong visible = _store.VisibleLsnValue;
+            ulong visible = _visibility.Visible;
             if (!ReferenceEquals(slots, _rows.Slots)) continue;   // grown meanwhile: read the new array
             var version = RowTable.Visible(slot, visible);
             if (ReferenceEquals(version, RowTable.Retry)) continue;

@@ -41,6 +41,7 @@ public static class PgrelayCli
         var replicationOptions = PgrelayHost.ReplicationOptionsFrom(settings);
         replicationOptions.Validate();
         ProtocolListeners.Validate(settings);
+        HttpsListener.Validate(settings);
         // Fail fast, before opening any port: wal_level, privileges, publications.
         await new ReplicationService(replicationOptions, new Store.ReplicatedStore(), new Core.Status.ReplicationStatus(),
             Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).PreflightAsync(ct);

@@ -19,10 +19,16 @@ internal sealed class SettingOptions
         Add(SettingKeys.SpillThreshold, "bytes of one transaction kept in memory before spilling to disk (default 64MB)");
         Add(SettingKeys.SpillDirectory, "where big transactions spill (default: system temp)");
         Add(SettingKeys.Http, $"HTTP listen address (default {PgrelaySettings.DefaultHttp}, 'off' to disable)");
+        Add(SettingKeys.Https, "HTTPS listen address (default off; needs --tls-cert-file and --tls-key-file)");
+        Add(SettingKeys.TlsCertFile, "PEM certificate (then any intermediates) for every TLS listener; reloaded when the file changes");
+        Add(SettingKeys.TlsKeyFile, "PEM private key of --tls-cert-file");
+        Add(SettingKeys.TlsCaCertFile, "PEM CA certificate(s) that client certificates must chain to (mutual TLS)");
+        Add(SettingKeys.TlsAuthClients, "no, yes or optional: whether TLS clients must present a certificate (default yes with --tls-ca-cert-file, else no)");
         Add(SettingKeys.Resp, $"Redis protocol listen address (default {PgrelaySettings.DefaultResp}, 'off' to disable)");
         Add(SettingKeys.Memcached, $"memcached protocol listen address (default {PgrelaySettings.DefaultMemcached}, 'off' to disable)");
         Add(SettingKeys.RespPassword, "password of the Redis 'default' user (like requirepass)");
         Add(SettingKeys.AclFile, "Redis ACL file loaded at start");
+        Add(SettingKeys.ProtectedMode, "yes (default): while the Redis 'default' user needs no password, serve loopback clients only; no: serve everyone");
         Add(SettingKeys.LogLevel, "Trace, Debug, Information (default), Warning, Error");
         Add(SettingKeys.StateDir, "directory for sink checkpoints (without it sinks reload from a snapshot at each start)");
         Add(SettingKeys.CacheServers, "off: run sinks only, without the Redis and memcached listeners (HTTP stays for /metrics and /status)");

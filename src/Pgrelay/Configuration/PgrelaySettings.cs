@@ -15,10 +15,16 @@ public sealed class PgrelaySettings
     public long SpillThresholdBytes { get; set; } = 64L * 1024 * 1024;
     public string? SpillDirectory { get; set; }
     public ListenAddress? Http { get; set; }
+    /// <summary>The HTTPS listener (off unless set); it serves what HTTP serves, with <see cref="Tls"/>.</summary>
+    public ListenAddress? Https { get; set; }
+    /// <summary>Certificate, key and client CA for every TLS listener; null when no tls-cert-file is set.</summary>
+    public TlsFiles? Tls { get; set; }
     public ListenAddress? Resp { get; set; }
     public ListenAddress? Memcached { get; set; }
     public string? RespPassword { get; set; }
     public string? AclFile { get; set; }
+    /// <summary>Redis's protected-mode: while the default user needs no password, serve loopback clients only.</summary>
+    public bool ProtectedMode { get; set; } = true;
     public string LogLevel { get; set; } = "Information";
     /// <summary>The config file, if any: sinks and rules are read from its "sinks" and "rules" sections.</summary>
     public string? ConfigFile { get; set; }

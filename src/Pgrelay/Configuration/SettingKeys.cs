@@ -12,10 +12,16 @@ public static class SettingKeys
     public const string SpillThreshold = "spill-threshold";
     public const string SpillDirectory = "spill-directory";
     public const string Http = "http";
+    public const string Https = "https";
+    public const string TlsCertFile = "tls-cert-file";
+    public const string TlsKeyFile = "tls-key-file";
+    public const string TlsCaCertFile = "tls-ca-cert-file";
+    public const string TlsAuthClients = "tls-auth-clients";
     public const string Resp = "resp";
     public const string Memcached = "memcached";
     public const string RespPassword = "requirepass";
     public const string AclFile = "aclfile";
+    public const string ProtectedMode = "protected-mode";
     public const string LogLevel = "log-level";
     public const string Sink = "sink";
     public const string StateDir = "state-dir";
@@ -23,7 +29,7 @@ public static class SettingKeys
     public const string FeedMaxBytes = "feed-max-bytes";
 
     public static readonly string[] All =
-        [Config, Source, Publication, Slot, CopyParallelism, Heartbeat, SpillThreshold, SpillDirectory, Http, Resp, Memcached, RespPassword, AclFile, LogLevel,
+        [Config, Source, Publication, Slot, CopyParallelism, Heartbeat, SpillThreshold, SpillDirectory, Http, Https, TlsCertFile, TlsKeyFile, TlsCaCertFile, TlsAuthClients, Resp, Memcached, RespPassword, AclFile, ProtectedMode, LogLevel,
          Sink, StateDir, CacheServers, FeedMaxBytes];
 
     /// <summary>copy-parallelism → PGRELAY_COPY_PARALLELISM</summary>

@@ -28,6 +28,8 @@ public static class SettingsLoader
             Http = ListenAddress.Parse(SettingKeys.Http, Get(SettingKeys.Http), PgrelaySettings.DefaultHttp),
             Resp = ListenAddress.Parse(SettingKeys.Resp, Get(SettingKeys.Resp), PgrelaySettings.DefaultResp),
             Memcached = ListenAddress.Parse(SettingKeys.Memcached, Get(SettingKeys.Memcached), PgrelaySettings.DefaultMemcached),
+            Https = ListenAddress.Parse(SettingKeys.Https, Get(SettingKeys.Https), "off"),
+            Tls = TlsFilesFrom(Get),
             ConfigFile = configFile,
             StateDirectory = Get(SettingKeys.StateDir),
         };
@@ -45,6 +47,9 @@ public static class SettingsLoader
             else if (servers.Trim().ToLowerInvariant() is not ("on" or "true" or "yes"))
                 throw new SettingsException($"{SettingKeys.CacheServers}: '{servers}' must be on or off");
         }
+        if (settings.Https is not null && settings.Tls is null)
+            throw new SettingsException($"{SettingKeys.Https}: needs --{SettingKeys.TlsCertFile} and --{SettingKeys.TlsKeyFile}");
+        if (Get(SettingKeys.ProtectedMode) is { } protectedMode) settings.ProtectedMode = YesNo(SettingKeys.ProtectedMode, protectedMode);
         if (Get(SettingKeys.Publication) is { } pubs)
             settings.Publications = pubs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
         if (Get(SettingKeys.CopyParallelism) is { } cp) settings.CopyParallelism = Integer(SettingKeys.CopyParallelism, cp, 1, 64);
@@ -69,8 +74,8 @@ public static class SettingsLoader
         if (settings.Publications.Count == 0)
             throw new SettingsException($"{SettingKeys.Publication}: name at least one publication (--publication name[,name...], or {SettingKeys.EnvironmentName(SettingKeys.Publication)})");
         // Protected by default, like Redis: a cache of database rows is not opened to the network by accident.
-        if (settings.Resp is { IsLoopback: false } resp && settings.RespPassword is null && settings.AclFile is null)
-            throw new SettingsException($"{SettingKeys.Resp}: refusing to listen on {resp} without a password; set --{SettingKeys.RespPassword} or --{SettingKeys.AclFile}, or bind to 127.0.0.1");
+        if (settings.Resp is { IsLoopback: false } resp && settings.ProtectedMode && settings.RespPassword is null && settings.AclFile is null)
+            throw new SettingsException($"{SettingKeys.Resp}: refusing to listen on {resp} without a password; set --{SettingKeys.RespPassword} or --{SettingKeys.AclFile}, bind to 127.0.0.1, or set --{SettingKeys.ProtectedMode} no");
     }
 
     private static string? Pick(string key, IReadOnlyDictionary<string, string?> flags, IDictionary<string, string?> environment,
@@ -114,6 +119,37 @@ public static class SettingsLoader
             throw new SettingsException($"{SettingKeys.Config}: '{path}' is not valid JSON (line {e.LineNumber + 1}: {e.Message.Split('.')[0]})");
         }
     }
+
+    /// <summary>
+    /// The TLS files, checked for presence here and for content by the host. Client certificates are required by default
+    /// when a CA is given (Redis's tls-auth-clients yes) and not asked for without one; yes or optional without a CA is an error.
+    /// </summary>
+    private static TlsFiles? TlsFilesFrom(Func<string, string?> get)
+    {
+        string? cert = get(SettingKeys.TlsCertFile), key = get(SettingKeys.TlsKeyFile), ca = get(SettingKeys.TlsCaCertFile), auth = get(SettingKeys.TlsAuthClients);
+        if (cert is null && key is null && ca is null && auth is null) return null;
+        if (cert is null) throw new SettingsException($"{SettingKeys.TlsCertFile}: not set (TLS needs --{SettingKeys.TlsCertFile} and --{SettingKeys.TlsKeyFile})");
+        if (key is null) throw new SettingsException($"{SettingKeys.TlsKeyFile}: not set (TLS needs --{SettingKeys.TlsCertFile} and --{SettingKeys.TlsKeyFile})");
+        var mode = auth?.Trim().ToLowerInvariant() switch
+        {
+            null => ca is null ? TlsClientAuthentication.No : TlsClientAuthentication.Yes,
+            "no" => TlsClientAuthentication.No,
+            "yes" => TlsClientAuthentication.Yes,
+            "optional" => TlsClientAuthentication.Optional,
+            _ => throw new SettingsException($"{SettingKeys.TlsAuthClients}: '{auth}' must be no, yes or optional"),
+        };
+        if (mode != TlsClientAuthentication.No && ca is null)
+            throw new SettingsException($"{SettingKeys.TlsAuthClients}: '{auth}' needs --{SettingKeys.TlsCaCertFile}, the CA client certificates must chain to");
+        return new TlsFiles(cert, key, ca, mode);
+    }
+
+    /// <summary>Redis's spelling (yes/no) and the usual synonyms.</summary>
+    internal static bool YesNo(string key, string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "yes" or "on" or "true" => true,
+        "no" or "off" or "false" => false,
+        _ => throw new SettingsException($"{key}: '{text}' must be yes or no"),
+    };
 
     private static int Integer(string key, string text, int min, int max) =>
         int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) && value >= min && value <= max

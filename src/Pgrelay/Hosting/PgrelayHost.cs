@@ -34,7 +34,7 @@ public static class PgrelayHost
         builder.Services.AddSingleton(status);
         var sinks = SinkHosting.Settings(settings);
         var replicationOptions = ReplicationOptionsFrom(settings);
-        SinkHosting.ConfigureReplication(replicationOptions, sinks, store);
+        SinkHosting.ConfigureReplication(replicationOptions, sinks);
         builder.Services.AddSingleton(replicationOptions);
         builder.Services.AddSingleton(sp => new ReplicationService(
             sp.GetRequiredService<ReplicationOptions>(), store, status, sp.GetRequiredService<ILoggerFactory>()));
@@ -42,6 +42,7 @@ public static class PgrelayHost
         builder.Services.AddHostedService<StoreMaintenance>();
         builder.Services.AddHostedService<SnapshotProgress>();
         builder.Services.AddPgrelayHttp();
+        HttpsListener.AddServices(builder.Services, settings);
         ProtocolListeners.AddServices(builder.Services, settings);
         SinkHosting.AddServices(builder.Services, sinks);
 
@@ -49,6 +50,7 @@ public static class PgrelayHost
         {
             kestrel.AddServerHeader = false;
             if (settings.Http is { } http) kestrel.Listen(http.EndPoint, l => l.Protocols = HttpProtocols.Http1AndHttp2);
+            HttpsListener.Listen(kestrel, settings);
             ProtocolListeners.Listen(kestrel, settings);
         });
 

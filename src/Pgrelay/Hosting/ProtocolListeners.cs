@@ -58,6 +58,7 @@ internal static class ProtocolListeners
         Port = address.Port,
         Password = settings.RespPassword,
         AclFile = settings.AclFile,
+        ProtectedMode = settings.ProtectedMode,
     };
 
     public static MemcachedOptions? MemcachedOptionsFrom(PgrelaySettings settings) => settings.Memcached is not { } address ? null : new MemcachedOptions

@@ -27,16 +27,14 @@ internal static class SinkHosting
         }
     }
 
-    /// <summary>Sets the replication options the sinks' checkpoint files call for, and feeds replays to the store.</summary>
-    public static void ConfigureReplication(ReplicationOptions options, SinkSettings sinks, ReplicatedStore store)
+    /// <summary>Sets the replication options the sinks' checkpoint files call for (the store replays what they lack by itself).</summary>
+    public static void ConfigureReplication(ReplicationOptions options, SinkSettings sinks)
     {
         if (!sinks.Any) return;
         var plan = SinkResumePlan.For(sinks);
         options.KeepSlot = plan.KeepSlot;
         options.ResumeFrom = plan.ResumeFrom;
         options.DropSlotOnStop = plan.DropSlotOnStop;
-        options.BeginReplay = store.BeginReplay;
-        options.Replay = store.Replay;
     }
 
     public static void AddServices(IServiceCollection services, SinkSettings sinks)

@@ -1,0 +1,30 @@
+using Pgrelay.Core.Keys;
+using Pgrelay.Core.Model;
+using Pgrelay.Core.Rows;
+using Pgrelay.Store.Tables;
+
+namespace Pgrelay.Store.Writing;
+
+/// <summary>
+/// The writer's scratch buffer for row keys: computes a row's key bytes and hash without allocating. One instance per
+/// writer; the span it returns is valid until the next call.
+/// </summary>
+internal sealed class RowKeys
+{
+    private byte[] _buffer = new byte[256];
+
+    public ReadOnlySpan<byte> Of(byte[] row, TableSchema schema, out int hash)
+    {
+        var key = Of(row, schema);
+        hash = RowTable.Hash(key);
+        return key;
+    }
+
+    public ReadOnlySpan<byte> Of(byte[] row, TableSchema schema)
+    {
+        var view = new RowView(row);
+        int length = CacheKey.RowKeyLength(view, schema);
+        if (_buffer.Length < length) _buffer = new byte[Math.Max(length, _buffer.Length * 2)];
+        return _buffer.AsSpan(0, CacheKey.WriteRowKey(view, schema, _buffer));
+    }
+}
