@@ -75,6 +75,9 @@ public sealed class ReplayTests(PostgresFixture pg) : IClassFixture<PostgresFixt
         // Three transactions (one command is one transaction): into the filter with a new key, then moved on; the values
         // the first lacks are found under the key the row has now.
         await pg.ExecuteAsync(source, "UPDATE docs SET id = 4400, v = 4 WHERE id = 44");
+        // A big unpublished transaction in between keeps the server decoding for a while: the first move is delivered
+        // while the replay is still arriving, before the row's next move is in the feed (the store has it under 4401).
+        await pg.ExecuteAsync(source, "CREATE TABLE filler (i int); INSERT INTO filler SELECT generate_series(1, 1000000)");
         await pg.ExecuteAsync(source, "UPDATE docs SET id = 4401 WHERE id = 4400");
         await pg.ExecuteAsync(source, "UPDATE docs SET tag = 'moved on' WHERE id = 4401");
         long linesBefore = File.ReadLines(jsonl).Count();

@@ -58,7 +58,8 @@ internal sealed class SinkRig : IAsyncDisposable
         loggers ??= log;
         // The sinks (and their durable consumers) exist before replication can confirm anything.
         ReplicationRun? replication = null;
-        var sinks = new SinkSupervisor(settings, store, loggers, () => replication?.Status.ConfirmedLsn ?? Core.Model.Lsn.Zero);
+        var sinks = new SinkSupervisor(settings, store, loggers, () => replication?.Status.ConfirmedLsn ?? Core.Model.Lsn.Zero,
+            idleLsn: () => replication?.Status.IdleLsn ?? Core.Model.Lsn.Zero);
         replication = ReplicationRun.Start(harness, database, store, o =>
         {
             o.KeepSlot = plan.KeepSlot;

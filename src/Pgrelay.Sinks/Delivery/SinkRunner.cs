@@ -35,7 +35,7 @@ public sealed class SinkRunner : IAsyncDisposable
         _store = store;
         _checkpoints = checkpoints;
         _log = log;
-        _events = new EventBuilder(rules, definition.Transactions, target.WantsSchemaChanges, store.Feed);
+        _events = new EventBuilder(rules, definition.Transactions, target.WantsSchemaChanges, store.Feed, () => IdleLsn?.Invoke() ?? Lsn.Zero);
         _storeRows = layout => _events.StoreRows(store, layout);
         _checkpoint = checkpoints.Load(definition.Name);
         _consumer = store.RegisterDurableConsumer("sink:" + definition.Name, _checkpoint?.EndLsn ?? Lsn.Zero);
@@ -150,6 +150,9 @@ public sealed class SinkRunner : IAsyncDisposable
 
     /// <summary>The position replication last confirmed to the server (see <see cref="CatchUpToConfirmed"/>); null: never move while idle.</summary>
     public Func<Lsn>? ConfirmedLsn { get; init; }
+
+    /// <summary>Where replication was last idle with nothing pending (ReplicationStatus.IdleLsn): tells that a replay is complete.</summary>
+    public Func<Lsn>? IdleLsn { get; init; }
 
     private async Task<Lsn> DeliverTransactionsAsync(List<CommittedTransaction> transactions, CancellationToken ct)
     {

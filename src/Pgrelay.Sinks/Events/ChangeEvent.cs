@@ -149,7 +149,7 @@ public sealed class ChangeEvent
     /// (in this event's layout; null when the store has no such row). A target that cannot find the old row to carry the
     /// missing values over from takes them from here: any later change to them follows in the feed.
     /// </summary>
-    public Func<SinkValue[]?>? Current { get; init; }
+    public Func<CancellationToken, Task<SinkValue[]?>>? Current { get; init; }
 
     /// <summary>The row that names the key: After for inserts, updates and reads, Before for deletes.</summary>
     public SinkValue[]? KeyRow => After ?? Before;

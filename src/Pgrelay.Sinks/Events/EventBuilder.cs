@@ -11,7 +11,9 @@ namespace Pgrelay.Sinks.Events;
 /// <summary>Turns committed transactions and snapshot rows into one sink's events, through its rules.</summary>
 /// <param name="schemaChanges">Emit <see cref="EventOp.Relation"/> events (targets that mirror tables).</param>
 /// <param name="feed">The feed the transactions come from: <see cref="ChangeEvent.Current"/> follows a row through it.</param>
-public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool schemaChanges = false, ChangeFeed? feed = null)
+/// <param name="idleLsn">Where replication was last idle with nothing pending (ReplicationStatus.IdleLsn): see <see cref="ChangeFeed.Replaying"/>.</param>
+public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool schemaChanges = false, ChangeFeed? feed = null,
+    Func<Lsn>? idleLsn = null)
 {
     /// <summary>The last shape seen per relation: the old shape of a relation change that does not say (a replayed one).</summary>
     private readonly Dictionary<uint, TableSchema> _shapes = new();
@@ -124,7 +126,7 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool
             SourceTable = change.Table,
             Replayed = transaction.Replayed,
             Partial = unknownAfter || SinkValue.AnyUnknown(before) || (op == EventOp.Update && before is null),
-            Current = unknownAfter ? () => CurrentRow(transaction, index, change, op, plan.Table) : null,
+            Current = unknownAfter ? ct => CurrentRowAsync(transaction, index, change, op, plan.Table, ct) : null,
         };
     }
 
@@ -218,8 +220,19 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool
     /// <remarks>
     /// The row may have moved since: its key is followed through the later changes of the feed (a key change moves it, a
     /// delete or truncate ends it: then null, and that later change removes it from the target too). Values it lacks
-    /// that changed since come in full with those later changes; the ones still unchanged are the store's.
+    /// that changed since come in full with those later changes; the ones still unchanged are the store's. While a replay
+    /// is still arriving, the store's rows are ahead of the feed (they come from the snapshot the replay leads up to), so
+    /// the row's later changes may not be in the feed yet: this waits for the replay to be complete first.
     /// </remarks>
+    private async Task<SinkValue[]?> CurrentRowAsync(CommittedTransaction transaction, int index, AppliedChange change, EventOp op,
+        SinkTable layout, CancellationToken ct)
+    {
+        if (feed is not null)
+            while (feed.Replaying(idleLsn?.Invoke() ?? Lsn.Zero))
+                await Task.Delay(50, ct).ConfigureAwait(false);
+        return CurrentRow(transaction, index, change, op, layout);
+    }
+
     private SinkValue[]? CurrentRow(CommittedTransaction transaction, int index, AppliedChange change, EventOp op, SinkTable layout)
     {
         var key = KeyBytes(change.After!, change.Schema);

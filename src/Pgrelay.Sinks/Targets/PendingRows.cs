@@ -21,7 +21,7 @@ internal sealed class PendingRows(SinkTable table)
     /// <summary>The row the target holds under a key before this batch (null: none), for keys of partial events.</summary>
     public Func<string, SinkValue[]?>? TargetRow { get; set; }
 
-    public void Add(ChangeEvent e)
+    public async ValueTask AddAsync(ChangeEvent e, CancellationToken ct)
     {
         switch (e.Op)
         {
@@ -34,7 +34,7 @@ internal sealed class PendingRows(SinkTable table)
                 string? oldKey = e.Op == EventOp.Update && e.Before is { } old && KeyOf(old) is { } k && k != key ? k : null;
                 // A key change carries the row's other values over from the old key (with partial images, the only place
                 // they are), whatever the new key held; otherwise the values are the key's own.
-                if (SinkValue.AnyUnknown(after)) after = Complete(after, OldRow(oldKey ?? key), e.Current);
+                if (SinkValue.AnyUnknown(after)) after = await CompleteAsync(after, OldRow(oldKey ?? key), e.Current, ct).ConfigureAwait(false);
                 if (oldKey is not null) _rows[oldKey] = null;
                 _rows[key] = after;
                 break;
@@ -58,7 +58,8 @@ internal sealed class PendingRows(SinkTable table)
     /// <summary>The old row as of this point of the batch: what the batch did to the key, else what the target holds.</summary>
     private SinkValue[]? OldRow(string key) => _rows.TryGetValue(key, out var row) ? row : TargetRow?.Invoke(key);
 
-    private static SinkValue[] Complete(SinkValue[] after, SinkValue[]? old, Func<SinkValue[]?>? current)
+    private static async ValueTask<SinkValue[]> CompleteAsync(SinkValue[] after, SinkValue[]? old, Func<CancellationToken, Task<SinkValue[]?>>? current,
+        CancellationToken ct)
     {
         var complete = (SinkValue[])after.Clone();
         SinkValue[]? fallback = null;
@@ -76,7 +77,7 @@ internal sealed class PendingRows(SinkTable table)
             // then a later event removes it from the target too.
             if (!looked)
             {
-                fallback = current?.Invoke();
+                fallback = current is null ? null : await current(ct).ConfigureAwait(false);
                 looked = true;
             }
             complete[i] = fallback is not null && i < fallback.Length && !fallback[i].IsUnknown ? fallback[i] : SinkValue.Null;

@@ -150,7 +150,7 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
             // A segment: events whose keyed rows can be netted together and written at its end.
             int segmentEnd = SegmentEnd(events, i);
             await ReadTargetRowsAsync(events, i, segmentEnd, ct).ConfigureAwait(false);
-            for (; i < segmentEnd; i++) Add(events[i]);
+            for (; i < segmentEnd; i++) await AddAsync(events[i], ct).ConfigureAwait(false);
             await FlushAsync(ct).ConfigureAwait(false);
         }
         foreach (var (table, copy) in _copies)
@@ -314,7 +314,7 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
         return events.Count;
     }
 
-    private void Add(ChangeEvent e)
+    private async ValueTask AddAsync(ChangeEvent e, CancellationToken ct)
     {
         if (e.Table is not { } table) return;   // transaction boundaries
         if (e.Op == EventOp.Read && _loading.Contains(table) && e.After is { } loaded && PendingRows.IsComplete(loaded))
@@ -334,7 +334,7 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
             _pending[table] = rows = new PendingRows(table);
             if (_targetRows.TryGetValue(table, out var known)) rows.TargetRow = key => known.GetValueOrDefault(key);
         }
-        rows.Add(e);
+        await rows.AddAsync(e, ct).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -106,7 +106,8 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
                         foreach (var key in newKeys) pending.Add(db.ScriptEvaluateAsync(WriteScript, [key], arguments));
                         break;
                     }
-                    var current = new Lazy<SinkValue[]?>(() => e.Current?.Invoke());
+                    SinkValue[]? current = null;
+                    bool looked = false;
                     for (int p = 0; p < newKeys.Count; p++)
                     {
                         RedisValue[]? whole = null;
@@ -116,7 +117,13 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
                             if (old.Length > 0) whole = Arguments(table, CarryOver(table, after, old), null);
                             pending.Add(db.KeyDeleteAsync(oldKeys[p]));
                         }
-                        pending.Add(db.ScriptEvaluateAsync(WriteScript, [newKeys[p]], whole ?? Arguments(table, after, current.Value)));
+                        // The store's values are needed only when the new key does not exist (the script sets them only then).
+                        if (whole is null && !looked && !await db.KeyExistsAsync(newKeys[p]).WaitAsync(ct).ConfigureAwait(false))
+                        {
+                            current = e.Current is null ? null : await e.Current(ct).ConfigureAwait(false);
+                            looked = true;
+                        }
+                        pending.Add(db.ScriptEvaluateAsync(WriteScript, [newKeys[p]], whole ?? Arguments(table, after, current)));
                     }
                     break;
             }

@@ -29,6 +29,7 @@ public sealed class ChangeFeed
     private Lsn _lostUpTo;           // readers positioned (by commit LSN) below this have missed something
     private Lsn _lostEnd;            // readers positioned (by end LSN) below this have missed something
     private Lsn _newest, _newestEnd;
+    private Lsn _replayBelow;        // the snapshot a replay leads up to, until the first transaction applied after it
     private TaskCompletionSource _arrived = NewSignal();
     private volatile Action<CommittedTransaction>[] _listeners = [];
 
@@ -44,6 +45,16 @@ public sealed class ChangeFeed
     /// <summary>The lowest end-LSN position <see cref="TryReadAfterEnd"/> still serves.</summary>
     public Lsn OldestResumableEndLsn { get { lock (_gate) return _lostEnd; } }
     public int RetainedTransactions { get { lock (_gate) return _retained.Count - _head; } }
+
+    /// <summary>
+    /// True while a replay may still be coming: after a snapshot that opened a replay window, until a transaction is
+    /// applied after the snapshot or the stream was idle (<paramref name="idleLsn"/>: fully processed, nothing pending) at
+    /// or past it. Until then the feed may lack transactions the store's rows already reflect.
+    /// </summary>
+    public bool Replaying(Lsn idleLsn)
+    {
+        lock (_gate) return _replayBelow != Lsn.Zero && idleLsn < _replayBelow;
+    }
 
     public const long DefaultMaxRetainedBytes = 256L * 1024 * 1024;
 
@@ -172,6 +183,7 @@ public sealed class ChangeFeed
             _newest = snapshotLsn;
             _lostEnd = replayFromEnd is { } from && from < snapshotLsn ? from : snapshotLsn;
             _newestEnd = _lostEnd;
+            _replayBelow = _lostEnd < snapshotLsn ? snapshotLsn : Lsn.Zero;
             arrived = _arrived;
             _arrived = NewSignal();
         }
@@ -180,6 +192,7 @@ public sealed class ChangeFeed
 
     internal void Append(CommittedTransaction transaction)
     {
+        lock (_gate) _replayBelow = Lsn.Zero;   // applied after the snapshot: every replayed transaction came before it
         Add(transaction);
         foreach (var listener in _listeners) listener(transaction);
     }
