@@ -1,13 +1,21 @@
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Pgrelay.Core.Keys;
 
 namespace Pgrelay.Http;
 
 /// <summary>
-/// The /{publication}/{table}/{key} parts of a request, percent-decoded exactly once from the raw
-/// request target. Kestrel's decoded path keeps "%2F" encoded (so it cannot split segments) but has
-/// already turned "%25" into '%', so decoding it again would corrupt keys; the raw target avoids both.
+/// The /{publication}/{table}/{k1}/{k2}… parts of a request, percent-decoded exactly once from the raw request target.
+/// Kestrel's decoded path keeps "%2F" encoded (so it cannot split segments) but has already turned "%25" into '%', so
+/// decoding it again would corrupt keys; the raw target avoids both.
+/// <para>
+/// Each segment after the table is one key part: decoded like any URL segment, then spelled as the key convention spells
+/// a part (<see cref="CacheKey"/>), so <c>/pub/t/x%2Fy/z</c> is the row <c>pub.t.x%2Fy/z</c> (parts <c>x/y</c> and
+/// <c>z</c>), the segment <c>%FF</c> is a NULL part (as in keys), and the last segment of a copied row in a table without primary key is its copy
+/// number. The table segment is the key's table part: a raw '.' separates schema from table, and a name holding a '.'
+/// writes it <c>%2E</c>. <see cref="Table"/> and <see cref="Key"/> are in key spelling; <see cref="Publication"/> is the name.
+/// </para>
 /// </summary>
 public readonly record struct RelayPath(string Publication, string Table, byte[] Key, bool HasKey)
 {
@@ -34,9 +42,36 @@ public readonly record struct RelayPath(string Publication, string Table, byte[]
         if (table.IsEmpty) return false;
         bool hasKey = second >= 0;
         var key = hasKey ? rest[(second + 1)..] : default;
-        path = new RelayPath(Encoding.UTF8.GetString(PercentDecode(publication)), Encoding.UTF8.GetString(PercentDecode(table)),
-            PercentDecode(key), hasKey);
+        path = new RelayPath(Encoding.UTF8.GetString(PercentDecode(publication)), TableKeyName(table), hasKey ? RowKey(key) : [], hasKey);
         return true;
+    }
+
+    /// <summary>The table segment in key spelling: names split at raw dots, each decoded, then escaped.</summary>
+    private static string TableKeyName(ReadOnlySpan<char> segment)
+    {
+        var name = new StringBuilder();
+        foreach (var range in segment.Split('.'))
+        {
+            if (name.Length > 0) name.Append('.');
+            name.Append(KeyEscaping.EscapeName(Encoding.UTF8.GetString(PercentDecode(segment[range]))));
+        }
+        return name.ToString();
+    }
+
+    /// <summary>Key segments as the row key: each decoded, escaped as a key part, joined by '/'.</summary>
+    private static byte[] RowKey(ReadOnlySpan<char> segments)
+    {
+        var key = new List<byte>(segments.Length + 8);
+        bool firstPart = true;
+        foreach (var range in segments.Split('/'))
+        {
+            if (!firstPart) key.Add(CacheKey.KeyJoiner);
+            firstPart = false;
+            var segment = segments[range];
+            if (segment.Equals("%FF", StringComparison.OrdinalIgnoreCase)) key.AddRange(CacheKey.NullPart);
+            else key.AddRange(KeyEscaping.Escaped(PercentDecode(segment), CacheKey.KeyJoiner));
+        }
+        return [.. key];
     }
 
     /// <summary>Decodes %XX to bytes; a '%' not followed by two hex digits stays literal. '+' is not a space in a path.</summary>

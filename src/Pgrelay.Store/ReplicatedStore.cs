@@ -42,7 +42,7 @@ public sealed class ReplicatedStore : IReplicationTarget
         var keys = new RowKeys();
         _maintenance = new VersionMaintenance(_pins, keys);
         _applier = new ChangeApplier(_catalog, keys, _maintenance);
-        _loader = new SnapshotLoader(keys, _applier);
+        _loader = new SnapshotLoader(keys);
     }
 
     /// <summary>Everything up to this LSN is visible; nothing after it is.</summary>
@@ -85,7 +85,8 @@ public sealed class ReplicatedStore : IReplicationTarget
     /// <summary>End LSN of the last applied transaction (or the snapshot's consistent point): the visible LSN.</summary>
     public Lsn AppliedEndLsn => VisibleLsn;
 
-    public PublicationView? FindPublication(ReadOnlySpan<byte> utf8Name) => _catalog.FindPublication(utf8Name);
+    /// <summary>The publication named by a key's publication part (its escaped name).</summary>
+    public PublicationView? FindPublication(ReadOnlySpan<byte> utf8KeyName) => _catalog.FindPublication(utf8KeyName);
 
     public PublicationView? FindPublication(string name) => Publications.FirstOrDefault(p => p.Name == name);
 

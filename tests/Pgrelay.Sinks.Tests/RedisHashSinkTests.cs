@@ -208,6 +208,52 @@ public sealed class RedisHashSinkTests(PostgresFixture pg) : RedisSinkTests(pg)
     }
 
     [Fact]
+    public async Task Escaped_keys_and_identical_rows_are_mirrored_under_the_keys_pgrelay_serves()
+    {
+        var source = await Pg.NewDatabaseAsync("src");
+        await Pg.ExecuteAsync(source, """
+            CREATE TABLE pairs (p text, q text, v int, PRIMARY KEY (p, q));
+            CREATE TABLE bag (a int, b text);
+            ALTER TABLE bag REPLICA IDENTITY FULL;
+            CREATE TABLE sync_marker (id int PRIMARY KEY);
+            INSERT INTO pairs VALUES ('x/y', 'z', 1), ('x', 'y/z', 2), ('100%', '', 3);
+            INSERT INTO bag VALUES (1, 'x'), (1, 'x'), (1, 'x'), (2, NULL);
+            CREATE PUBLICATION pub FOR TABLE pairs, bag, sync_marker;
+            """);
+        await using var redis = await RedisServerProcess.StartAsync();
+        await using var rig = StartHashes(source, redis.Address);
+        await rig.SyncAsync();
+        await AssertKeysAsync(rig, redis.Address,
+            ["pub.bag.1/x", "pub.bag.1/x/2", "pub.bag.1/x/3", "pub.bag.2/%FF", "pub.pairs.100%25/", "pub.pairs.x/y%2Fz", "pub.pairs.x%2Fy/z"]);
+
+        await Pg.ExecuteAsync(source, """
+            DELETE FROM pairs WHERE p = 'x/y';
+            DELETE FROM bag WHERE ctid = (SELECT min(ctid) FROM bag WHERE a = 1);
+            UPDATE bag SET b = 'y' WHERE ctid = (SELECT min(ctid) FROM bag WHERE a = 1);
+            INSERT INTO bag VALUES (2, NULL);
+            """);
+        await rig.SyncAsync();
+        await AssertKeysAsync(rig, redis.Address,
+            ["pub.bag.1/x", "pub.bag.1/y", "pub.bag.2/%FF", "pub.bag.2/%FF/2", "pub.pairs.100%25/", "pub.pairs.x/y%2Fz"]);
+    }
+
+    /// <summary>The Redis holds exactly <paramref name="expected"/> (sync markers aside), each key is one pgrelay serves, and
+    /// each hash equals the row pgrelay serves under it.</summary>
+    private static async Task AssertKeysAsync(SinkRig rig, string address, string[] expected)
+    {
+        var hashes = await HashesAsync(address, "");
+        Assert.Equal(expected.Order(StringComparer.Ordinal), hashes.Keys.Where(k => !k.StartsWith("pub.sync_marker.")).Order(StringComparer.Ordinal));
+        foreach (var key in expected)
+        {
+            Assert.True(rig.Store.TryGetRow(Encoding.UTF8.GetBytes(key), out var row), $"pgrelay's store has no {key}");
+            var served = new SortedDictionary<string, string>(StringComparer.Ordinal);
+            for (int c = 0; c < row.Schema.Columns.Count; c++)
+                if (!row.View.IsNull(c)) served[row.Schema.Columns[c].Name] = Encoding.UTF8.GetString(row.View.Value(c));
+            Assert.Equal(served, hashes[key].Fields);
+        }
+    }
+
+    [Fact]
     public async Task A_random_workload_leaves_the_redis_equal_to_the_source_across_a_restart()
     {
         var source = await NewSourceAsync(SeedRows);

@@ -105,20 +105,48 @@ public static class FuzzTargets
     }
 
     /// <summary>
-    /// The HTTP row path: /{publication}/{table}/{key} percent-decoded once, then the key looked up the way the row
-    /// endpoint does. A decoded key encoded again byte by byte must decode to the same key.
+    /// The HTTP row path: /{publication}/{table}/{k1}/{k2}… percent-decoded once into the key's spelling (each segment one
+    /// key part, escaped as keys escape parts), then the key looked up the way the row endpoint does. A path rebuilt from
+    /// the parsed parts, every byte percent-encoded, must parse to the same publication, table and key.
     /// </summary>
     public static void HttpPath(byte[] input)
     {
         var raw = Encoding.UTF8.GetString(input.AsSpan(Math.Min(1, input.Length)));
         if (!RelayPath.TryParse(raw, out var path)) return;
-        var again = $"/{Encode(Encoding.UTF8.GetBytes(path.Publication))}/{Encode(Encoding.UTF8.GetBytes(path.Table))}" +
-                    (path.HasKey ? "/" + Encode(path.Key) : "");
+        var again = $"/{Encode(Encoding.UTF8.GetBytes(path.Publication))}/{PathSegments(Encoding.UTF8.GetBytes(path.Table), (byte)'.')}" +
+                    (path.HasKey ? "/" + PathSegments(path.Key, (byte)'/') : "");
         if (!RelayPath.TryParse(again, out var reparsed) || reparsed.Publication != path.Publication || reparsed.Table != path.Table
             || !reparsed.Key.AsSpan().SequenceEqual(path.Key) || reparsed.HasKey != path.HasKey)
             throw new InvalidOperationException($"'{raw}' decodes to a path that does not survive encoding again ('{again}')");
         if (Store.FindPublication(path.Publication)?.FindTable(path.Table) is { } table && path.HasKey && table.TryGet(path.Key, out var row))
             GC.KeepAlive(row);
+    }
+
+    /// <summary>Key-spelled pieces joined by <paramref name="separator"/> as URL segments: each piece unescaped (%25 and
+    /// the escaped separator), then every byte percent-encoded; a NULL key part stays %FF.</summary>
+    private static string PathSegments(byte[] keyText, byte separator)
+    {
+        var segments = new List<string>();
+        foreach (var range in keyText.AsSpan().Split(separator))
+        {
+            var piece = keyText.AsSpan(range);
+            if (separator == (byte)'/' && piece.SequenceEqual("%FF"u8)) { segments.Add("%FF"); continue; }
+            var bytes = new List<byte>(piece.Length);
+            for (int i = 0; i < piece.Length; i++)
+            {
+                if (piece[i] == (byte)'%' && i + 2 < piece.Length && char.IsAsciiHexDigit((char)piece[i + 1]) && char.IsAsciiHexDigit((char)piece[i + 2]))
+                {
+                    bytes.Add(Convert.ToByte(Encoding.ASCII.GetString(piece.Slice(i + 1, 2)), 16));
+                    i += 2;
+                }
+                else
+                {
+                    bytes.Add(piece[i]);
+                }
+            }
+            segments.Add(Encode([.. bytes]));
+        }
+        return string.Join((char)separator, segments);
     }
 
     private static string Encode(byte[] bytes) => string.Concat(bytes.Select(b => "%" + b.ToString("X2")));

@@ -8,12 +8,14 @@ namespace Pgrelay.Core.Rows;
 /// <code>
 ///  0  u64  version LSN (stamped by the store: the end LSN of the writing transaction, or a snapshot's consistent point)
 ///  8  i32  key hash   (stamped by the store)
-/// 12  u8   flags: bits 0-1 offset width (0 = u8, 1 = u16, 2 = u32), 4 = tombstone (row deleted at that LSN)
-/// 13  u8   reserved
+/// 12  u8   flags: bits 0-1 offset width (0 = u8, 1 = u16, 2 = u32), 4 = tombstone (row deleted at that LSN),
+///          8 = copies (the array ends with a u32: how many identical rows a table without primary key holds, ≥ 2)
+/// 13  u8   shape  (stamped by the store: which of the table's schemas the values are encoded for, see SchemaHistory)
 /// 14  u16  column count n
 /// 16  ceil(n/4) bytes: 2-bit ColumnState per column
 ///     n end offsets (u8, u16 or u32: the narrowest that holds the payload length), relative to the payload start
 ///     payload: the values' UTF-8 bytes back to back
+///     [u32 copies, when flag 8 is set]
 /// </code>
 /// </summary>
 public static class RowFormat
@@ -21,11 +23,13 @@ public static class RowFormat
     public const int LsnOffset = 0;
     public const int HashOffset = 8;
     public const int FlagsOffset = 12;
+    public const int ShapeOffset = 13;
     public const int CountOffset = 14;
     public const int HeaderSize = 16;
 
     public const byte OffsetWidthMask = 3;
     public const byte Tombstone = 4;
+    public const byte Copies = 8;
 
     /// <summary>Bytes per end offset for a payload of this length: most rows are short, so one byte.</summary>
     public static int OffsetWidth(int payloadLength) => payloadLength <= byte.MaxValue ? 1 : payloadLength <= ushort.MaxValue ? 2 : 4;
@@ -39,6 +43,31 @@ public static class RowFormat
     public static int ReadHash(byte[] row) => BinaryPrimitives.ReadInt32LittleEndian(row.AsSpan(HashOffset));
     public static void WriteHash(byte[] row, int hash) => BinaryPrimitives.WriteInt32LittleEndian(row.AsSpan(HashOffset), hash);
     public static bool IsTombstone(byte[] row) => (row[FlagsOffset] & Tombstone) != 0;
+    public static byte ReadShape(byte[] row) => row[ShapeOffset];
+    public static void WriteShape(byte[] row, byte shape) => row[ShapeOffset] = shape;
+
+    /// <summary>How many identical rows this version stands for (1 unless the table has no primary key).</summary>
+    public static int ReadCopies(byte[] row) =>
+        (row[FlagsOffset] & Copies) == 0 ? 1 : BinaryPrimitives.ReadInt32LittleEndian(row.AsSpan(row.Length - sizeof(int)));
+
+    /// <summary>A new array holding the same values standing for <paramref name="copies"/> identical rows (the count
+    /// rides after the payload, so only rows with copies pay for it).</summary>
+    public static byte[] WithCopies(byte[] row, int copies)
+    {
+        int length = (row[FlagsOffset] & Copies) == 0 ? row.Length : row.Length - sizeof(int);
+        var result = new byte[copies > 1 ? length + sizeof(int) : length];
+        row.AsSpan(0, length).CopyTo(result);
+        if (copies > 1)
+        {
+            result[FlagsOffset] |= Copies;
+            BinaryPrimitives.WriteInt32LittleEndian(result.AsSpan(length), copies);
+        }
+        else
+        {
+            result[FlagsOffset] &= unchecked((byte)~Copies);
+        }
+        return result;
+    }
 
     /// <summary>A row that records "deleted at this LSN": no columns.</summary>
     public static byte[] NewTombstone()

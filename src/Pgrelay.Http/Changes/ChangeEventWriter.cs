@@ -51,7 +51,7 @@ internal sealed class ChangeEventWriter : ITransactionEventWriter
         json.Write(",\"table\":"u8);
         JsonStringWriter.Write(change.Schema.Utf8KeyName, json);
         json.Write(",\"key\":"u8);
-        if (change.KeyRow is { } keyRow) WriteKey(new RowView(keyRow), change.Schema, json);
+        if (change.KeyRow is { } keyRow) WriteKey(new RowView(keyRow), change.Schema, change.KeyCopy, json);
         else json.Write("null"u8);
         json.Write(",\"before\":"u8);
         WriteRow(change.Before, change.Schema, json);
@@ -66,11 +66,11 @@ internal sealed class ChangeEventWriter : ITransactionEventWriter
         else JsonRowRenderer.Write(new RowView(row), schema, json);
     }
 
-    private void WriteKey(RowView row, TableSchema schema, IBufferWriter<byte> json)
+    private void WriteKey(RowView row, TableSchema schema, int copy, IBufferWriter<byte> json)
     {
-        int length = CacheKey.RowKeyLength(row, schema);
+        int length = CacheKey.RowKeyLength(row, schema, copy);
         if (_key.Length < length) _key = new byte[Math.Max(length, _key.Length * 2)];
-        int written = CacheKey.WriteRowKey(row, schema, _key);
+        int written = CacheKey.WriteRowKey(row, schema, _key, copy);
         JsonStringWriter.Write(_key.AsSpan(0, written), json);
     }
 

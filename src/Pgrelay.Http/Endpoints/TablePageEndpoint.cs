@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Text;
 using Microsoft.AspNetCore.Http;
-using Pgrelay.Core.Keys;
 using Pgrelay.Core.Rendering;
 
 namespace Pgrelay.Http.Endpoints;
@@ -57,11 +56,10 @@ internal static class TablePageEndpoint
 
     private static void WriteKey(Pgrelay.Store.Tables.RowRef row, IBufferWriter<byte> writer)
     {
-        int length = CacheKey.RowKeyLength(row.View, row.Schema);
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        var buffer = ArrayPool<byte>.Shared.Rent(row.RowKeyLength);
         try
         {
-            int written = CacheKey.WriteRowKey(row.View, row.Schema, buffer);
+            int written = row.WriteRowKey(buffer);
             JsonStringWriter.Write(buffer.AsSpan(0, written), writer);
         }
         finally

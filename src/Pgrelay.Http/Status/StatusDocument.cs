@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Pgrelay.Core.Model;
 using Pgrelay.Core.Status;
 using Pgrelay.Store;
 
@@ -70,6 +71,13 @@ internal sealed class StatusDocument(
                 json.WriteNumber("rows", table.RowCount);
                 json.WriteNumber("bytes", table.MemoryBytes);
                 json.WriteNumber("bytes_per_row", Math.Round(table.BytesPerRow, 1));
+                json.WriteBoolean("primary_key", table.Schema.HasPrimaryKey);
+                // Changes PostgreSQL never sends for this table: rows it changes that way stay as they were here.
+                var unreplicated = table.Schema.UnreplicatedChanges;
+                json.WriteBoolean("may_be_stale", unreplicated != ChangeActions.None);
+                json.WriteStartArray("unreplicated_changes");
+                foreach (var name in unreplicated.Names()) json.WriteStringValue(name);
+                json.WriteEndArray();
                 json.WriteEndObject();
             }
             json.WriteEndArray();

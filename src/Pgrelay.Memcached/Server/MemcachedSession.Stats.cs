@@ -120,7 +120,7 @@ internal sealed partial class MemcachedSession
                 _out.Write("STAT items:"u8);
                 _out.WriteNumber((long)id);
                 _out.Write(":pgrelay_table "u8);
-                _out.Write(publication.Utf8Name);
+                _out.Write(publication.Utf8KeyName);
                 _out.WriteByte(CacheKey.Separator);
                 _out.Write(table.Schema.Utf8KeyName);
                 _out.Crlf();
@@ -164,7 +164,7 @@ internal sealed partial class MemcachedSession
                     listed++;
                     int size = Render(row).Length;
                     _out.Write("ITEM "u8);
-                    CacheKey.WriteFullKey(publication.Utf8Name, row.View, row.Schema, _out);
+                    row.WriteFullKey(publication.Utf8KeyName, _out);
                     _out.Write(" ["u8);
                     _out.WriteNumber((long)size);
                     _out.Write(" b; 0 s]\r\n"u8);

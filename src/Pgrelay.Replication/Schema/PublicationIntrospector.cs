@@ -7,7 +7,8 @@ namespace Pgrelay.Replication.Schema;
 /// <summary>
 /// Reads publications from the catalog into <see cref="PublicationSchema"/>/<see cref="TableSchema"/>:
 /// published columns only (PG15 column lists) in attnum order, which is the order pgoutput sends them,
-/// row filters for the snapshot copy, keys by <see cref="KeyRules"/>, and page/tuple counts for the copy.
+/// row filters for the snapshot copy, keys and replica identities by <see cref="KeyRules"/>, the changes the
+/// publications leave out, and page/tuple counts for the copy.
 /// </summary>
 public sealed class PublicationIntrospector
 {
@@ -42,17 +43,17 @@ public sealed class PublicationIntrospector
                     r.GetInt64(5), r.GetInt64(6), r.IsDBNull(7) ? null : r.GetFieldValue<string[]>(7), r.IsDBNull(8) ? null : r.GetString(8), r.GetChar(9)));
         }
 
+        var actions = await LoadActionsAsync(conn, publications, ct).ConfigureAwait(false);
         var tables = new Dictionary<uint, PublishedTable>();
-        var skipped = new HashSet<uint>();
         foreach (var group in rows.GroupBy(x => x.Oid))
         {
             var first = group.First();
-            // A table in several publications: PostgreSQL publishes the union of column lists and ORs the filters.
+            // A table in several publications: PostgreSQL publishes the union of column lists and actions, and ORs the filters.
             string[]? columnList = group.Any(g => g.AttNames is null) ? null : group.SelectMany(g => g.AttNames!).Distinct().ToArray();
             string? filter = group.Any(g => g.RowFilter is null) ? null
                 : string.Join(" OR ", group.Select(g => g.RowFilter!).Distinct().Select(f => "(" + f + ")"));
-            var schema = await LoadTableAsync(conn, first, columnList, ct).ConfigureAwait(false);
-            if (schema is null) { skipped.Add(first.Oid); continue; }
+            var published = group.Aggregate(ChangeActions.None, (all, g) => all | actions.GetValueOrDefault(g.Publication));
+            var schema = await LoadTableAsync(conn, first, columnList, ChangeActions.All & ~published, ct).ConfigureAwait(false);
             tables[first.Oid] = new PublishedTable(schema, filter, first.Pages, first.Tuples, first.Kind == 'p');
         }
 
@@ -60,10 +61,35 @@ public sealed class PublicationIntrospector
             rows.Where(r => r.Publication == p && tables.ContainsKey(r.Oid)).Select(r => tables[r.Oid].Schema).ToList())).ToList();
         foreach (var p in pubSchemas.Where(p => p.Tables.Count == 0))
             _log.LogWarning("publication {Publication} has no replicable tables", p.Name);
+        foreach (var p in pubSchemas)
+            foreach (var (shorter, longer) in KeyRules.AmbiguousKeyNames(p.Tables.Select(t => t.KeyName)))
+                throw new ReplicationSetupException(
+                    $"publication {p.Name} holds tables keyed {shorter} and {longer}, so a key {p.Name}.{longer}.… could name a row of either; " +
+                    "rename one, or publish them in separate publications");
+        foreach (var table in tables.Values.Select(t => t.Schema).Where(t => t.UnreplicatedChanges != ChangeActions.None))
+            _log.LogWarning("table {Table} may be stale: its publications do not publish {Changes}, so PostgreSQL never sends them and " +
+                "rows it changes that way stay as they were in the cache (see /status)",
+                table, string.Join(", ", table.UnreplicatedChanges.Names()));
         return new SourceSchema(pubSchemas, tables.Values.ToList());
     }
 
-    private async Task<TableSchema?> LoadTableAsync(NpgsqlConnection conn, Row table, string[]? columnList, CancellationToken ct)
+    /// <summary>What each publication publishes (pg_publication's pubinsert, pubupdate, pubdelete, pubtruncate).</summary>
+    private static async Task<Dictionary<string, ChangeActions>> LoadActionsAsync(NpgsqlConnection conn, IReadOnlyList<string> publications,
+        CancellationToken ct)
+    {
+        var actions = new Dictionary<string, ChangeActions>();
+        await using var cmd = new NpgsqlCommand(
+            "SELECT pubname, pubinsert, pubupdate, pubdelete, pubtruncate FROM pg_publication WHERE pubname = ANY(@pubs)", conn);
+        cmd.Parameters.AddWithValue("pubs", publications.ToArray());
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+            actions[r.GetString(0)] = (r.GetBoolean(1) ? ChangeActions.Insert : 0) | (r.GetBoolean(2) ? ChangeActions.Update : 0) |
+                (r.GetBoolean(3) ? ChangeActions.Delete : 0) | (r.GetBoolean(4) ? ChangeActions.Truncate : 0);
+        return actions;
+    }
+
+    private static async Task<TableSchema> LoadTableAsync(NpgsqlConnection conn, Row table, string[]? columnList, ChangeActions unreplicated,
+        CancellationToken ct)
     {
         var attributes = new List<Attribute>();
         // pgoutput leaves out dropped and generated columns.
@@ -91,31 +117,21 @@ public sealed class PublicationIntrospector
             await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
             while (await r.ReadAsync(ct).ConfigureAwait(false))
             {
-                var key = r.GetFieldValue<short[]>(2);
-                if (r.GetBoolean(0)) primaryKey = key;
-                if (r.GetBoolean(1)) identityIndex = key;
+                var attnums = r.GetFieldValue<short[]>(2);
+                if (r.GetBoolean(0)) primaryKey = attnums;
+                if (r.GetBoolean(1)) identityIndex = attnums;
             }
         }
 
         var identity = (ReplicaIdentity)(byte)table.Identity;
-        var keys = KeyRules.KeyAttnums(identity, primaryKey, identityIndex, attributes.Select(a => a.Num));
-        var name = $"{table.Schema}.{table.Table}";
-        if (keys is null)
-        {
-            _log.LogWarning("skipping table {Table}: no primary key and replica identity {Identity}; add a primary key or set REPLICA IDENTITY FULL/USING INDEX",
-                name, identity.ToString().ToUpperInvariant());
-            return null;
-        }
-        if (!keys.All(k => attributes.Any(a => a.Num == k)))
-        {
-            _log.LogWarning("skipping table {Table}: its publication column list leaves out key columns", name);
-            return null;
-        }
-        var columns = attributes.Select(a => new ColumnSchema(a.Name, a.TypeOid, a.TypeMod, keys.Contains(a.Num))).ToList();
-        // Keys are joined in index order (pub.cities.Tulsa/OK for PRIMARY KEY (name, state)), not column order.
-        var indexOrder = primaryKey is { Length: > 0 } ? primaryKey
-            : identity == ReplicaIdentity.Index && identityIndex is { Length: > 0 } ? identityIndex : null;
-        var keyOrder = indexOrder?.Select(num => attributes.First(a => a.Num == num).Name).ToList();
-        return new TableSchema(table.Oid, table.Schema, table.Table, columns, identity, keyOrder);
+        var published = attributes.Select(a => a.Num).ToList();
+        // Keys are joined in primary key order (pub.cities.Tulsa/OK for PRIMARY KEY (name, state)), not column order.
+        var key = KeyRules.KeyAttnums(primaryKey, published);
+        var identityColumns = KeyRules.IdentityAttnums(identity, primaryKey, identityIndex, published);
+        var columns = attributes.Select(a => new ColumnSchema(a.Name, a.TypeOid, a.TypeMod, key?.Contains(a.Num) == true)).ToList();
+        string NameOf(short num) => attributes.First(a => a.Num == num).Name;
+        var keyOrder = key?.Select(NameOf).ToList();
+        var identityNames = identityColumns.Where(published.Contains).Select(NameOf).ToList();
+        return new TableSchema(table.Oid, table.Schema, table.Table, columns, identity, keyOrder, identityNames, unreplicated);
     }
 }

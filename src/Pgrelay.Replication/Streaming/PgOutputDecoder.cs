@@ -154,14 +154,6 @@ internal sealed class PgOutputDecoder : IDisposable
     {
         var known = _catalog.Find(relation.RelationId, buffer);
         var schema = RelationShapes.FromMessage(relation, known);
-        if (schema is null)
-        {
-            buffer.Relations.Remove(relation.RelationId);
-            if (_catalog.Skip(relation.RelationId))
-                _log.LogWarning("ignoring changes to {Schema}.{Table}: it has no primary key and replica identity {Identity}",
-                    relation.Namespace, relation.RelationName, relation.ReplicaIdentity);
-            return;
-        }
         if (known is not null && RelationShapes.SameShape(known, schema)) return;
         if (known is null)
             _log.LogWarning("table {Table} appeared in the stream without being in the snapshot; its existing rows are not cached until pgrelay restarts", schema);
@@ -179,7 +171,7 @@ internal sealed class PgOutputDecoder : IDisposable
         var buffer = BufferFor(message);
         if (Skipping(buffer)) return;
         var schema = _catalog.Find(relationId, buffer);
-        if (schema is null) return; // a skipped relation
+        if (schema is null) return; // not a relation this stream announced
         int columns = schema.Columns.Count;
         // Old before new: that is their order on the wire.
         var oldRow = oldTuple is null ? null : await _reader.ReadAsync(oldTuple, columns, ct).ConfigureAwait(false);

@@ -7,11 +7,13 @@ namespace Pgrelay.Replication.Streaming;
 internal static class RelationShapes
 {
     /// <summary>
-    /// The schema a Relation message describes, or null when it has no usable key. Keys come from the
-    /// message's key flags; for REPLICA IDENTITY FULL (every column flagged) the known key is kept when all its
-    /// columns still exist, so a table with a primary key and identity FULL keeps its primary key.
+    /// The schema a Relation message describes. The message's key flags mark the replica identity's columns, which is
+    /// what they become here (<see cref="TableSchema.IdentityColumns"/>); they name the key only under REPLICA IDENTITY
+    /// DEFAULT, where the identity is the primary key (so a primary key added or changed at runtime shows there). Under
+    /// USING INDEX, FULL and NOTHING the message does not say what the primary key is: the known one is kept while its
+    /// columns exist, else the table is keyed by all its columns. What the publications leave out stays as introspected.
     /// </summary>
-    public static TableSchema? FromMessage(RelationMessage m, TableSchema? known)
+    public static TableSchema FromMessage(RelationMessage m, TableSchema? known)
     {
         var identity = m.ReplicaIdentity switch
         {
@@ -22,27 +24,24 @@ internal static class RelationShapes
         };
         int n = m.Columns.Count;
         var names = new string[n];
-        var flags = new bool[n];
         var types = new (uint Oid, int Mod)[n];
+        var identityNames = new List<string>();
         for (int i = 0; i < n; i++)
         {
             var c = m.Columns[i];
             names[i] = c.ColumnName;
-            flags[i] = (c.Flags & RelationMessage.Column.ColumnFlags.PartOfKey) != 0;
             types[i] = (c.DataTypeId, c.TypeModifier);
+            if ((c.Flags & RelationMessage.Column.ColumnFlags.PartOfKey) != 0) identityNames.Add(c.ColumnName);
         }
-        if (identity == ReplicaIdentity.Full && known is not null && known.KeyColumns.Length > 0)
-        {
-            var knownKeys = known.KeyColumns.Select(k => known.Columns[k].Name).ToHashSet();
-            if (knownKeys.All(names.Contains))
-                for (int i = 0; i < n; i++) flags[i] = knownKeys.Contains(names[i]);
-        }
-        if (!flags.Any(f => f)) return null;
+        var knownKey = known is { HasPrimaryKey: true } ? known.KeyColumns.Select(k => known.Columns[k].Name).ToList() : [];
+        var key = identity == ReplicaIdentity.Default ? identityNames
+            : knownKey.Count > 0 && knownKey.All(names.Contains) ? knownKey : [];
         var columns = new ColumnSchema[n];
-        for (int i = 0; i < n; i++) columns[i] = new ColumnSchema(names[i], types[i].Oid, types[i].Mod, flags[i]);
+        for (int i = 0; i < n; i++) columns[i] = new ColumnSchema(names[i], types[i].Oid, types[i].Mod, key.Contains(names[i]));
         // pgoutput flags key columns but does not order them: keep the order introspection found.
-        var keyOrder = known?.KeyColumns.Select(k => known.Columns[k].Name).ToList();
-        return new TableSchema(m.RelationId, m.Namespace, m.RelationName, columns, identity, keyOrder);
+        var keyOrder = knownKey.Count > 0 ? knownKey : null;
+        return new TableSchema(m.RelationId, m.Namespace, m.RelationName, columns, identity, keyOrder, identityNames,
+            known?.UnreplicatedChanges ?? ChangeActions.None);
     }
 
     public static bool SameShape(TableSchema a, TableSchema b)
@@ -54,6 +53,6 @@ internal static class RelationShapes
             ColumnSchema x = a.Columns[i], y = b.Columns[i];
             if (x.Name != y.Name || x.TypeOid != y.TypeOid || x.TypeModifier != y.TypeModifier || x.IsKey != y.IsKey) return false;
         }
-        return a.KeyColumns.SequenceEqual(b.KeyColumns);
+        return a.KeyColumns.SequenceEqual(b.KeyColumns) && a.IdentityColumns.SequenceEqual(b.IdentityColumns);
     }
 }

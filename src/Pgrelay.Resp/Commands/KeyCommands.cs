@@ -97,7 +97,7 @@ internal static class KeyCommands
     private static void Collect(KeyNamespace ns, in RowRef row, ReadOnlySpan<byte> pattern, bool all, KeyBuffer keys, List<int> lengths)
     {
         int start = keys.Length;
-        CacheKey.WriteFullKey(ns.Publication.Utf8Name, row.View, row.Schema, keys);
+        row.WriteFullKey(ns.Publication.Utf8KeyName, keys);
         int length = keys.Length - start;
         if (all || GlobPattern.IsMatch(pattern, keys.Written.Slice(start, length))) lengths.Add(length);
         else keys.Truncate(start);
@@ -191,7 +191,7 @@ internal static class KeyCommands
             return;
         }
         var key = new ArrayBufferWriter<byte>(64);
-        CacheKey.WriteFullKey(chosen.Publication.Utf8Name, rows[0].View, rows[0].Schema, key);
+        rows[0].WriteFullKey(chosen.Publication.Utf8KeyName, key);
         writer.WriteBulk(key.WrittenSpan);
     }
 

@@ -227,38 +227,33 @@ public sealed class NotificationHub : IDisposable
                 case ChangeKind.Insert:
                 case ChangeKind.Update:
                     if (change.Before is { } before && change.After is { } after && !SameKey(change, before, after))
-                        AnnounceKey(change, before, DelEvent, publish, track);   // the key itself changed: the old one is gone
-                    AnnounceKey(change, change.After!, HsetEvent, publish, track);
+                        AnnounceKey(change, before, change.BeforeCopy, DelEvent, publish, track);   // the key itself changed: the old one is gone
+                    AnnounceKey(change, change.After!, change.AfterCopy, HsetEvent, publish, track);
                     break;
                 case ChangeKind.Delete:
-                    AnnounceKey(change, change.Before!, DelEvent, publish, track);
+                    AnnounceKey(change, change.Before!, change.BeforeCopy, DelEvent, publish, track);
                     break;
                 case ChangeKind.Truncate:
                 case ChangeKind.Relation:
                     if (publish)
                         foreach (var publication in _server.Keyspace.PublicationsOf(change.Table))
                             Publish(Encoding.UTF8.GetBytes(KeyeventPrefix + "truncate"),
-                                Encoding.UTF8.GetBytes(publication.Name + "." + change.Schema.KeyName));
+                                Encoding.UTF8.GetBytes(publication.KeyName + "." + change.Schema.KeyName));
                     if (track) _server.Tracking.InvalidateAll();
                     break;
             }
         }
     }
 
-    private static bool SameKey(in AppliedChange change, byte[] before, byte[] after)
-    {
-        var schema = change.Schema;
-        var key = new byte[CacheKey.RowKeyLength(new(after), schema)];
-        CacheKey.WriteRowKey(new(after), schema, key);
-        return CacheKey.Matches(new(before), schema, key);
-    }
+    private static bool SameKey(in AppliedChange change, byte[] before, byte[] after) =>
+        CacheKey.RowKeyString(new(before), change.Schema, change.BeforeCopy) == CacheKey.RowKeyString(new(after), change.Schema, change.AfterCopy);
 
-    private void AnnounceKey(in AppliedChange change, byte[] row, byte[] eventName, bool publish, bool track)
+    private void AnnounceKey(in AppliedChange change, byte[] row, int copy, byte[] eventName, bool publish, bool track)
     {
         foreach (var publication in _server.Keyspace.PublicationsOf(change.Table))
         {
             var buffer = new System.Buffers.ArrayBufferWriter<byte>(64);
-            CacheKey.WriteFullKey(publication.Utf8Name, new(row), change.Schema, buffer);
+            CacheKey.WriteFullKey(publication.Utf8KeyName, new(row), change.Schema, buffer, copy);
             var key = buffer.WrittenSpan.ToArray();
             if (track) _server.Tracking.Invalidate(key);
             if (!publish) continue;

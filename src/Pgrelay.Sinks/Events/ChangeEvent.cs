@@ -1,3 +1,5 @@
+using System.Text;
+using Pgrelay.Core.Keys;
 using Pgrelay.Core.Model;
 using Pgrelay.Core.Rows;
 using Pgrelay.Store.Tables;
@@ -54,11 +56,9 @@ public sealed class SinkTable
             .Where(i => i >= 0).ToList();
         keys.AddRange(Enumerable.Range(0, columns.Count).Where(i => columns[i].IsKey).Except(keys));
         KeyColumns = keys.Count > 0 ? [.. keys] : Enumerable.Range(0, columns.Count).ToArray();
-        KeyName = schema == "public" ? name : schema + "." + name;
-        // REPLICA IDENTITY FULL without a primary key: every column is flagged as identity. Such a table is a multiset
-        // (duplicates, NULLs); a table whose key is every column loses nothing by being treated as one.
-        IsMultiset = source.ReplicaIdentity == ReplicaIdentity.Full &&
-                     (source.KeyColumns.Length == 0 || source.KeyColumns.Length == source.Columns.Count);
+        KeyName = CacheKey.TableKeyName(schema, name);
+        // No primary key: the rows are a multiset (duplicates, NULLs), keyed by every column.
+        IsMultiset = !source.HasPrimaryKey;
     }
 
     public TableSchema SourceSchema { get; }
@@ -67,7 +67,7 @@ public sealed class SinkTable
     public IReadOnlyList<SinkColumn> Columns { get; }
     /// <summary>Indexes (into <see cref="Columns"/>) of the key columns in key order; every column when the key was dropped.</summary>
     public int[] KeyColumns { get; }
-    /// <summary>The bare name in schema public, else schema.table: pgrelay's key convention.</summary>
+    /// <summary>The bare name in schema public, else schema.table, names escaped: pgrelay's key convention (<see cref="CacheKey"/>).</summary>
     public string KeyName { get; }
     /// <summary>
     /// A source table without a primary key (REPLICA IDENTITY FULL): its rows are a multiset, so a target keeps
@@ -151,28 +151,37 @@ public sealed class ChangeEvent
     /// </summary>
     public Func<CancellationToken, Task<SinkValue[]?>>? Current { get; init; }
 
+    /// <summary>In a table without primary key, which of identical rows the event took away (<see cref="Before"/>) or
+    /// added (<see cref="After"/>): the copy part of its key (see <see cref="CacheKey"/>). 1 elsewhere.</summary>
+    public int BeforeCopy { get; init; } = 1;
+    public int AfterCopy { get; init; } = 1;
+
     /// <summary>The row that names the key: After for inserts, updates and reads, Before for deletes.</summary>
     public SinkValue[]? KeyRow => After ?? Before;
 
-    /// <summary>The key columns' text joined with '/' (pgrelay's key convention), or null without a row.</summary>
-    public string? Key => KeyOf(KeyRow);
-    public string? BeforeKey => KeyOf(Before);
+    /// <summary>The row key in pgrelay's key convention (parts escaped, joined with '/', copy part last), or null without a row.</summary>
+    public string? Key => After is not null ? KeyOf(After, AfterCopy) : KeyOf(Before, BeforeCopy);
+    public string? BeforeKey => KeyOf(Before, BeforeCopy);
 
     /// <summary>An update whose before image names another key (the key changed, or a replayed image lacks it).</summary>
     public bool KeyChanged => Op == EventOp.Update && Before is not null && After is not null && BeforeKey is { } b && b != Key;
 
-    public string? KeyOf(SinkValue[]? row)
+    /// <summary>The row key of <paramref name="row"/>, spelled as every protocol spells it; null when a key column was
+    /// left out (a replayed UPDATE's unchanged TOAST value).</summary>
+    public string? KeyOf(SinkValue[]? row, int copy = 1)
     {
         if (row is null || Table is null) return null;
         var keys = Table.KeyColumns;
-        var parts = new string[keys.Length];
+        var key = new StringBuilder();
         for (int i = 0; i < keys.Length; i++)
         {
             var v = row[keys[i]];
             if (v.IsUnknown) return null;
-            parts[i] = v.Text ?? "";
+            if (i > 0) key.Append('/');
+            key.Append(v.State == ColumnState.Null ? Encoding.UTF8.GetString(CacheKey.NullPart) : Encoding.UTF8.GetString(KeyEscaping.Escaped(v.Bytes.Span, CacheKey.KeyJoiner)));
         }
-        return string.Join('/', parts);
+        if (copy > 1) key.Append('/').Append(copy);
+        return key.ToString();
     }
 
     /// <summary>The idempotency key: commit LSN and index (begin/commit events: "begin"/"commit").</summary>

@@ -125,6 +125,8 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool
             Index = index,
             SourceTable = change.Table,
             Replayed = transaction.Replayed,
+            BeforeCopy = change.BeforeCopy,
+            AfterCopy = change.AfterCopy,
             Partial = unknownAfter || SinkValue.AnyUnknown(before) || (op == EventOp.Update && before is null),
             Current = unknownAfter ? ct => CurrentRowAsync(transaction, index, change, op, plan.Table, ct) : null,
         };
@@ -282,6 +284,7 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool
             CommitTime = time,
             Index = index,
             SourceTable = table,
+            AfterCopy = row.Copy,
         };
     }
 

@@ -94,7 +94,7 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
                     await AlterAsync(redis, source, e, ct).ConfigureAwait(false);
                     break;
                 case EventOp.Delete when e.Before is { } before:
-                    foreach (var key in KeysOf(source, table, e.KeyOf(before))) pending.Add(db.KeyDeleteAsync(key));
+                    foreach (var key in KeysOf(source, table, e.BeforeKey)) pending.Add(db.KeyDeleteAsync(key));
                     break;
                 case EventOp.Insert or EventOp.Update or EventOp.Read when e.After is { } after:
                     var oldKeys = e.KeyChanged && e.BeforeKey is { } oldKey ? KeysOf(source, table, oldKey).ToList() : null;
@@ -206,7 +206,7 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
             _publicationsOf = current;
         }
         if (!_publications.TryGetValue(source, out var names))
-            _publications[source] = names = current.Where(p => p.Tables.Contains(source)).Select(p => p.Name).ToArray();
+            _publications[source] = names = current.Where(p => p.Tables.Contains(source)).Select(p => p.KeyName).ToArray();
         return names;
     }
 

@@ -53,16 +53,18 @@ internal sealed class StoreCatalog(CommitVisibility visibility)
         return table;
     }
 
-    public PublicationView? FindPublication(ReadOnlySpan<byte> utf8Name)
+    /// <summary>The publication whose key name (escaped) is <paramref name="utf8KeyName"/>.</summary>
+    public PublicationView? FindPublication(ReadOnlySpan<byte> utf8KeyName)
     {
         // An array loop, not foreach over the interface: this runs on every read and must not allocate.
         var publications = Volatile.Read(ref _publications);
         for (int i = 0; i < publications.Length; i++)
-            if (utf8Name.SequenceEqual(publications[i].Utf8Name)) return publications[i];
+            if (utf8KeyName.SequenceEqual(publications[i].Utf8KeyName)) return publications[i];
         return null;
     }
 
-    /// <summary>Splits <c>publication.table.key</c>; <paramref name="rowKeyStart"/> is where the row key begins.</summary>
+    /// <summary>Splits <c>publication.table.key</c>; <paramref name="rowKeyStart"/> is where the row key begins. The
+    /// publication ends at the first '.' (a '.' in its name is escaped).</summary>
     public bool TryResolveKey(ReadOnlySpan<byte> fullKey, out PublicationView? publication, out StoredTable? table, out int rowKeyStart)
     {
         publication = null;

@@ -3,7 +3,8 @@ using Pgrelay.Store.Snapshots;
 namespace Pgrelay.Store.Tables;
 
 /// <summary>
-/// Key order for paging (<c>?after=&amp;limit=</c>). Built on demand from the hash table and reused until
+/// Key order for paging (<c>?after=&amp;limit=</c>): the byte order of the escaped row keys every protocol shows, so
+/// a page's "next" is a key like any other. Built on demand from the hash table and reused until
 /// the key set changes; a page binary-searches the sorted keys and reads each row at the pinned snapshot.
 /// Keys added since the build are picked up at the next rebuild, which happens at most once a second
 /// under constant inserts, so the write path pays nothing for ordering.
@@ -44,11 +45,10 @@ internal sealed class OrderedKeyIndex(StoredTable table)
             if (version != _builtVersion && (_builtVersion < 0 || DateTime.UtcNow - _builtAt >= RebuildInterval))
             {
                 var keys = new List<byte[]>((int)Math.Max(table.RowCount, 16));
-                foreach (var row in table.Rows(pin))
+                foreach (var row in table.Rows(pin))   // one key per copy of identical rows
                 {
-                    var view = row.View;
-                    var key = new byte[Core.Keys.CacheKey.RowKeyLength(view, row.Schema)];
-                    Core.Keys.CacheKey.WriteRowKey(view, row.Schema, key);
+                    var key = new byte[row.RowKeyLength];
+                    row.WriteRowKey(key);
                     keys.Add(key);
                 }
                 keys.Sort(static (a, b) => a.AsSpan().SequenceCompareTo(b));

@@ -49,7 +49,7 @@ internal sealed class RowTable
             if (ReferenceEquals(slot, Deleted)) continue;
             var row = NewestRow(slot);
             if (RowFormat.ReadHash(row) == hash &&
-                CacheKey.Matches(new RowView(row), _schemas.For(RowFormat.ReadLsn(row)), rowKey))
+                CacheKey.Matches(new RowView(row), _schemas.For(row), rowKey))
                 return slot;
         }
         return null;
@@ -89,7 +89,7 @@ internal sealed class RowTable
             if (ReferenceEquals(slot, Deleted)) continue;
             var row = NewestRow(slot);
             if (RowFormat.ReadHash(row) == hash &&
-                CacheKey.Matches(new RowView(row), _schemas.For(RowFormat.ReadLsn(row)), rowKey))
+                CacheKey.Matches(new RowView(row), _schemas.For(row), rowKey))
                 return i;
         }
         return -1;
@@ -121,6 +121,17 @@ internal sealed class RowTable
         if (slots[at] is null) _occupied++;
         Volatile.Write(ref slots[at], row);
         return null;
+    }
+
+    /// <summary>Replaces the key's slot with the bare <paramref name="row"/>, dropping its versions; for rows loaded by a
+    /// snapshot that no committed state holds yet. Returns the previous newest version.</summary>
+    public byte[]? Replace(ReadOnlySpan<byte> rowKey, int hash, byte[] row)
+    {
+        int i = IndexOf(rowKey, hash);
+        if (i < 0) return Install(rowKey, hash, row);
+        var old = _slots[i]!;
+        Volatile.Write(ref _slots[i], row);
+        return NewestRow(old);
     }
 
     /// <summary>

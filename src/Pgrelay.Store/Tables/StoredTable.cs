@@ -24,68 +24,110 @@ public sealed class StoredTable
         _schemas = new SchemaHistory(schema);
         _rows = new RowTable(_schemas);
         _ordered = new OrderedKeyIndex(this);
+        Identities = IdentityIndex.For(schema);
     }
 
     public TableSchema Schema => _schemas.Current;
     public uint RelationId => Schema.RelationId;
     public string KeyName => Schema.KeyName;
 
-    /// <summary>Live rows, counting the transaction being applied.</summary>
+    /// <summary>Live rows (every copy of identical rows), counting the transaction being applied.</summary>
     public long RowCount => Interlocked.Read(ref _rowCount);
 
-    /// <summary>Bytes held: row arrays, their headers and the slot array.</summary>
-    public long MemoryBytes => Interlocked.Read(ref _rowBytes) + (long)_rows.Capacity * IntPtr.Size;
+    /// <summary>Bytes held: row arrays, their headers, the slot array, and the identity index when the table needs one.</summary>
+    public long MemoryBytes => Interlocked.Read(ref _rowBytes) + (long)_rows.Capacity * IntPtr.Size + (Identities?.MemoryBytes ?? 0);
 
     public double BytesPerRow => RowCount == 0 ? 0 : (double)MemoryBytes / RowCount;
 
     internal long KeySetVersion => Interlocked.Read(ref _keySetVersion);
-    internal TableSchema SchemaFor(ulong lsn) => _schemas.For(lsn);
+    /// <summary>The schema a version was encoded for.</summary>
+    internal TableSchema SchemaOf(byte[] row) => _schemas.For(row);
+    internal byte ShapeOf(TableSchema schema) => _schemas.ShapeOf(schema);
 
     /// <summary>The latest committed version of a row. Safe from any thread; never sees half a transaction.</summary>
     public bool TryGet(ReadOnlySpan<byte> rowKey, out RowRef row)
     {
-        int hash = RowTable.Hash(rowKey);
+        if (!SplitCopy(rowKey, out var key, out int copy))
+        {
+            row = default;
+            return false;
+        }
+        int hash = RowTable.Hash(key);
         while (true)
         {
             var slots = _rows.Slots;
-            var slot = _rows.Find(slots, rowKey, hash);
+            var slot = _rows.Find(slots, key, hash);
             // Read the visible LSN after the slot: versions at or below it are committed and their
             // chains are intact down to the newest committed one (see RowTable).
             ulong visible = _visibility.Visible;
             if (!ReferenceEquals(slots, _rows.Slots)) continue;   // grown meanwhile: read the new array
             var version = RowTable.Visible(slot, visible);
             if (ReferenceEquals(version, RowTable.Retry)) continue;
-            return Found(version, out row);
+            return Found(version, copy, out row);
         }
     }
 
     /// <summary>A row as of a pinned snapshot, for reads of several keys that must agree with each other.</summary>
     public bool TryGet(ReadOnlySpan<byte> rowKey, StorePin pin, out RowRef row)
     {
-        var slot = _rows.Find(_rows.Slots, rowKey, RowTable.Hash(rowKey));
-        return Found(RowTable.Visible(slot, pin.Lsn.Value), out row);
+        if (!SplitCopy(rowKey, out var key, out int copy))
+        {
+            row = default;
+            return false;
+        }
+        var slot = _rows.Find(_rows.Slots, key, RowTable.Hash(key));
+        return Found(RowTable.Visible(slot, pin.Lsn.Value), copy, out row);
     }
 
-    private bool Found(byte[]? bytes, out RowRef row)
+    /// <summary>The key proper and the copy a row key names: identical rows of a table without primary key share one
+    /// version, and their keys differ only by a copy part (see <see cref="CacheKey"/>).</summary>
+    private bool SplitCopy(ReadOnlySpan<byte> rowKey, out ReadOnlySpan<byte> key, out int copy)
     {
-        row = bytes is null ? default : new RowRef(_schemas.For(RowFormat.ReadLsn(bytes)), bytes);
-        return bytes is not null;
+        var schema = Schema;
+        if (schema.HasPrimaryKey)
+        {
+            key = rowKey;
+            copy = 1;
+            return true;
+        }
+        int length = CacheKey.SplitCopy(rowKey, schema, out copy);
+        key = length < 0 ? default : rowKey[..length];
+        return length >= 0;
     }
 
-    /// <summary>Redis SCAN over this table's rows (cursor 0 starts, 0 returned means done).</summary>
+    private bool Found(byte[]? bytes, int copy, out RowRef row)
+    {
+        bool found = bytes is not null && RowFormat.ReadCopies(bytes) >= copy;
+        row = found ? new RowRef(_schemas.For(bytes!), bytes!, copy) : default;
+        return found;
+    }
+
+    /// <summary>Redis SCAN over this table's rows (cursor 0 starts, 0 returned means done); identical rows come as one
+    /// entry per copy.</summary>
     public ulong Scan(ulong cursor, int count, StorePin pin, List<RowRef> output)
     {
         var rows = new List<byte[]>(Math.Max(count, 10));
         ulong next = _rows.Scan(cursor, count, pin.Lsn.Value, rows);
-        foreach (var r in rows) output.Add(new RowRef(_schemas.For(RowFormat.ReadLsn(r)), r));
+        foreach (var r in rows) AddCopies(r, output);
         return next;
     }
 
-    /// <summary>Every row visible in a pinned snapshot, unordered.</summary>
+    /// <summary>Every row visible in a pinned snapshot, unordered, one entry per copy of identical rows.</summary>
     public IEnumerable<RowRef> Rows(StorePin pin)
     {
         foreach (var r in _rows.All(pin.Lsn.Value))
-            yield return new RowRef(_schemas.For(RowFormat.ReadLsn(r)), r);
+        {
+            var schema = _schemas.For(r);
+            int copies = RowFormat.ReadCopies(r);
+            for (int copy = 1; copy <= copies; copy++) yield return new RowRef(schema, r, copy);
+        }
+    }
+
+    private void AddCopies(byte[] row, List<RowRef> output)
+    {
+        var schema = _schemas.For(row);
+        int copies = RowFormat.ReadCopies(row);
+        for (int copy = 1; copy <= copies; copy++) output.Add(new RowRef(schema, row, copy));
     }
 
     /// <summary>Rows in key order (byte-wise) after <paramref name="afterKey"/>, for paging.</summary>
@@ -99,16 +141,26 @@ public sealed class StoredTable
     internal byte[]? Install(ReadOnlySpan<byte> rowKey, int hash, byte[] row)
     {
         var previous = _rows.Install(rowKey, hash, row);
+        Account(previous, row);
+        return previous;
+    }
+
+    /// <summary>Snapshot loading only: one more copy of a row already loaded, in place of its version (rows not yet
+    /// stamped belong to no committed state, so no reader needs the old count kept as a version).</summary>
+    internal void ReplaceLoaded(ReadOnlySpan<byte> rowKey, int hash, byte[] row) => Account(_rows.Replace(rowKey, hash, row), row);
+
+    private void Account(byte[]? previous, byte[] row)
+    {
         bool wasLive = previous is not null && !RowFormat.IsTombstone(previous);
         bool isLive = !RowFormat.IsTombstone(row);
         long delta = (isLive ? row.Length + ArrayHeaderBytes : 0) - (wasLive ? previous!.Length + ArrayHeaderBytes : 0);
         if (delta != 0) Interlocked.Add(ref _rowBytes, delta);
-        if (wasLive != isLive)
+        int copies = (isLive ? RowFormat.ReadCopies(row) : 0) - (wasLive ? RowFormat.ReadCopies(previous!) : 0);
+        if (copies != 0)
         {
-            Interlocked.Add(ref _rowCount, isLive ? 1 : -1);
+            Interlocked.Add(ref _rowCount, copies);
             Interlocked.Increment(ref _keySetVersion);
         }
-        return previous;
     }
 
     /// <summary>A snapshot row whose key cannot be present yet (see <see cref="RowTable.InstallNew"/>).</summary>
@@ -120,6 +172,10 @@ public sealed class StoredTable
         Interlocked.Increment(ref _keySetVersion);
     }
 
+    /// <summary>Writer only: finds rows by their replica identity when an UPDATE's or DELETE's old row does not carry the
+    /// key (null when it does). Rebuilt with the table's shape.</summary>
+    internal IdentityIndex? Identities { get; set; }
+
     internal void Reserve(int rows) => _rows.Reserve(rows);
 
     internal void Collapse(ReadOnlySpan<byte> rowKey, int hash, ulong horizon) => _rows.Collapse(rowKey, hash, horizon);
@@ -127,10 +183,6 @@ public sealed class StoredTable
     internal List<byte[]> NewestLiveRows() => _rows.NewestLiveRows();
     internal void StampSnapshot(ulong lsn) => _rows.StampSnapshot(lsn);
     internal void AddSchema(ulong from, TableSchema schema) => _schemas.Add(from, schema);
-
-    /// <summary>Key bytes of a row (for maintenance and ordered paging).</summary>
-    internal static int RowKey(byte[] row, TableSchema schema, Span<byte> buffer) =>
-        CacheKey.WriteRowKey(new RowView(row), schema, buffer);
 
     public override string ToString() => Schema.ToString();
 }

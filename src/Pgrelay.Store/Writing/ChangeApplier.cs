@@ -12,6 +12,11 @@ namespace Pgrelay.Store.Writing;
 /// Turns the changes of one transaction into row versions stamped with its end LSN (invisible until the store moves
 /// its visible LSN), and says what each change did for the feed: the previous version it replaced, the complete new
 /// one. Unchanged TOAST columns are filled from the previous version; ALTER TABLE rewrites the table's rows.
+/// <para>
+/// Keys are the primary key whatever the replica identity: the old row of an UPDATE or DELETE (the identity's columns)
+/// only says which row changed (<see cref="Locate"/>). A table without primary key is keyed by all its columns and its
+/// identical rows are copies counted in one version: an insert adds a copy, a delete takes one away.
+/// </para>
 /// Called under the store's write lock only.
 /// </summary>
 internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionMaintenance maintenance)
@@ -21,12 +26,19 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
     public void Apply(in RowChange change, ulong lsn, List<AppliedChange> applied)
     {
         var table = catalog.TableFor(change.Table);
+        var schema = change.Table;
         switch (change.Kind)
         {
+            case ChangeKind.Insert when !schema.HasPrimaryKey:
+            {
+                var (installed, copy) = AddCopies(table, schema, change.NewRow!, 1, lsn);
+                applied.Add(new(ChangeKind.Insert, table, schema, null, installed, AfterCopy: copy));
+                break;
+            }
             case ChangeKind.Insert:
             {
-                var previous = Install(table, change.Table, change.NewRow!, lsn);
-                applied.Add(new(ChangeKind.Insert, table, change.Table, Live(previous), change.NewRow));
+                var previous = Install(table, schema, change.NewRow!, lsn);
+                applied.Add(new(ChangeKind.Insert, table, schema, Live(previous), change.NewRow));
                 break;
             }
             case ChangeKind.Update:
@@ -34,22 +46,21 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
                 break;
             case ChangeKind.Delete:
             {
-                var schema = change.Table;
-                var key = keys.Of(change.OldRow!, schema, out int hash);
-                var previous = Live(table.Newest(key, hash));
+                var previous = Locate(table, schema, change.OldRow, null);
                 if (previous is null) break;   // unknown row (filtered, or never there): nothing to delete
-                Install(table, schema, Tombstone(previous), lsn);
-                applied.Add(new(ChangeKind.Delete, table, schema, previous, null));
+                int copy = RemoveCopy(table, schema, previous, lsn);
+                applied.Add(new(ChangeKind.Delete, table, schema, previous, null, BeforeCopy: copy));
                 break;
             }
             case ChangeKind.Truncate:
-                foreach (var row in table.NewestLiveRows()) Install(table, table.SchemaFor(RowFormat.ReadLsn(row)), Tombstone(row), lsn);
+                foreach (var row in table.NewestLiveRows()) Install(table, table.SchemaOf(row), Tombstone(row), lsn);
+                table.Identities?.Clear();
                 applied.Add(new(ChangeKind.Truncate, table, table.Schema, null, null));
                 break;
             case ChangeKind.Relation:
                 var previousSchema = table.Schema;
                 ApplyRelation(table, change, lsn);
-                applied.Add(new(ChangeKind.Relation, table, change.Table, null, null, previousSchema, change.NewRow));
+                applied.Add(new(ChangeKind.Relation, table, schema, null, null, PreviousSchema: previousSchema, MissingValues: change.NewRow));
                 break;
         }
     }
@@ -67,26 +78,64 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
         };
     }
 
+    /// <summary>
+    /// The newest live version of the row an UPDATE or DELETE names, or null. The old row names it by its key when it
+    /// carries the key's columns (primary-key identity, FULL, or an identity index that covers the key); else by its
+    /// identity columns, through the table's <see cref="IdentityIndex"/>. An UPDATE without old row left the identity
+    /// alone, so the new row's identity (or key) names the row.
+    /// </summary>
+    private byte[]? Locate(StoredTable table, TableSchema schema, byte[]? oldRow, byte[]? newRow)
+    {
+        if (oldRow is not null && schema.OldRowCarriesKey)
+        {
+            var key = keys.Of(oldRow, schema, out int hash);
+            return Live(table.Newest(key, hash));
+        }
+        if (table.Identities is { } identities && (oldRow ?? newRow) is { } identityRow)
+            return identities.KeyOf(identityRow) is { } rowKey ? Live(table.Newest(rowKey, RowTable.Hash(rowKey))) : null;
+        if ((newRow ?? oldRow) is not { } keyRow) return null;
+        var newKey = keys.Of(keyRow, schema, out int newHash);
+        return Live(table.Newest(newKey, newHash));
+    }
+
     private void ApplyUpdate(StoredTable table, in RowChange change, ulong lsn, List<AppliedChange> applied)
     {
         var schema = change.Table;
-        var newRow = change.NewRow!;
-        byte[]? previous;
-        var newKey = keys.Of(newRow, schema).ToArray();   // the scratch buffer is reused for the old key
-        if (change.OldRow is { } oldRow && !CacheKey.Matches(new RowView(oldRow), schema, newKey))
+        var previous = Locate(table, schema, change.OldRow, change.NewRow);
+        // Unchanged TOAST values come from the version held; a FULL old row (which PostgreSQL sends flattened) has them too.
+        var complete = MergeUnchanged(change.NewRow!, previous ?? (schema.ReplicaIdentity == ReplicaIdentity.Full ? change.OldRow : null));
+        if (!schema.HasPrimaryKey)
         {
-            // The key changed: the old key disappears, the new key appears.
-            var oldKey = keys.Of(oldRow, schema, out int oldHash);
-            previous = Live(table.Newest(oldKey, oldHash));
-            if (previous is not null) Install(table, schema, Tombstone(previous), lsn);
+            int beforeCopy = previous is null ? 1 : RemoveCopy(table, schema, previous, lsn);
+            var (installed, afterCopy) = AddCopies(table, schema, complete, 1, lsn);
+            applied.Add(new(ChangeKind.Update, table, schema, previous, installed, beforeCopy, afterCopy));
+            return;
         }
-        else
-        {
-            previous = Live(table.Newest(newKey, RowTable.Hash(newKey)));
-        }
-        var complete = MergeUnchanged(newRow, previous);
+        // The key is computed from the complete row, so it never depends on a value PostgreSQL left out.
+        var newKey = keys.Of(complete, schema).ToArray();   // the scratch buffer is reused below
+        if (previous is not null && !CacheKey.Matches(new RowView(previous), schema, newKey))
+            Install(table, schema, Tombstone(previous), lsn);   // the key changed: the old key disappears
         Install(table, schema, complete, lsn);
         applied.Add(new(ChangeKind.Update, table, schema, previous, complete));
+    }
+
+    /// <summary>Adds <paramref name="copies"/> copies of <paramref name="row"/> to a table without primary key; returns the
+    /// installed version and the number of the last copy added.</summary>
+    private (byte[] Installed, int Copy) AddCopies(StoredTable table, TableSchema schema, byte[] row, int copies, ulong lsn)
+    {
+        var key = keys.Of(row, schema, out int hash);
+        int total = (Live(table.Newest(key, hash)) is { } existing ? RowFormat.ReadCopies(existing) : 0) + copies;
+        var version = total > 1 || RowFormat.ReadCopies(row) != 1 ? RowFormat.WithCopies(row, total) : row;
+        Install(table, schema, version, lsn);
+        return (version, total);
+    }
+
+    /// <summary>Takes one copy away (the highest, so the others keep their keys); returns its number.</summary>
+    private int RemoveCopy(StoredTable table, TableSchema schema, byte[] previous, ulong lsn)
+    {
+        int copies = RowFormat.ReadCopies(previous);
+        Install(table, schema, copies > 1 ? RowFormat.WithCopies(previous, copies - 1) : Tombstone(previous), lsn);
+        return copies;
     }
 
     private void ApplyRelation(StoredTable table, in RowChange change, ulong lsn)
@@ -95,18 +144,32 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
         var to = change.Table;
         var remapper = new SchemaRemapper(from, to, change.NewRow);
         if (remapper.IsIdentity(from, to) && from.Columns.Select(c => c.Name).SequenceEqual(to.Columns.Select(c => c.Name)) &&
-            from.KeyColumns.SequenceEqual(to.KeyColumns))
+            from.KeyColumns.SequenceEqual(to.KeyColumns) && from.HasPrimaryKey == to.HasPrimaryKey)
         {
             table.AddSchema(lsn, to);
+            if (!from.IdentityColumns.SequenceEqual(to.IdentityColumns)) RebuildIdentities(table, to);
             return;
         }
         var rows = table.NewestLiveRows();
-        var rewritten = new List<byte[]>(rows.Count);
-        foreach (var row in rows) rewritten.Add(remapper.Rewrite(row, _builder));
+        var rewritten = new List<(byte[] Row, int Copies)>(rows.Count);
+        foreach (var row in rows) rewritten.Add((remapper.Rewrite(row, _builder), RowFormat.ReadCopies(row)));
         // Old keys go (under the old schema), then rows come back under the new one: keys may have changed.
-        foreach (var row in rows) Install(table, table.SchemaFor(RowFormat.ReadLsn(row)), Tombstone(row), lsn);
+        foreach (var row in rows) Install(table, table.SchemaOf(row), Tombstone(row), lsn);
         table.AddSchema(lsn, to);
-        foreach (var row in rewritten) Install(table, to, row, lsn);
+        table.Identities = null;   // rebuilt below, in the new shape
+        // Without a primary key every column is part of the key: rows that differed only in a dropped column become copies.
+        foreach (var (row, copies) in rewritten)
+            if (to.HasPrimaryKey) Install(table, to, row, lsn);
+            else AddCopies(table, to, row, copies, lsn);
+        RebuildIdentities(table, to);
+    }
+
+    private void RebuildIdentities(StoredTable table, TableSchema schema)
+    {
+        var identities = IdentityIndex.For(schema);
+        if (identities is not null)
+            foreach (var row in table.NewestLiveRows()) identities.Add(row, keys.Of(row, schema));
+        table.Identities = identities;
     }
 
     /// <summary>Fills columns PostgreSQL left out of an UPDATE (unchanged TOAST values) from the previous version.</summary>
@@ -130,18 +193,25 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
 
     private static byte[] Tombstone(byte[] row)
     {
-        var tombstone = (byte[])row.Clone();   // keeps the key columns, so the slot still knows its key
+        var tombstone = RowFormat.WithCopies(row, 1);   // a copy that keeps the key columns, so the slot still knows its key
         tombstone[RowFormat.FlagsOffset] |= RowFormat.Tombstone;
         return tombstone;
     }
 
-    /// <summary>Stamps and installs one version; queues the key for maintenance when it built a chain.</summary>
+    /// <summary>Stamps and installs one version; keeps the identity index in step; queues the key for maintenance when it
+    /// built a chain.</summary>
     public byte[]? Install(StoredTable table, TableSchema schema, byte[] row, ulong lsn)
     {
         var key = keys.Of(row, schema, out int hash);
         RowFormat.WriteLsn(row, lsn);
         RowFormat.WriteHash(row, hash);
+        RowFormat.WriteShape(row, table.ShapeOf(schema));
         var previous = table.Install(key, hash, row);
+        if (table.Identities is { } identities)
+        {
+            if (previous is not null && !RowFormat.IsTombstone(previous)) identities.Remove(previous);
+            if (!RowFormat.IsTombstone(row)) identities.Add(row, key);
+        }
         if (previous is not null) maintenance.Enqueue(table, row);
         return previous;
     }

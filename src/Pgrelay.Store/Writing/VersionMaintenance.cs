@@ -24,7 +24,7 @@ internal sealed class VersionMaintenance(PinRegistry pins, RowKeys keys)
             ulong lsn = RowFormat.ReadLsn(entry.Row);
             if (lsn > horizon) break;
             _queue.Dequeue();
-            var key = keys.Of(entry.Row, entry.Table.SchemaFor(lsn), out int hash);
+            var key = keys.Of(entry.Row, entry.Table.SchemaOf(entry.Row), out int hash);
             entry.Table.Collapse(key, hash, horizon);
         }
     }

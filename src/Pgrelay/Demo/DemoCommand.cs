@@ -36,7 +36,7 @@ internal static class DemoCommand
                 foreach (var change in transaction.Changes)
                 {
                     var key = change.KeyRow is { } row
-                        ? $"{GradesSample.Publication}.{change.Schema.KeyName}.{CacheKey.RowKeyString(new(row), change.Schema)}"
+                        ? $"{GradesSample.Publication}.{change.Schema.KeyName}.{CacheKey.RowKeyString(new(row), change.Schema, change.KeyCopy)}"
                         : $"{GradesSample.Publication}.{change.Schema.KeyName}";
                     Console.Error.WriteLine($"change at {transaction.CommitLsn}: {change.Kind.ToString().ToLowerInvariant()} {key}");
                 }
