@@ -19,6 +19,8 @@ internal sealed class GatedTarget(ReplicatedStore store) : IReplicationTarget
     public void LoadSnapshotRows(TableSchema table, IReadOnlyList<byte[]> rows) => store.LoadSnapshotRows(table, rows);
     public void CompleteSnapshot(Lsn consistentPoint) => store.CompleteSnapshot(consistentPoint);
 
+    public ITableLoad BeginTableLoad(TableSchema schema, IReadOnlyList<string> publications) => store.BeginTableLoad(schema, publications);
+
     public TransactionRoute Route(Lsn commitLsn) => store.Route(commitLsn);
 
     public void Apply(Transaction transaction)

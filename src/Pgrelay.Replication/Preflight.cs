@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Npgsql;
+using Npgsql.Replication.PgOutput;
 using Pgrelay.Replication.Connection;
 
 namespace Pgrelay.Replication;
@@ -53,7 +54,10 @@ public static class Preflight
         return new PreflightResult(version, protocol);
     }
 
-    /// <summary>pgoutput protocol: 2 on PG14 (streaming), 3 on PG15, 4 on PG16+.</summary>
+    /// <summary>
+    /// The newest pgoutput protocol each server speaks: 2 on PG14 (streaming), 3 on PG15 (two-phase messages we do not
+    /// ask for), 4 on PG16+ (parallel streaming, see <see cref="StreamingModeFor"/>).
+    /// </summary>
     public static int ProtocolVersionFor(int serverVersionNum, SourceOptions source) => serverVersionNum switch
     {
         < 140000 => throw new ReplicationSetupException(
@@ -62,6 +66,17 @@ public static class Preflight
         < 160000 => 3,
         _ => 4,
     };
+
+    /// <summary>
+    /// Streaming of in-progress transactions: <c>parallel</c> from protocol 4 on, <c>on</c> before. Npgsql reads every
+    /// protocol-4 Stream Abort in the parallel form (with abort LSN and time), but with <c>streaming = on</c> PostgreSQL
+    /// sends the short form: Npgsql then takes 16 bytes of the next message and the stream breaks at the first aborted
+    /// streamed transaction or rolled-back savepoint. <c>parallel</c> changes nothing else on the wire (the server only
+    /// adds those two fields); applying in parallel is the subscriber's business, and pgrelay still applies a streamed
+    /// transaction whole at its commit, in commit order.
+    /// </summary>
+    public static PgOutputStreamingMode StreamingModeFor(int protocolVersion) =>
+        protocolVersion >= 4 ? PgOutputStreamingMode.Parallel : PgOutputStreamingMode.On;
 
     /// <summary>Opens an ordinary session with pgrelay's settings, turning connection failures into one line.</summary>
     public static async Task<NpgsqlConnection> OpenAsync(SourceOptions source, CancellationToken ct)

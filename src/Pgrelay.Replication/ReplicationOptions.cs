@@ -1,5 +1,6 @@
 using Pgrelay.Core.Changes;
 using Pgrelay.Core.Model;
+using Pgrelay.Replication.Slots;
 
 namespace Pgrelay.Replication;
 
@@ -12,8 +13,18 @@ public sealed class ReplicationOptions
     /// <summary>Publications to replicate (at least one).</summary>
     public IList<string> Publications { get; set; } = new List<string>();
 
-    /// <summary>The logical slot; default <c>pgrelay_&lt;database&gt;</c>. Dropped and recreated at each start unless <see cref="KeepSlot"/>.</summary>
+    /// <summary>
+    /// The logical slot. Default: one of this instance's own, <c>pgrelay_&lt;database&gt;_&lt;random&gt;</c> (kept in
+    /// <see cref="StateDirectory"/> when there is one). A named slot that exists and this instance did not create is refused.
+    /// </summary>
     public string? SlotName { get; set; }
+
+    /// <summary>Where this instance remembers the slot it created (file <c>replication-slot</c>), so a restart resumes it.</summary>
+    public string? StateDirectory { get; set; }
+
+    /// <summary>How often the publications are compared with the tables held (tables added, removed, reshaped). Zero disables it;
+    /// the stream still starts a look when it names a table that is not held.</summary>
+    public TimeSpan PublicationPollInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// Keep an existing slot instead of dropping it: set when durable consumers (sinks) have checkpoints. The cache is
@@ -77,6 +88,7 @@ public sealed class ReplicationOptions
         if (CopyBatchRows < 1) throw new ReplicationSetupException("copy-batch-rows: must be positive");
         if (HeartbeatInterval < TimeSpan.Zero) throw new ReplicationSetupException("heartbeat-interval: must not be negative");
         if (StatusInterval <= TimeSpan.Zero) throw new ReplicationSetupException("status-interval: must be positive");
+        if (PublicationPollInterval < TimeSpan.Zero) throw new ReplicationSetupException("publication-poll-interval: must not be negative");
         if (SpillThresholdBytes < 0) throw new ReplicationSetupException("spill-threshold: must not be negative");
         if (ReconnectInitialDelay <= TimeSpan.Zero || ReconnectMaxDelay < ReconnectInitialDelay)
             throw new ReplicationSetupException("reconnect delays: initial must be positive and not above the maximum");

@@ -6,7 +6,9 @@ using Pgrelay.Core.Changes;
 using Pgrelay.Core.Model;
 using Pgrelay.Core.Status;
 using Pgrelay.Replication.Connection;
+using Pgrelay.Replication.Reloads;
 using Pgrelay.Replication.Schema;
+using Pgrelay.Replication.Slots;
 using Pgrelay.Replication.Snapshot;
 using Pgrelay.Replication.Streaming;
 
@@ -18,6 +20,9 @@ namespace Pgrelay.Replication;
 /// then pgoutput streaming from the slot's consistent point, reconnecting with back-off when the
 /// connection drops. No gap, no duplicate: the stream starts exactly where the snapshot ends, and
 /// transactions replayed after a reconnect are at or below the target's applied LSN.
+/// <para>The slot is this instance's own (<see cref="InstanceSlot"/>); every attach checks it still holds what the target
+/// lacks (<see cref="SlotPosition"/>), and a fresh snapshot is taken when it does not. Tables added to or removed from the
+/// publications, or reshaped by DDL, are loaded or removed beside the running stream (<see cref="TableReloads"/>).</para>
 /// </summary>
 public sealed class ReplicationService
 {
@@ -26,7 +31,8 @@ public sealed class ReplicationService
     private readonly ReplicationStatus _status;
     private readonly ILogger _log;
     private readonly SourceOptions _source;
-    private readonly string _slotName;
+    private readonly InstanceSlot _slot;
+    private readonly SlotPosition _position = new();
 
     public ReplicationService(ReplicationOptions options, IReplicationTarget target, ReplicationStatus status, ILoggerFactory loggerFactory)
     {
@@ -36,11 +42,11 @@ public sealed class ReplicationService
         _status = status;
         _log = loggerFactory.CreateLogger("Pgrelay.Replication");
         _source = SourceOptions.Parse(options.Source);
-        _slotName = options.SlotName ?? SlotNames.DefaultFor(_source.Database);
-        _status.SlotName = _slotName;
+        _slot = InstanceSlot.Resolve(options.SlotName, _source.Database, options.StateDirectory);
+        _status.SlotName = _slot.Name;
     }
 
-    public string SlotName => _slotName;
+    public string SlotName => _slot.Name;
     public SourceOptions Source => _source;
 
     /// <summary>Checks the source without changing anything; throws <see cref="ReplicationSetupException"/> with one line.</summary>
@@ -59,19 +65,22 @@ public sealed class ReplicationService
     public async Task RunAsync(CancellationToken ct)
     {
         var backoff = new Backoff(_options.ReconnectInitialDelay, _options.ReconnectMaxDelay);
+        bool leftoversChecked = false;
         try
         {
             while (true)
             {
                 ct.ThrowIfCancellationRequested();
-                RelationCatalog catalog;
+                StartedUp started;
                 PreflightResult preflight;
                 LogicalReplicationConnection? conn = null;
                 try
                 {
                     _status.Phase = ReplicationPhase.Starting;
                     preflight = await PreflightAsync(ct).ConfigureAwait(false);
-                    (conn, catalog) = await StartUpAsync(preflight, ct).ConfigureAwait(false);
+                    if (!leftoversChecked) leftoversChecked = await WarnAboutLeftoverSlotsAsync(ct).ConfigureAwait(false);
+                    started = await StartUpAsync(preflight, ct).ConfigureAwait(false);
+                    conn = started.Connection;
                 }
                 catch (Exception e) when (IsRetryable(e, ct))
                 {
@@ -81,6 +90,10 @@ public sealed class ReplicationService
                 }
                 backoff.Reset();
 
+                // Tables added to the publications, removed from them, or reshaped by DDL are loaded beside the stream.
+                await using var reloads = new TableReloads(_source, _options, _target, _status, _log, started.Held, started.Membership);
+                reloads.Start();
+
                 // Streaming: the first session reuses the connection that created the slot.
                 bool restartFromScratch = false;
                 while (!restartFromScratch)
@@ -88,19 +101,16 @@ public sealed class ReplicationService
                     try
                     {
                         conn ??= await OpenReplicationAsync(ct).ConfigureAwait(false);
-                        var session = new StreamingSession(_source, _options, _target, _status, catalog, _log);
-                        await session.RunAsync(conn, _slotName, preflight.ProtocolVersion, ct).ConfigureAwait(false);
+                        var session = new StreamingSession(_source, _options, _target, _status, started.Catalog, reloads, _position, _log);
+                        await session.RunAsync(conn, _slot.Name, preflight.ProtocolVersion, ct).ConfigureAwait(false);
                     }
                     catch (Exception e) when (IsRetryable(e, ct))
                     {
-                        if (e is PostgresException { SqlState: PostgresErrorCodes.UndefinedObject })
+                        if (NeedsFreshSnapshot(e) is { } reason)
                         {
-                            _log.LogWarning("slot {Slot} is gone ({Error}); starting over with a new snapshot", _slotName, Preflight.Describe(e));
-                            restartFromScratch = true;
-                        }
-                        else if (e is InvalidDataException)
-                        {
-                            _log.LogError(e, "could not decode the replication stream; starting over with a new snapshot");
+                            // Loud: the cache keeps serving what it has, consistent but old, until the new snapshot replaces it.
+                            _log.LogError("{Reason}; taking a fresh snapshot", reason);
+                            _status.CountResnapshot(reason);
                             restartFromScratch = true;
                         }
                         await FailedAsync("replication", e, backoff, ct).ConfigureAwait(false);
@@ -116,7 +126,7 @@ public sealed class ReplicationService
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             _status.Phase = ReplicationPhase.Stopped;
-            if (_options.DropSlotOnStop) await DropSlotOnStopAsync().ConfigureAwait(false);
+            if (_options.DropSlotOnStop && _slot.IsOwned) await DropSlotOnStopAsync().ConfigureAwait(false);
             throw;
         }
         catch (Exception e)
@@ -127,31 +137,58 @@ public sealed class ReplicationService
         }
     }
 
-    /// <summary>Slot with exported snapshot, introspection and copy inside it, CompleteSnapshot. Returns the still-open replication connection.</summary>
-    private async Task<(LogicalReplicationConnection, RelationCatalog)> StartUpAsync(PreflightResult preflight, CancellationToken ct)
+    /// <summary>Why the slot can no longer give the store what it lacks, or null when reconnecting is enough.</summary>
+    private string? NeedsFreshSnapshot(Exception e) => e switch
+    {
+        SlotMovedException moved => moved.Message,
+        PostgresException { SqlState: PostgresErrorCodes.UndefinedObject } => $"slot {_slot.Name} is gone ({Preflight.Describe(e)})",
+        // "can no longer get changes from replication slot": invalidated (max_slot_wal_keep_size, or removed WAL).
+        PostgresException { SqlState: PostgresErrorCodes.ObjectNotInPrerequisiteState } pg when pg.MessageText.Contains("replication slot") =>
+            $"slot {_slot.Name} was invalidated ({pg.MessageText})",
+        InvalidDataException => $"could not decode the replication stream ({e.Message})",
+        _ => null,
+    };
+
+    private sealed record StartedUp(LogicalReplicationConnection? Connection, RelationCatalog Catalog, IReadOnlyList<TableSchema> Held,
+        IReadOnlyDictionary<uint, PublishedRelation> Membership);
+
+    /// <summary>Slot with exported snapshot, introspection and copy inside it, CompleteSnapshot. Returns the still-open replication
+    /// connection (null when streaming resumes a kept slot on a new one).</summary>
+    private async Task<StartedUp> StartUpAsync(PreflightResult preflight, CancellationToken ct)
     {
         var conn = await OpenReplicationAsync(ct).ConfigureAwait(false);
         try
         {
             var existing = await FindSlotAsync(ct).ConfigureAwait(false);
+            // Sinks' checkpoints on this slot make it this instance's too (they were written while streaming from it).
+            bool owned = _slot.IsOwned || _options.KeepSlot;
+            if (existing is not null && !owned)
+                throw new ReplicationSetupException(existing.Value.ActivePid is { } user
+                    ? $"slot: {_slot.Name} is in use by another process (pid {user}); each pgrelay instance needs a slot of its own: omit --slot to get one"
+                    : $"slot: {_slot.Name} already exists and this instance did not create it; omit --slot to get a slot of this instance's own, or drop it (SELECT pg_drop_replication_slot('{_slot.Name}')) if nothing needs it");
             if (_options.KeepSlot && existing is { Confirmed: { } confirmed } && (_options.ResumeFrom is not { } floor || confirmed <= floor))
-                return (conn, await StartUpOnKeptSlotAsync(existing.Value.ActivePid, confirmed, preflight, ct).ConfigureAwait(false));
+            {
+                await conn.DisposeAsync().ConfigureAwait(false);
+                return await StartUpOnKeptSlotAsync(existing.Value.ActivePid, confirmed, preflight, ct).ConfigureAwait(false);
+            }
             if (_options.KeepSlot && existing is { Confirmed: { } beyond })
                 _log.LogWarning("slot {Slot} is confirmed at {Confirmed}, past the oldest checkpoint {Checkpoint}: consumers behind it start over",
-                    _slotName, beyond, _options.ResumeFrom);
+                    _slot.Name, beyond, _options.ResumeFrom);
             else if (_options.KeepSlot)
-                _log.LogWarning("slot {Slot} does not exist: consumers with checkpoints start over from a new snapshot", _slotName);
+                _log.LogWarning("slot {Slot} does not exist: consumers with checkpoints start over from a new snapshot", _slot.Name);
             if (existing is not null) await DropExistingSlotAsync(conn, existing.Value.ActivePid, ct).ConfigureAwait(false);
             // The exported snapshot lives only while this connection stays idle, so it is left alone until the copy is done.
-            var slot = await conn.CreatePgOutputReplicationSlot(_slotName, temporarySlot: false,
+            var slot = await conn.CreatePgOutputReplicationSlot(_slot.Name, temporarySlot: false,
                 slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: ct).ConfigureAwait(false);
+            _slot.Created();
             var consistentPoint = new Lsn((ulong)slot.ConsistentPoint);
             var snapshotName = slot.SnapshotName ?? throw new InvalidOperationException("the server exported no snapshot");
             _status.ConsistentPoint = consistentPoint;
             _status.ConfirmedLsn = consistentPoint;
-            _log.LogInformation("created slot {Slot} at {ConsistentPoint}, snapshot {Snapshot}", _slotName, consistentPoint, snapshotName);
+            _position.Reset(consistentPoint);
+            _log.LogInformation("created slot {Slot} at {ConsistentPoint}, snapshot {Snapshot}", _slot.Name, consistentPoint, snapshotName);
 
-            var schema = await IntrospectAsync(snapshotName, preflight, ct).ConfigureAwait(false);
+            var (schema, membership) = await IntrospectAsync(snapshotName, preflight, ct).ConfigureAwait(false);
             _status.Phase = ReplicationPhase.Snapshotting;
             _target.BeginSnapshot(schema.Publications);
             var copier = new SnapshotCopier(_source, _options, _target, _status, _log);
@@ -159,7 +196,8 @@ public sealed class ReplicationService
             _target.CompleteSnapshot(consistentPoint);
             _status.AppliedLsn = _target.AppliedLsn;
             _log.LogInformation("snapshot complete: {Rows} rows in {Tables} tables", _status.SnapshotRowsCopied, schema.Tables.Count);
-            return (conn, new RelationCatalog(schema.Tables.Select(t => t.Schema)));
+            var held = schema.Tables.Select(t => t.Schema).ToList();
+            return new StartedUp(conn, new RelationCatalog(held), held, membership);
         }
         catch
         {
@@ -174,7 +212,7 @@ public sealed class ReplicationService
     /// slot goes with its connection once the copy is done, and streaming then starts on the kept slot from C. The
     /// transactions committed in [C, P) are already in the snapshot: the target replays them for durable consumers.
     /// </summary>
-    private async Task<RelationCatalog> StartUpOnKeptSlotAsync(int? activePid, Lsn confirmed, PreflightResult preflight, CancellationToken ct)
+    private async Task<StartedUp> StartUpOnKeptSlotAsync(int? activePid, Lsn confirmed, PreflightResult preflight, CancellationToken ct)
     {
         if (activePid is { } pid) await TerminateAsync(pid, ct).ConfigureAwait(false);   // a previous run's walsender still holding it
         await using var temporary = await OpenReplicationAsync(ct).ConfigureAwait(false);
@@ -185,10 +223,11 @@ public sealed class ReplicationService
         var snapshotName = slot.SnapshotName ?? throw new InvalidOperationException("the server exported no snapshot");
         _status.ConsistentPoint = consistentPoint;
         _status.ConfirmedLsn = confirmed;   // never confirm past what the kept slot's consumers have
+        _position.Reset(confirmed);
         _log.LogInformation("keeping slot {Slot} confirmed at {Confirmed}; snapshot {Snapshot} from temporary slot at {ConsistentPoint}",
-            _slotName, confirmed, snapshotName, consistentPoint);
+            _slot.Name, confirmed, snapshotName, consistentPoint);
 
-        var schema = await IntrospectAsync(snapshotName, preflight, ct).ConfigureAwait(false);
+        var (schema, membership) = await IntrospectAsync(snapshotName, preflight, ct).ConfigureAwait(false);
         _status.Phase = ReplicationPhase.Snapshotting;
         _target.BeginSnapshot(schema.Publications, replayFrom: confirmed);
         var copier = new SnapshotCopier(_source, _options, _target, _status, _log);
@@ -196,12 +235,13 @@ public sealed class ReplicationService
         _target.CompleteSnapshot(consistentPoint);
         _status.AppliedLsn = _target.AppliedLsn;
         _log.LogInformation("snapshot complete: {Rows} rows in {Tables} tables", _status.SnapshotRowsCopied, schema.Tables.Count);
-        return new RelationCatalog(schema.Tables.Select(t => t.Schema));
+        var held = schema.Tables.Select(t => t.Schema).ToList();
+        return new StartedUp(null, new RelationCatalog(held), held, membership);
     }
 
     /// <summary>
-    /// A graceful stop drops the slot: the cache dies with the process, and a slot nobody reads would make the
-    /// server keep WAL forever. Bounded, and a failure is only logged (the next start drops a leftover slot anyway).
+    /// A graceful stop drops the slot this instance created: the cache dies with the process, and a slot nobody reads
+    /// would make the server keep WAL forever. Bounded, and a failure is only logged.
     /// </summary>
     private async Task DropSlotOnStopAsync()
     {
@@ -212,19 +252,51 @@ public sealed class ReplicationService
             // Our walsender may take a moment to let go of the slot after its connection closed.
             await using var drop = new NpgsqlCommand(
                 "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = @slot AND active_pid IS NULL", conn);
-            drop.Parameters.AddWithValue("slot", _slotName);
+            drop.Parameters.AddWithValue("slot", _slot.Name);
             await using var exists = new NpgsqlCommand("SELECT count(*) FROM pg_replication_slots WHERE slot_name = @slot", conn);
-            exists.Parameters.AddWithValue("slot", _slotName);
+            exists.Parameters.AddWithValue("slot", _slot.Name);
             while ((long)(await exists.ExecuteScalarAsync(bound.Token).ConfigureAwait(false))! > 0)
             {
                 await drop.ExecuteNonQueryAsync(bound.Token).ConfigureAwait(false);
                 await Task.Delay(50, bound.Token).ConfigureAwait(false);
             }
-            _log.LogInformation("dropped slot {Slot} on stop", _slotName);
+            _log.LogInformation("dropped slot {Slot} on stop", _slot.Name);
         }
         catch (Exception e) when (e is NpgsqlException or OperationCanceledException or System.Net.Sockets.SocketException)
         {
-            _log.LogWarning("could not drop slot {Slot} on stop ({Error}); the next start drops it", _slotName, e.Message);
+            _log.LogWarning("could not drop slot {Slot} on stop ({Error}); it keeps WAL on the server until it is dropped", _slot.Name, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// A pgrelay killed with -9 (or whose graceful drop failed) leaves its slot behind, inactive, holding WAL. This instance
+    /// never drops a slot it did not create — another instance may resume it from its state directory — so it says so,
+    /// with the bytes held. Returns whether the look succeeded.
+    /// </summary>
+    private async Task<bool> WarnAboutLeftoverSlotsAsync(CancellationToken ct)
+    {
+        try
+        {
+            await using var conn = await Preflight.OpenAsync(_source, ct).ConfigureAwait(false);
+            await using var cmd = new NpgsqlCommand($"""
+                SELECT slot_name, coalesce(database, ''), coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::int8
+                FROM pg_replication_slots
+                WHERE left(slot_name, {SlotNames.Prefix.Length}) = @prefix AND NOT active AND NOT temporary AND slot_name <> @mine
+                ORDER BY slot_name
+                """, conn);
+            cmd.Parameters.AddWithValue("prefix", SlotNames.Prefix);
+            cmd.Parameters.AddWithValue("mine", _slot.Name);
+            await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                _log.LogWarning(
+                    "inactive slot {Slot} (database {Database}) holds {Bytes} bytes of WAL on the server; this instance did not create it and leaves it alone: if no pgrelay will resume it, drop it with SELECT pg_drop_replication_slot('{Slot}')",
+                    reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(0));
+            return true;
+        }
+        catch (Exception e) when (e is NpgsqlException or SocketException or IOException or TimeoutException)
+        {
+            _log.LogDebug("could not look for leftover slots: {Error}", Preflight.Describe(e));
+            return false;
         }
     }
 
@@ -233,14 +305,14 @@ public sealed class ReplicationService
         await using var conn = await Preflight.OpenAsync(_source, ct).ConfigureAwait(false);
         await using var cmd = new NpgsqlCommand(
             "SELECT active_pid, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = @slot AND slot_type = 'logical' AND database = current_database()", conn);
-        cmd.Parameters.AddWithValue("slot", _slotName);
+        cmd.Parameters.AddWithValue("slot", _slot.Name);
         await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         if (!await reader.ReadAsync(ct).ConfigureAwait(false))
         {
             await reader.DisposeAsync().ConfigureAwait(false);
             // A slot of that name for another database (or a physical one) still blocks creation: report it as existing.
             await using var any = new NpgsqlCommand("SELECT active_pid FROM pg_replication_slots WHERE slot_name = @slot", conn);
-            any.Parameters.AddWithValue("slot", _slotName);
+            any.Parameters.AddWithValue("slot", _slot.Name);
             var found = await any.ExecuteScalarAsync(ct).ConfigureAwait(false);
             return found is null ? null : (found as int?, null);
         }
@@ -262,8 +334,9 @@ public sealed class ReplicationService
             await Task.Delay(50, ct).ConfigureAwait(false);
     }
 
-    /// <summary>Reads the publications as of the snapshot, so the schema matches the copied rows exactly.</summary>
-    private async Task<SourceSchema> IntrospectAsync(string snapshotName, PreflightResult preflight, CancellationToken ct)
+    /// <summary>Reads the publications as of the snapshot, so the schema matches the copied rows exactly (and membership, so that a
+    /// table removed and added again after the snapshot is noticed).</summary>
+    private async Task<(SourceSchema, Dictionary<uint, PublishedRelation>)> IntrospectAsync(string snapshotName, PreflightResult preflight, CancellationToken ct)
     {
         await using var conn = await Preflight.OpenAsync(_source, ct).ConfigureAwait(false);
         await using (var begin = new NpgsqlCommand(
@@ -271,15 +344,17 @@ public sealed class ReplicationService
             await begin.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         var schema = await new PublicationIntrospector(_log).LoadAsync(conn, preflight.ServerVersionNum, _options.Publications.ToList(), ct)
             .ConfigureAwait(false);
+        var membership = await PublicationMembership.ReadAsync(conn, preflight.ServerVersionNum, _options.Publications.ToList(), ct)
+            .ConfigureAwait(false);
         await using (var commit = new NpgsqlCommand("COMMIT", conn))
             await commit.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-        return schema;
+        return (schema, membership);
     }
 
     private async Task DropExistingSlotAsync(LogicalReplicationConnection replication, int? activePid, CancellationToken ct)
     {
         // The cache is in memory, so an old slot's position means nothing to us: start fresh.
-        _log.LogInformation("dropping existing slot {Slot} to start from a fresh snapshot", _slotName);
+        _log.LogInformation("dropping existing slot {Slot} to start from a fresh snapshot", _slot.Name);
         if (activePid is { } pid)
         {
             await using var conn = await Preflight.OpenAsync(_source, ct).ConfigureAwait(false);
@@ -287,7 +362,7 @@ public sealed class ReplicationService
             kill.Parameters.AddWithValue("pid", pid);
             await kill.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
-        await replication.DropReplicationSlot(_slotName, wait: true, cancellationToken: ct).ConfigureAwait(false);
+        await replication.DropReplicationSlot(_slot.Name, wait: true, cancellationToken: ct).ConfigureAwait(false);
     }
 
     private async Task<LogicalReplicationConnection> OpenReplicationAsync(CancellationToken ct)
@@ -326,6 +401,6 @@ public sealed class ReplicationService
             // The server being down (e.g. mid-restart) shows up as a setup failure to connect: retry that.
             return setup.InnerException is not null and not PostgresException { SqlState: "28P01" or "28000" or "3D000" };
         return e is NpgsqlException or IOException or SocketException or TimeoutException or InvalidDataException
-            or OperationCanceledException or InvalidOperationException;
+            or OperationCanceledException or InvalidOperationException or SlotMovedException;
     }
 }

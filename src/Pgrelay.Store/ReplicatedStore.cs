@@ -27,8 +27,11 @@ public sealed class ReplicatedStore : IReplicationTarget
     private readonly VersionMaintenance _maintenance;
     private readonly ChangeApplier _applier;
     private readonly SnapshotLoader _loader;
+    private readonly TableSwap _swap;
+    private readonly Dictionary<uint, ShadowLoad> _loads = [];   // tables being loaded beside the stream, by relation id
     private readonly DurableConsumers _consumers = new();
     private volatile bool _ready;
+    private volatile bool _resnapshotting;
     private long _changesApplied;
     private Lsn? _replayFrom;        // set between BeginSnapshot and CompleteSnapshot when streaming resumes below the snapshot
 
@@ -43,6 +46,7 @@ public sealed class ReplicatedStore : IReplicationTarget
         _maintenance = new VersionMaintenance(_pins, keys);
         _applier = new ChangeApplier(_catalog, keys, _maintenance);
         _loader = new SnapshotLoader(keys);
+        _swap = new TableSwap(_catalog, _visibility, keys, _applier);
     }
 
     /// <summary>Everything up to this LSN is visible; nothing after it is.</summary>
@@ -50,6 +54,10 @@ public sealed class ReplicatedStore : IReplicationTarget
 
     /// <summary>The initial snapshot has been loaded.</summary>
     public bool IsReady => _ready;
+
+    /// <summary>A fresh snapshot is loading aside while readers keep the previous consistent data (<see cref="IsReady"/>
+    /// stays true): the replaced tables go at once when it completes.</summary>
+    public bool IsResnapshotting => _resnapshotting;
 
     public IReadOnlyList<PublicationView> Publications => _catalog.Publications;
     public long ChangesApplied => Interlocked.Read(ref _changesApplied);
@@ -128,37 +136,58 @@ public sealed class ReplicatedStore : IReplicationTarget
     {
         lock (_write)
         {
-            _ready = false;
-            _catalog.Reset(publications);
+            // A store that serves data keeps serving it, unchanged and consistent, until the new snapshot replaces it.
+            bool keepServing = _ready;
+            _resnapshotting = keepServing;
+            _catalog.Reset(publications, keepServing);
+            foreach (var load in _loads.Values.ToList()) load.Abandon();
             _replayFrom = replayFrom;
             _router.Close();
             _maintenance.Clear();
-            _visibility.Publish(0);
+            if (!keepServing) _visibility.Publish(0);
         }
     }
 
     public void LoadSnapshotRows(TableSchema schema, IReadOnlyList<byte[]> rows)
     {
-        lock (_write) _loader.Load(_catalog.TableFor(schema), schema, rows);
+        lock (_write) _loader.Load(_catalog.SnapshotTable(schema), schema, rows);
     }
 
     /// <summary>Sizes the table for the rows the copy expects (pg_class.reltuples), capped so a stale estimate cannot cost much.</summary>
     public void ExpectSnapshotRows(TableSchema schema, long estimate)
     {
         if (estimate <= 0) return;
-        lock (_write) _catalog.TableFor(schema).Reserve((int)Math.Min(estimate + estimate / 8, 8_000_000));
+        lock (_write) _catalog.SnapshotTable(schema).Reserve((int)Math.Min(estimate + estimate / 8, 8_000_000));
     }
 
     public void CompleteSnapshot(Lsn consistentPoint)
     {
         lock (_write)
         {
-            foreach (var table in _catalog.HeldTables) table.StampSnapshot(consistentPoint.Value);
+            foreach (var table in _catalog.SnapshotTables) table.StampSnapshot(consistentPoint.Value);
+            // Visibility first: the tables served until now hold nothing above their old visible LSN, and the new ones
+            // are readable only once the consistent point is visible.
             _visibility.Publish(consistentPoint.Value);
+            _catalog.PublishReset();
+            _resnapshotting = false;
             Feed.Restart(consistentPoint, _replayFrom);
             if (_replayFrom is { } from) _router.Open(from.Value, consistentPoint.Value);
             _replayFrom = null;
             _ready = true;
+        }
+    }
+
+    // ---------------- writer: tables loaded beside the stream ----------------
+
+    public ITableLoad BeginTableLoad(TableSchema schema, IReadOnlyList<string> publications)
+    {
+        lock (_write)
+        {
+            if (_loads.TryGetValue(schema.RelationId, out var unfinished)) unfinished.Abandon();
+            var load = new ShadowLoad(_write, _visibility, schema, publications, _loader, _applier,
+                forget: l => { if (_loads.TryGetValue(l.Schema.RelationId, out var current) && current == l) _loads.Remove(l.Schema.RelationId); });
+            _loads[schema.RelationId] = load;
+            return load;
         }
     }
 
@@ -198,7 +227,11 @@ public sealed class ReplicatedStore : IReplicationTarget
         // a snapshot's consistent point) above the snapshot's own rows.
         ulong lsn = Math.Max(transaction.EndLsn.Value, transaction.CommitLsn.Value + 1);
         var applied = new List<AppliedChange>(Math.Max(transaction.Count, 1));
-        foreach (var change in transaction.Changes) _applier.Apply(change, lsn, applied);
+        foreach (var change in transaction.Changes)
+        {
+            if (change.Kind != ChangeKind.Load) _applier.Apply(change, lsn, applied);
+            else if (_loads.Remove(change.Table.RelationId, out var load) && !load.Abandoned) _swap.Swap(load, lsn, applied);
+        }
         _visibility.Publish(lsn);
         Interlocked.Add(ref _changesApplied, applied.Count);
         Feed.Append(new CommittedTransaction(transaction.Xid, transaction.CommitLsn, transaction.EndLsn, transaction.CommitTime, applied));
@@ -212,7 +245,8 @@ public sealed class ReplicatedStore : IReplicationTarget
     private void ReplayLocked(Transaction transaction)
     {
         var changes = new List<AppliedChange>(Math.Max(transaction.Count, 1));
-        foreach (var change in transaction.Changes) changes.Add(_applier.Describe(change));
+        foreach (var change in transaction.Changes)
+            if (_applier.TryDescribe(change, out var described)) changes.Add(described);
         _router.Replayed(transaction.EndLsn.Value);
         Feed.AppendReplay(new CommittedTransaction(transaction.Xid, transaction.CommitLsn, transaction.EndLsn, transaction.CommitTime,
             changes, Replayed: true));

@@ -44,4 +44,37 @@ public class HealthAndOverviewTests
         Assert.True(tables["geo.cities"].GetProperty("bytes").GetInt64() > 0);
         Assert.True(tables["geo.cities"].GetProperty("bytes_per_row").GetDouble() > 0);
     }
+
+    [Fact]
+    public async Task Status_shows_tables_loading_beside_the_stream_and_a_fresh_snapshot_over_served_data()
+    {
+        var store = ReadyStore(Row("Tulsa", "OK", "1"));
+        var status = new ReplicationStatus { Phase = ReplicationPhase.Snapshotting };
+        var reload = new TableReloadStatus("public.docs", "added to the publication", new Lsn(0x1000)) { Phase = "copying" };
+        reload.CountRows(42);
+        status.AddReload(reload);
+        status.CountResnapshot("slot pgrelay_x is confirmed at 0/2000, past what this instance holds (0/1000)");
+        store.BeginSnapshot([new PublicationSchema("pub", [Cities])]);
+        await using var server = await RelayServer.StartAsync(store, status);
+
+        using (var json = JsonDocument.Parse(await server.Client.GetStringAsync("/status")))
+        {
+            var root = json.RootElement;
+            Assert.True(root.GetProperty("ready").GetBoolean());
+            Assert.True(root.GetProperty("resnapshotting").GetBoolean());
+            Assert.Equal(1, root.GetProperty("replication").GetProperty("resnapshots").GetInt64());
+            Assert.Contains("past what this instance holds", root.GetProperty("replication").GetProperty("last_resnapshot_reason").GetString());
+            var loading = Assert.Single(root.GetProperty("reloads").EnumerateArray());
+            Assert.Equal("public.docs", loading.GetProperty("table").GetString());
+            Assert.Equal("added to the publication", loading.GetProperty("reason").GetString());
+            Assert.Equal("0/1000", loading.GetProperty("since_lsn").GetString());
+            Assert.Equal("copying", loading.GetProperty("phase").GetString());
+            Assert.Equal(42, loading.GetProperty("rows_copied").GetInt64());
+        }
+        var ready = await server.Client.GetAsync("/readyz");
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);   // the old data is complete and consistent: still served
+        using (var json = JsonDocument.Parse(await ready.Content.ReadAsStringAsync()))
+            Assert.Contains("fresh snapshot is loading", json.RootElement.GetProperty("note").GetString());
+        Assert.True(store.TryGetRow("pub.geo.cities.Tulsa/OK"u8, out _));
+    }
 }

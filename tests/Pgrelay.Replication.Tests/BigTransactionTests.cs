@@ -5,8 +5,14 @@ using Xunit;
 namespace Pgrelay.Replication.Tests;
 
 /// <summary>Transactions bigger than logical_decoding_work_mem (64kB here): streamed, buffered, spilled, rolled back.</summary>
-public sealed class BigTransactionTests(PostgresFixture pg) : IClassFixture<PostgresFixture>
+public abstract class BigTransactionTests(PostgresFixture pg)
 {
+    public sealed class PG14(Postgres14Fixture pg) : BigTransactionTests(pg), IClassFixture<Postgres14Fixture>;
+    public sealed class PG15(PostgresFixture pg) : BigTransactionTests(pg), IClassFixture<PostgresFixture>;
+    public sealed class PG16(Postgres16Fixture pg) : BigTransactionTests(pg), IClassFixture<Postgres16Fixture>;
+    public sealed class PG17(Postgres17Fixture pg) : BigTransactionTests(pg), IClassFixture<Postgres17Fixture>;
+    public sealed class PG18(Postgres18Fixture pg) : BigTransactionTests(pg), IClassFixture<Postgres18Fixture>;
+
     [Fact]
     public async Task A_million_row_transaction_streams_spills_and_applies_at_once()
     {
@@ -42,11 +48,9 @@ public sealed class BigTransactionTests(PostgresFixture pg) : IClassFixture<Post
         var target = new RecordingTarget();
         await using var run = ReplicationRun.Start(pg, db, target, o => o.SpillThresholdBytes = 256 * 1024);
         await run.WaitForStreamingAsync();
-        await pg.ExecuteAsync(db, """
-            BEGIN;
+        await Assertions.RollBackOnceStreamedAsync(pg, db, run.Service.SlotName, """
             INSERT INTO r SELECT g, repeat('x', 100) FROM generate_series(2, 50000) g;
             UPDATE r SET v = 'gone' WHERE id = 1;
-            ROLLBACK;
             """);
         await pg.ExecuteAsync(db, "INSERT INTO r VALUES (2, 'after')");
         await run.SyncAsync();
@@ -92,5 +96,5 @@ public sealed class BigTransactionTests(PostgresFixture pg) : IClassFixture<Post
     }
 
     private Task<long> StreamedTransactionsAsync(string db, ReplicationRun run) =>
-        pg.ScalarAsync<long>(db, $"SELECT stream_txns FROM pg_stat_replication_slots WHERE slot_name = '{run.Service.SlotName}'");
+        Assertions.StreamedTransactionsAsync(pg, db, run.Service.SlotName);
 }

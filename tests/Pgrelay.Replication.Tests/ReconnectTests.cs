@@ -4,8 +4,14 @@ using Xunit;
 
 namespace Pgrelay.Replication.Tests;
 
-public sealed class ReconnectTests(PostgresFixture pg) : IClassFixture<PostgresFixture>
+public abstract class ReconnectTests(PostgresFixture pg)
 {
+    public sealed class PG14(Postgres14Fixture pg) : ReconnectTests(pg), IClassFixture<Postgres14Fixture>;
+    public sealed class PG15(PostgresFixture pg) : ReconnectTests(pg), IClassFixture<PostgresFixture>;
+    public sealed class PG16(Postgres16Fixture pg) : ReconnectTests(pg), IClassFixture<Postgres16Fixture>;
+    public sealed class PG17(Postgres17Fixture pg) : ReconnectTests(pg), IClassFixture<Postgres17Fixture>;
+    public sealed class PG18(Postgres18Fixture pg) : ReconnectTests(pg), IClassFixture<Postgres18Fixture>;
+
     [Fact]
     public async Task Replication_resumes_after_a_postgres_restart_without_loss_or_duplicates()
     {

@@ -7,25 +7,29 @@ namespace Pgrelay.Replication.Tests;
 
 /// <summary>
 /// A small in-memory <see cref="IReplicationTarget"/> for tests: materialises rows as strings per table,
-/// following the contract (replays at or below AppliedLsn ignored, unchanged TOAST values kept, relation
-/// changes remap rows by name, or by position and type for a rename).
+/// following the contract (replays at or below AppliedLsn ignored, unchanged TOAST values kept, changes of tables not
+/// held ignored, a relation change that moves columns freezes the table until a load replaces it).
 /// </summary>
 public sealed class RecordingTarget : IReplicationTarget
 {
     private readonly object _lock = new();
     private readonly Dictionary<uint, TableData> _tables = new();
+    private readonly Dictionary<uint, Load> _loads = new();
     private long _applied;
 
     public sealed class TableData(TableSchema schema)
     {
         public TableSchema Schema { get; set; } = schema;
         public Dictionary<string, string?[]> Rows { get; } = new();
+        public bool Frozen { get; set; }
     }
 
     public sealed record AppliedTransaction(uint Xid, Lsn CommitLsn, int Count, IReadOnlyList<ChangeKind> Kinds);
 
     public List<AppliedTransaction> Transactions { get; } = new();
     public int SnapshotsBegun { get; private set; }
+    /// <summary>Tables loaded beside the stream, in the order they replaced what was held.</summary>
+    public List<string> Loaded { get; } = new();
 
     public Lsn AppliedLsn => new((ulong)Interlocked.Read(ref _applied));
     public Lsn SafeToConfirmLsn { get; private set; }
@@ -36,6 +40,7 @@ public sealed class RecordingTarget : IReplicationTarget
         {
             SnapshotsBegun++;
             _tables.Clear();
+            _loads.Clear();
             foreach (var t in publications.SelectMany(p => p.Tables)) _tables[t.RelationId] = new TableData(t);
             Interlocked.Exchange(ref _applied, 0);
         }
@@ -43,15 +48,16 @@ public sealed class RecordingTarget : IReplicationTarget
 
     public void LoadSnapshotRows(TableSchema table, IReadOnlyList<byte[]> rows)
     {
-        lock (_lock)
+        lock (_lock) AddRows(_tables[table.RelationId], table, rows);
+    }
+
+    private static void AddRows(TableData data, TableSchema table, IReadOnlyList<byte[]> rows)
+    {
+        foreach (var row in rows)
         {
-            var data = _tables[table.RelationId];
-            foreach (var row in rows)
-            {
-                var values = Values(new RowView(row), table, null);
-                var key = CacheKey.RowKeyString(new RowView(row), table);
-                if (!data.Rows.TryAdd(key, values)) throw new InvalidOperationException($"snapshot copied {table}.{key} twice");
-            }
+            var values = Values(new RowView(row), table, null);
+            var key = CacheKey.RowKeyString(new RowView(row), table);
+            if (!data.Rows.TryAdd(key, values)) throw new InvalidOperationException($"snapshot copied {table}.{key} twice");
         }
     }
 
@@ -59,6 +65,34 @@ public sealed class RecordingTarget : IReplicationTarget
     {
         Interlocked.Exchange(ref _applied, (long)consistentPoint.Value);
         SafeToConfirmLsn = consistentPoint;
+    }
+
+    public ITableLoad BeginTableLoad(TableSchema schema, IReadOnlyList<string> publications)
+    {
+        lock (_lock) return _loads[schema.RelationId] = new Load(this, schema);
+    }
+
+    private sealed class Load(RecordingTarget owner, TableSchema schema) : ITableLoad
+    {
+        public TableSchema Schema { get; } = schema;
+        public TableData Shadow { get; } = new(schema);
+
+        public void LoadSnapshotRows(TableSchema table, IReadOnlyList<byte[]> rows)
+        {
+            lock (owner._lock) AddRows(Shadow, table, rows);
+        }
+
+        public void ApplyTail(Transaction transaction)
+        {
+            lock (owner._lock)
+                foreach (var change in transaction.Changes) ApplyTo(Shadow, change);
+        }
+
+        public void Abandon()
+        {
+            lock (owner._lock)
+                if (owner._loads.TryGetValue(Schema.RelationId, out var current) && current == this) owner._loads.Remove(Schema.RelationId);
+        }
     }
 
     public TransactionRoute Route(Lsn commitLsn) => commitLsn >= AppliedLsn ? TransactionRoute.Apply : TransactionRoute.Skip;
@@ -86,6 +120,11 @@ public sealed class RecordingTarget : IReplicationTarget
         lock (_lock) return _tables.Values.Single(t => t.Schema.TableName == name);
     }
 
+    public bool Holds(string name)
+    {
+        lock (_lock) return _tables.Values.Any(t => t.Schema.TableName == name);
+    }
+
     /// <summary>A copy of a table's rows, safe to read while replication goes on.</summary>
     public (TableSchema Schema, Dictionary<string, string?[]> Rows) Snapshot(string name)
     {
@@ -99,8 +138,33 @@ public sealed class RecordingTarget : IReplicationTarget
     private void ApplyChange(RowChange change)
     {
         var schema = change.Table;
-        if (!_tables.TryGetValue(schema.RelationId, out var data))
-            _tables[schema.RelationId] = data = new TableData(schema);
+        if (change.Kind == ChangeKind.Load)
+        {
+            if (_loads.Remove(schema.RelationId, out var load))
+            {
+                _tables[schema.RelationId] = load.Shadow;
+                Loaded.Add(schema.TableName);
+            }
+            return;
+        }
+        if (!_tables.TryGetValue(schema.RelationId, out var data)) return;   // not held: a load brings it
+        if (change.Kind == ChangeKind.Unpublish)
+        {
+            _tables.Remove(schema.RelationId);
+            return;
+        }
+        if (data.Frozen) return;
+        if (change.Kind == ChangeKind.Relation && !data.Schema.IsRowCompatibleWith(schema))
+        {
+            data.Frozen = true;
+            return;
+        }
+        ApplyTo(data, change);
+    }
+
+    private static void ApplyTo(TableData data, RowChange change)
+    {
+        var schema = change.Table;
         switch (change.Kind)
         {
             case ChangeKind.Insert:
@@ -121,32 +185,8 @@ public sealed class RecordingTarget : IReplicationTarget
                 data.Rows.Clear();
                 break;
             case ChangeKind.Relation:
-                Remap(data, schema, change.NewRow);
+                data.Schema = schema;
                 break;
-        }
-    }
-
-    private static void Remap(TableData data, TableSchema to, byte[]? defaults)
-    {
-        var from = data.Schema;
-        var map = new int[to.Columns.Count];
-        for (int i = 0; i < map.Length; i++)
-        {
-            map[i] = from.ColumnIndex(to.Columns[i].Name);
-            // A rename keeps position and type.
-            if (map[i] < 0 && i < from.Columns.Count && from.Columns[i].TypeOid == to.Columns[i].TypeOid &&
-                to.ColumnIndex(from.Columns[i].Name) < 0)
-                map[i] = i;
-        }
-        var defaultValues = defaults is null ? null : Values(new RowView(defaults), to, null);
-        var rows = data.Rows.Values.ToList();
-        data.Rows.Clear();
-        data.Schema = to;
-        foreach (var old in rows)
-        {
-            var values = new string?[map.Length];
-            for (int i = 0; i < map.Length; i++) values[i] = map[i] >= 0 ? old[map[i]] : defaultValues?[i];
-            data.Rows[string.Join('/', to.KeyColumns.Select(k => values[k]))] = values;
         }
     }
 

@@ -4,8 +4,14 @@ using Xunit;
 
 namespace Pgrelay.Replication.Tests;
 
-public sealed class SnapshotAndStreamTests(PostgresFixture pg) : IClassFixture<PostgresFixture>
+public abstract class SnapshotAndStreamTests(PostgresFixture pg)
 {
+    public sealed class PG14(Postgres14Fixture pg) : SnapshotAndStreamTests(pg), IClassFixture<Postgres14Fixture>;
+    public sealed class PG15(PostgresFixture pg) : SnapshotAndStreamTests(pg), IClassFixture<PostgresFixture>;
+    public sealed class PG16(Postgres16Fixture pg) : SnapshotAndStreamTests(pg), IClassFixture<Postgres16Fixture>;
+    public sealed class PG17(Postgres17Fixture pg) : SnapshotAndStreamTests(pg), IClassFixture<Postgres17Fixture>;
+    public sealed class PG18(Postgres18Fixture pg) : SnapshotAndStreamTests(pg), IClassFixture<Postgres18Fixture>;
+
     [Fact]
     public async Task Snapshot_then_stream_has_no_gap_and_no_duplicate_under_concurrent_writes()
     {
@@ -88,7 +94,7 @@ public sealed class SnapshotAndStreamTests(PostgresFixture pg) : IClassFixture<P
         await using var run = ReplicationRun.Start(pg, db, target);
         await run.WaitForStreamingAsync();
         await pg.ExecuteAsync(db, "ALTER TABLE towns ADD COLUMN mayor text; INSERT INTO towns VALUES ('OR', 175000, 'Salem', 'x')");
-        await run.SyncAsync();
+        await run.SettleAsync();
         var (schema, rows) = target.Snapshot("towns");
         Assert.Equal(["name", "state"], schema.KeyColumns.Select(k => schema.Columns[k].Name));
         Assert.Equal(["Salem/OR", "Tulsa/OK"], rows.Keys.Order());

@@ -8,8 +8,14 @@ using Xunit;
 namespace Pgrelay.Replication.Tests;
 
 /// <summary>The real store, fed by real replication, equals the database after a random workload.</summary>
-public sealed class StoreConsistencyTests(PostgresFixture pg) : IClassFixture<PostgresFixture>
+public abstract class StoreConsistencyTests(PostgresFixture pg)
 {
+    public sealed class PG14(Postgres14Fixture pg) : StoreConsistencyTests(pg), IClassFixture<Postgres14Fixture>;
+    public sealed class PG15(PostgresFixture pg) : StoreConsistencyTests(pg), IClassFixture<PostgresFixture>;
+    public sealed class PG16(Postgres16Fixture pg) : StoreConsistencyTests(pg), IClassFixture<Postgres16Fixture>;
+    public sealed class PG17(Postgres17Fixture pg) : StoreConsistencyTests(pg), IClassFixture<Postgres17Fixture>;
+    public sealed class PG18(Postgres18Fixture pg) : StoreConsistencyTests(pg), IClassFixture<Postgres18Fixture>;
+
     [Fact]
     public async Task Cache_equals_database_after_a_random_workload()
     {
@@ -56,7 +62,7 @@ public sealed class StoreConsistencyTests(PostgresFixture pg) : IClassFixture<Po
             sql.Append(random.Next(10) == 0 ? "ROLLBACK;" : "COMMIT;");
             await Exec(conn, sql.ToString());
         }
-        await run.SyncAsync();
+        await run.SettleAsync();
 
         foreach (var table in store.Tables)
         {

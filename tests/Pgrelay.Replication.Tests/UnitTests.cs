@@ -3,6 +3,7 @@ using Pgrelay.Core.Changes;
 using Pgrelay.Core.Model;
 using Pgrelay.Core.Rows;
 using Pgrelay.Replication.Connection;
+using Pgrelay.Replication.Slots;
 using Pgrelay.Replication.Snapshot;
 using Pgrelay.Replication.Streaming;
 using Xunit;
@@ -81,19 +82,36 @@ public sealed class SourceOptionsTests
     }
 
     [Fact]
-    public void Default_slot_names_are_valid()
+    public void Default_slot_names_are_valid_and_unique_per_instance()
     {
-        Assert.Equal("pgrelay_my_shop", SlotNames.DefaultFor("My-Shop"));
-        Assert.True(SlotNames.IsValid(SlotNames.DefaultFor(new string('x', 100))));
+        var name = SlotNames.NewFor("My-Shop");
+        Assert.Matches("^pgrelay_my_shop_[0-9a-f]{8}$", name);
+        Assert.NotEqual(name, SlotNames.NewFor("My-Shop"));
+        Assert.True(SlotNames.IsValid(SlotNames.NewFor(new string('x', 100))));
     }
 
-    [Theory]
-    [InlineData("{42}", "42")]
-    [InlineData("{\"a b\"}", "a b")]
-    [InlineData("{\"q\\\"x\"}", "q\"x")]
-    [InlineData("{NULL}", null)]
-    public void Missing_values_come_out_of_their_array_literal(string literal, string? expected) =>
-        Assert.Equal(expected, MissingValueLookup.SingleElement(literal));
+    [Fact]
+    public void A_state_directory_keeps_the_instance_slot_and_what_it_created()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "pgrelay-slot-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var first = InstanceSlot.Resolve(null, "shop", dir);
+            Assert.True(first.IsOwned);   // a generated name is this instance's before the slot exists
+            Assert.Equal(first.Name, InstanceSlot.Resolve(null, "shop", dir).Name);
+
+            var named = InstanceSlot.Resolve("shared", "shop", dir);
+            Assert.False(named.IsOwned);
+            named.Created();
+            Assert.True(InstanceSlot.Resolve("shared", "shop", dir).IsOwned);
+            Assert.False(InstanceSlot.Resolve("other", "shop", dir).IsOwned);
+            Assert.False(InstanceSlot.Resolve("shared", "shop", null).IsOwned);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
 
 public sealed class TransactionBufferTests
@@ -137,5 +155,80 @@ public sealed class TransactionBufferTests
         for (int i = 0; i < 1000; i++) buffer.Add(Insert(i));
         Assert.True(buffer.Spilled);
         Assert.Equal(Enumerable.Range(0, 1000), Ids(buffer));
+    }
+}
+
+public sealed class StallWatchdogTests
+{
+    private static readonly DateTime T0 = new(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public void A_quiet_decoder_with_an_old_undecoded_heartbeat_is_suspected()
+    {
+        var watchdog = new StallWatchdog(Timeout);
+        watchdog.OnBeat(new Lsn(500), T0, decoded: new Lsn(100));
+        watchdog.OnBeat(new Lsn(600), T0.AddSeconds(10), decoded: new Lsn(100)); // the oldest undecoded beat is the evidence
+        watchdog.Waiting(T0);
+        Assert.Null(watchdog.Suspect(T0.AddSeconds(29), new Lsn(100)));
+        Assert.Equal(new Lsn(500), watchdog.Suspect(T0.AddSeconds(31), new Lsn(100)));
+        Assert.True(StallWatchdog.Stalled(new Lsn(500), serverSent: new Lsn(700)));
+        Assert.False(StallWatchdog.Stalled(new Lsn(500), serverSent: new Lsn(400))); // the server is still busy before it
+    }
+
+    [Fact]
+    public void A_decoder_busy_with_a_message_or_past_the_heartbeat_is_not_suspected()
+    {
+        var watchdog = new StallWatchdog(Timeout);
+        watchdog.OnBeat(new Lsn(500), T0, decoded: new Lsn(100));
+        watchdog.Waiting(T0);
+        watchdog.Received(); // applying a big transaction: not waiting on the server
+        Assert.Null(watchdog.Suspect(T0.AddMinutes(5), new Lsn(100)));
+        watchdog.Waiting(T0.AddMinutes(5));
+        Assert.Null(watchdog.Suspect(T0.AddMinutes(10), new Lsn(500))); // the heartbeat was decoded: just idle
+        watchdog.OnBeat(new Lsn(900), T0.AddMinutes(10), decoded: new Lsn(500));
+        Assert.Null(watchdog.Suspect(T0.AddMinutes(10).AddSeconds(5), new Lsn(500)));
+        Assert.Equal(new Lsn(900), watchdog.Suspect(T0.AddMinutes(11), new Lsn(500)));
+    }
+}
+
+public sealed class ReloadTailTests
+{
+    private static readonly TableSchema T = new(1, "public", "t", [new ColumnSchema("id", PgTypes.Int4, -1, true)], ReplicaIdentity.Default);
+
+    private static RowChange Insert(int id) => new(ChangeKind.Insert, T, RowBuilder.FromText(id.ToString()));
+
+    [Theory]
+    [InlineData(1L << 30)]   // in memory
+    [InlineData(0L)]         // every change spilled
+    public void Keeps_committed_transactions_in_order_drops_what_never_committed_and_reads_twice(long spillThreshold)
+    {
+        using var tail = new Reloads.ReloadTail(spillThreshold, Path.GetTempPath());
+        tail.Add(Insert(1));
+        tail.Add(Insert(2));
+        tail.Commit(10, new Lsn(0x100), new Lsn(0x108), DateTimeOffset.UnixEpoch);
+        tail.Add(Insert(3));
+        tail.DropPending();   // its apply failed; the transaction comes again
+        tail.Commit(11, new Lsn(0x200), new Lsn(0x208), DateTimeOffset.UnixEpoch);   // nothing of it touched the table
+        tail.Add(Insert(3));
+        tail.Commit(12, new Lsn(0x300), new Lsn(0x308), DateTimeOffset.UnixEpoch);
+
+        static List<string> Ids(Reloads.ReloadTail t) =>
+            t.Read().Select(x => $"{x.Transaction.Xid}:" + string.Join(",", x.Changes.Select(c => Encoding.UTF8.GetString(new RowView(c.NewRow!).Value(0))))).ToList();
+        Assert.Equal(["10:1,2", "12:3"], Ids(tail));
+        tail.Add(Insert(4));   // grows after a read
+        tail.Commit(13, new Lsn(0x400), new Lsn(0x408), DateTimeOffset.UnixEpoch);
+        Assert.Equal(["10:1,2", "12:3", "13:4"], Ids(tail));
+    }
+
+    [Fact]
+    public void Keeps_copies_of_the_rows_the_store_will_stamp()
+    {
+        using var tail = new Reloads.ReloadTail(1L << 30, Path.GetTempPath());
+        var change = Insert(7);
+        tail.Add(change);
+        tail.Commit(1, new Lsn(0x100), new Lsn(0x108), DateTimeOffset.UnixEpoch);
+        RowFormat.WriteLsn(change.NewRow!, 0xdead);
+        Assert.Equal(0UL, RowFormat.ReadLsn(tail.Read().Single().Changes.Single().NewRow!));
     }
 }

@@ -3,8 +3,14 @@ using Pgrelay.Testing;
 namespace Pgrelay.Sinks.Tests;
 
 /// <summary>At-least-once across a crash: pgrelay is killed with SIGKILL in the middle of a load and started again.</summary>
-public sealed class CrashTests(PostgresFixture pg) : IClassFixture<PostgresFixture>, IDisposable
+public abstract class CrashTests(PostgresFixture pg) : IDisposable
 {
+    public sealed class PG14(Postgres14Fixture pg) : CrashTests(pg), IClassFixture<Postgres14Fixture>;
+    public sealed class PG15(PostgresFixture pg) : CrashTests(pg), IClassFixture<PostgresFixture>;
+    public sealed class PG16(Postgres16Fixture pg) : CrashTests(pg), IClassFixture<Postgres16Fixture>;
+    public sealed class PG17(Postgres17Fixture pg) : CrashTests(pg), IClassFixture<Postgres17Fixture>;
+    public sealed class PG18(Postgres18Fixture pg) : CrashTests(pg), IClassFixture<Postgres18Fixture>;
+
     private readonly string _state = Directory.CreateTempSubdirectory("pgrelay-crash-state").FullName;
 
     [Fact]

@@ -2,8 +2,14 @@ using Pgrelay.Sinks.Configuration;
 
 namespace Pgrelay.Sinks.Tests;
 
-public sealed class PostgresSinkTests(PostgresFixture pg) : IClassFixture<PostgresFixture>, IDisposable
+public abstract class PostgresSinkTests(PostgresFixture pg) : IDisposable
 {
+    public sealed class PG14(Postgres14Fixture pg) : PostgresSinkTests(pg), IClassFixture<Postgres14Fixture>;
+    public sealed class PG15(PostgresFixture pg) : PostgresSinkTests(pg), IClassFixture<PostgresFixture>;
+    public sealed class PG16(Postgres16Fixture pg) : PostgresSinkTests(pg), IClassFixture<Postgres16Fixture>;
+    public sealed class PG17(Postgres17Fixture pg) : PostgresSinkTests(pg), IClassFixture<Postgres17Fixture>;
+    public sealed class PG18(Postgres18Fixture pg) : PostgresSinkTests(pg), IClassFixture<Postgres18Fixture>;
+
     private readonly string _state = Directory.CreateTempSubdirectory("pgrelay-sink-state").FullName;
 
     private const string Schema = """

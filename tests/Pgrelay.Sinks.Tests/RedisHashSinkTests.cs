@@ -11,7 +11,7 @@ namespace Pgrelay.Sinks.Tests;
 /// What the Redis sink tests share: one published schema, a state directory for checkpoints, a rig started from a
 /// config file naming one sink (and rules).
 /// </summary>
-public abstract class RedisSinkTests(PostgresFixture pg) : IClassFixture<PostgresFixture>, IDisposable
+public abstract class RedisSinkTests(PostgresFixture pg) : IDisposable
 {
     private readonly string _state = Directory.CreateTempSubdirectory("pgrelay-redis-sink-state").FullName;
 
@@ -48,8 +48,14 @@ public abstract class RedisSinkTests(PostgresFixture pg) : IClassFixture<Postgre
 /// must hold exactly the hashes pgrelay serves itself, <c>pub.table.key</c> with a field per non-NULL column in
 /// PostgreSQL's text output, compared with the source table through SQL.
 /// </summary>
-public sealed class RedisHashSinkTests(PostgresFixture pg) : RedisSinkTests(pg)
+public abstract class RedisHashSinkTests(PostgresFixture pg) : RedisSinkTests(pg)
 {
+    public sealed class PG14(Postgres14Fixture pg) : RedisHashSinkTests(pg), IClassFixture<Postgres14Fixture>;
+    public sealed class PG15(PostgresFixture pg) : RedisHashSinkTests(pg), IClassFixture<PostgresFixture>;
+    public sealed class PG16(Postgres16Fixture pg) : RedisHashSinkTests(pg), IClassFixture<Postgres16Fixture>;
+    public sealed class PG17(Postgres17Fixture pg) : RedisHashSinkTests(pg), IClassFixture<Postgres17Fixture>;
+    public sealed class PG18(Postgres18Fixture pg) : RedisHashSinkTests(pg), IClassFixture<Postgres18Fixture>;
+
     private const string SeedRows = """
         INSERT INTO items SELECT i, CASE WHEN i % 5 = 0 THEN NULL ELSE 'item ' || i END, i, i * 1.25, ARRAY['a', 'b c'], jsonb_build_object('i', i),
                                  i % 2 = 0, CASE WHEN i % 3 = 0 THEN NULL ELSE '2026-01-01 10:00:00+00'::timestamptz + i * interval '1 minute' END

@@ -6,8 +6,14 @@ using StackExchange.Redis;
 namespace Pgrelay.Sinks.Tests;
 
 /// <summary>The redis-stream sink against a real PostgreSQL source and a real redis-server.</summary>
-public sealed class RedisStreamSinkTests(PostgresFixture pg) : RedisSinkTests(pg)
+public abstract class RedisStreamSinkTests(PostgresFixture pg) : RedisSinkTests(pg)
 {
+    public sealed class PG14(Postgres14Fixture pg) : RedisStreamSinkTests(pg), IClassFixture<Postgres14Fixture>;
+    public sealed class PG15(PostgresFixture pg) : RedisStreamSinkTests(pg), IClassFixture<PostgresFixture>;
+    public sealed class PG16(Postgres16Fixture pg) : RedisStreamSinkTests(pg), IClassFixture<Postgres16Fixture>;
+    public sealed class PG17(Postgres17Fixture pg) : RedisStreamSinkTests(pg), IClassFixture<Postgres17Fixture>;
+    public sealed class PG18(Postgres18Fixture pg) : RedisStreamSinkTests(pg), IClassFixture<Postgres18Fixture>;
+
     /// <summary>One stream entry: its fields, and the event document parsed.</summary>
     private sealed record Entry(RedisValue EntryId, string Id, string Op, string Table, string Key, string Json)
     {

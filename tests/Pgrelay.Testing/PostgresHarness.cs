@@ -6,13 +6,16 @@ using Pgrelay.Replication.Local;
 namespace Pgrelay.Testing;
 
 /// <summary>
-/// A private PostgreSQL 15 cluster for a test class, plus helpers to run SQL. Test projects wrap it in an
-/// xunit fixture (this project stays free of xunit). Each test should use its own database
-/// (<see cref="NewDatabaseAsync"/>) so slots and publications never collide.
+/// A private PostgreSQL cluster of one major version (<see cref="PostgresServers"/>; 15 unless asked otherwise) for a
+/// test class, plus helpers to run SQL. Test projects wrap it in an xunit fixture (this project stays free of xunit).
+/// Each test should use its own database (<see cref="NewDatabaseAsync"/>) so slots and publications never collide.
 /// </summary>
-public class PostgresHarness : IAsyncDisposable
+public class PostgresHarness(int? version = null) : IAsyncDisposable
 {
     private int _databases;
+
+    /// <summary>The PostgreSQL major version this harness runs (14–18).</summary>
+    public int Version { get; } = version ?? PostgresServers.Default;
 
     public PrivatePostgresCluster Cluster { get; private set; } = null!;
 
@@ -25,7 +28,12 @@ public class PostgresHarness : IAsyncDisposable
 
     public async Task StartAsync()
     {
+        Options.BinDirectory = await PostgresServers.BinDirectoryAsync(Version);
         Cluster = await PrivatePostgresCluster.StartAsync(Options);
+        // The binaries found must be the version asked for; a test that says "on 17" must have run on 17.
+        var running = int.Parse(await ScalarAsync<string>("postgres", "SHOW server_version_num")) / 10000;
+        if (running != Version)
+            throw new InvalidOperationException($"asked for PostgreSQL {Version}, but {Options.BinDirectory} runs {running}");
     }
 
     /// <summary>Creates a fresh database and returns its name.</summary>

@@ -61,6 +61,17 @@ public sealed class ReplicationRun : IAsyncDisposable
         await WaitAsync(() => Target.AppliedLsn >= lsn, $"the target to apply {lsn}");
     }
 
+    /// <summary>
+    /// Waits until everything committed before this call is applied and no table is being loaded beside the stream (a
+    /// table added to the publication, or reshaped by DDL, is served once its load replaced it).
+    /// </summary>
+    public async Task SettleAsync()
+    {
+        await SyncAsync();
+        await WaitAsync(() => Status.Reloads.Count == 0, "tables loading beside the stream to be loaded");
+        await SyncAsync();
+    }
+
     public async Task WaitAsync(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow + DefaultTimeout;

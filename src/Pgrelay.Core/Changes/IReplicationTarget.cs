@@ -6,7 +6,7 @@ namespace Pgrelay.Core.Changes;
 /// Where replication delivers what it reads. The seam between the room that talks to PostgreSQL and the
 /// rooms that hold or forward data: replication never knows who reads.
 /// </summary>
-public interface IReplicationTarget
+public interface IReplicationTarget : ISnapshotRowSink
 {
     /// <summary>
     /// Forget everything and prepare for a fresh snapshot of these publications. <paramref name="replayFrom"/>: streaming
@@ -14,12 +14,6 @@ public interface IReplicationTarget
     /// snapshot are already in the data but are <see cref="TransactionRoute.Replay"/>ed for durable consumers that are behind.
     /// </summary>
     void BeginSnapshot(IReadOnlyList<PublicationSchema> publications, Lsn? replayFrom = null);
-
-    /// <summary>Rows copied inside the exported snapshot. Called concurrently by parallel copiers; rows of a batch belong to one table.</summary>
-    void LoadSnapshotRows(TableSchema table, IReadOnlyList<byte[]> rows);
-
-    /// <summary>A hint before a table's copy starts: about how many rows it holds (may be wrong, or 0 when unknown).</summary>
-    void ExpectSnapshotRows(TableSchema table, long estimate) { }
 
     /// <summary>
     /// The copy is complete. A slot created at consistent point P exports a snapshot holding every transaction whose commit
@@ -36,7 +30,11 @@ public interface IReplicationTarget
     TransactionRoute Route(Lsn commitLsn);
 
     /// <summary>Takes one committed transaction, in commit order, from one thread, and does what <see cref="Route"/>
-    /// says: applies it atomically, replays it to durable consumers, or ignores it.</summary>
+    /// says: applies it atomically, replays it to durable consumers, or ignores it.
+    /// <para>Changes of tables the target does not hold (not yet loaded) are ignored. A <see cref="ChangeKind.Relation"/>
+    /// change whose rows are not <see cref="TableSchema.IsRowCompatibleWith">row-compatible</see> with the held schema
+    /// freezes the table: the target keeps serving it as it was and ignores its changes until a
+    /// <see cref="ChangeKind.Load"/> replaces it (the stream cannot tell what the old rows look like now).</para></summary>
     void Apply(Transaction transaction);
 
     /// <summary>
@@ -45,6 +43,14 @@ public interface IReplicationTarget
     /// transaction's commit is at or above it.
     /// </summary>
     Lsn AppliedLsn { get; }
+
+    /// <summary>
+    /// Starts loading one table beside the stream into a copy nobody reads (a table added to a publication, or one whose
+    /// rows the stream cannot tell after an ALTER TABLE). It becomes the table, under <paramref name="publications"/>, when a
+    /// transaction carrying a <see cref="ChangeKind.Load"/> change for it is applied; until then the target keeps serving
+    /// what it held (nothing, for a table it did not hold). One load per table: a new one replaces an unfinished one.
+    /// </summary>
+    ITableLoad BeginTableLoad(TableSchema schema, IReadOnlyList<string> publications);
 
     /// <summary>The highest end LSN every durable consumer has acknowledged; the slot is confirmed up to here.</summary>
     Lsn SafeToConfirmLsn { get; }

@@ -87,5 +87,26 @@ public sealed class TableSchema
         return -1;
     }
 
+    /// <summary>Same columns in the same order: names, type OIDs and type modifiers. A row encoded for one decodes, value for
+    /// value, as a row of the other.</summary>
+    public bool HasSameColumns(TableSchema other)
+    {
+        if (Columns.Count != other.Columns.Count) return false;
+        for (int i = 0; i < Columns.Count; i++)
+        {
+            ColumnSchema a = Columns[i], b = other.Columns[i];
+            if (a.Name != b.Name || a.TypeOid != b.TypeOid || a.TypeModifier != b.TypeModifier) return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Rows of one are rows of the other under the same keys: <see cref="HasSameColumns">same columns</see> and the same key
+    /// columns in the same order. A change of schema that keeps this (a replica identity change that keeps the key) leaves
+    /// the held rows valid; anything else (columns added, dropped, renamed, retyped) needs the table's rows read again.
+    /// </summary>
+    public bool IsRowCompatibleWith(TableSchema other) =>
+        HasSameColumns(other) && HasPrimaryKey == other.HasPrimaryKey && KeyColumns.AsSpan().SequenceEqual(other.KeyColumns);
+
     public override string ToString() => $"{SchemaName}.{TableName}";
 }

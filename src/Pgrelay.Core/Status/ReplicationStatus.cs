@@ -78,6 +78,34 @@ public sealed class ReplicationStatus
         Interlocked.Exchange(ref _snapshotRowsCopied, 0);
     }
 
+    private TableReloadStatus[] _reloads = [];
+    private long _resnapshots;
+    private string? _lastResnapshotReason;
+
+    /// <summary>Tables being loaded beside the stream right now.</summary>
+    public IReadOnlyList<TableReloadStatus> Reloads => Volatile.Read(ref _reloads);
+
+    public void AddReload(TableReloadStatus reload)
+    {
+        lock (this) Volatile.Write(ref _reloads, [.. _reloads, reload]);
+    }
+
+    public void RemoveReload(TableReloadStatus reload)
+    {
+        lock (this) Volatile.Write(ref _reloads, _reloads.Where(r => !ReferenceEquals(r, reload)).ToArray());
+    }
+
+    /// <summary>Fresh snapshots taken after the first one because the slot could not give what the store lacked
+    /// (moved past it by someone else, dropped, invalidated) or the stream could not be decoded.</summary>
+    public long Resnapshots => Interlocked.Read(ref _resnapshots);
+    public string? LastResnapshotReason => Volatile.Read(ref _lastResnapshotReason);
+
+    public void CountResnapshot(string reason)
+    {
+        Volatile.Write(ref _lastResnapshotReason, reason);
+        Interlocked.Increment(ref _resnapshots);
+    }
+
     /// <summary>Bytes of WAL the server has that we have not applied.</summary>
     public ulong LagBytes
     {

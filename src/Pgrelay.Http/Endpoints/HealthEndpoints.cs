@@ -29,6 +29,9 @@ internal static class HealthEndpoints
             json.WriteStartObject();
             json.WriteString("status", ready ? "ready" : "not ready");
             if (!ready) json.WriteString("reason", NotReadyReason(status));
+            // Still ready: every read is complete and consistent, only older than the source until the new snapshot lands.
+            else if (store.IsResnapshotting)
+                json.WriteString("note", "a fresh snapshot is loading; serving the previous consistent data until it replaces it");
             json.WriteEndObject();
         });
     }

@@ -24,6 +24,7 @@ internal sealed class StatusDocument(
         json.WriteString("time", now.UtcDateTime);
         json.WriteString("phase", status.Phase.ToString().ToLowerInvariant());
         json.WriteBoolean("ready", store.IsReady);
+        json.WriteBoolean("resnapshotting", store.IsResnapshotting);
         json.WriteString("visible_lsn", store.VisibleLsn.ToString());
         json.WriteNumber("lag_bytes", status.LagBytes);
         json.WriteNumber("lag_seconds", status.LagSeconds(now));
@@ -40,7 +41,23 @@ internal sealed class StatusDocument(
         json.WriteNumber("transactions_applied", status.TransactionsApplied);
         json.WriteNumber("changes_applied", status.ChangesApplied);
         json.WriteNumber("reconnects", status.Reconnects);
+        json.WriteNumber("resnapshots", status.Resnapshots);
+        if (status.LastResnapshotReason is { } resnapshot) json.WriteString("last_resnapshot_reason", resnapshot);
         json.WriteEndObject();
+
+        json.WriteStartArray("reloads");
+        foreach (var reload in status.Reloads)
+        {
+            json.WriteStartObject();
+            json.WriteString("table", reload.Table);
+            json.WriteString("reason", reload.Reason);
+            json.WriteString("since_lsn", reload.Since.ToString());
+            json.WriteString("started", reload.Started.UtcDateTime);
+            json.WriteString("phase", reload.Phase);
+            json.WriteNumber("rows_copied", reload.RowsCopied);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
 
         json.WriteStartObject("snapshot");
         json.WriteNumber("tables_done", status.SnapshotTablesDone);

@@ -21,7 +21,9 @@ public sealed class PublicationIntrospector
 
     private sealed record Attribute(short Num, string Name, uint TypeOid, int TypeMod);
 
-    public async Task<SourceSchema> LoadAsync(NpgsqlConnection conn, int serverVersionNum, IReadOnlyList<string> publications, CancellationToken ct)
+    /// <param name="only">When set, only these relations are loaded (a load beside the stream); publications list only them.</param>
+    public async Task<SourceSchema> LoadAsync(NpgsqlConnection conn, int serverVersionNum, IReadOnlyList<string> publications, CancellationToken ct,
+        IReadOnlySet<uint>? only = null)
     {
         bool pg15 = serverVersionNum >= 150000;
         var sql = $"""
@@ -43,6 +45,7 @@ public sealed class PublicationIntrospector
                     r.GetInt64(5), r.GetInt64(6), r.IsDBNull(7) ? null : r.GetFieldValue<string[]>(7), r.IsDBNull(8) ? null : r.GetString(8), r.GetChar(9)));
         }
 
+        if (only is not null) rows.RemoveAll(r => !only.Contains(r.Oid));
         var actions = await LoadActionsAsync(conn, publications, ct).ConfigureAwait(false);
         var tables = new Dictionary<uint, PublishedTable>();
         foreach (var group in rows.GroupBy(x => x.Oid))
@@ -59,7 +62,7 @@ public sealed class PublicationIntrospector
 
         var pubSchemas = publications.Select(p => new PublicationSchema(p,
             rows.Where(r => r.Publication == p && tables.ContainsKey(r.Oid)).Select(r => tables[r.Oid].Schema).ToList())).ToList();
-        foreach (var p in pubSchemas.Where(p => p.Tables.Count == 0))
+        foreach (var p in pubSchemas.Where(p => p.Tables.Count == 0 && only is null))
             _log.LogWarning("publication {Publication} has no replicable tables", p.Name);
         foreach (var p in pubSchemas)
             foreach (var (shorter, longer) in KeyRules.AmbiguousKeyNames(p.Tables.Select(t => t.KeyName)))

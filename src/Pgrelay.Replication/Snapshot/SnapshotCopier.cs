@@ -12,7 +12,8 @@ namespace Pgrelay.Replication.Snapshot;
 
 /// <summary>
 /// Copies every published table inside the slot's exported snapshot, in parallel: each connection joins
-/// the snapshot with SET TRANSACTION SNAPSHOT and takes ctid page ranges from a shared queue.
+/// the snapshot with SET TRANSACTION SNAPSHOT and takes ctid page ranges from a shared queue. The same copy serves the
+/// start-up snapshot (with progress in <see cref="ReplicationStatus"/>) and loads beside the running stream (without it).
 /// <para>
 /// Why TEXT COPY read raw: text output comes from the same type output functions pgoutput uses for
 /// the stream (under the same session settings), so a snapshot value and a streamed value of the same
@@ -26,11 +27,13 @@ public sealed class SnapshotCopier
 
     private readonly SourceOptions _source;
     private readonly ReplicationOptions _options;
-    private readonly IReplicationTarget _target;
-    private readonly ReplicationStatus _status;
+    private readonly ISnapshotRowSink _target;
+    private readonly ReplicationStatus? _status;
     private readonly ILogger _log;
 
-    public SnapshotCopier(SourceOptions source, ReplicationOptions options, IReplicationTarget target, ReplicationStatus status, ILogger log)
+    /// <param name="status">Start-up snapshot progress; null for a load beside the stream, which also keeps the garbage
+    /// collector running (readers and the writer allocate meanwhile).</param>
+    public SnapshotCopier(SourceOptions source, ReplicationOptions options, ISnapshotRowSink target, ReplicationStatus? status, ILogger log)
     {
         _source = source;
         _options = options;
@@ -41,9 +44,12 @@ public sealed class SnapshotCopier
 
     public async Task CopyAsync(string snapshotName, IReadOnlyList<PublishedTable> tables, CancellationToken ct)
     {
-        _status.ResetSnapshotProgress();
-        _status.SnapshotTablesTotal = tables.Count;
-        _status.SnapshotRowsEstimated = tables.Sum(t => Math.Max(0, t.RelTuples));
+        if (_status is not null)
+        {
+            _status.ResetSnapshotProgress();
+            _status.SnapshotTablesTotal = tables.Count;
+            _status.SnapshotRowsEstimated = tables.Sum(t => Math.Max(0, t.RelTuples));
+        }
 
         foreach (var table in tables) _target.ExpectSnapshotRows(table.Schema, table.RelTuples);
         // Biggest tables first so the tail of the copy is short ranges, not one long table.
@@ -54,10 +60,10 @@ public sealed class SnapshotCopier
         var queue = new ConcurrentQueue<CopyRange>(ranges);
         int workers = Math.Max(1, Math.Min(_options.CopyParallelism, ranges.Count));
         _log.LogInformation("copying {Tables} tables ({Ranges} ranges, ~{Rows} rows) with {Workers} connections in snapshot {Snapshot}",
-            tables.Count, ranges.Count, _status.SnapshotRowsEstimated, workers, snapshotName);
+            tables.Count, ranges.Count, tables.Sum(t => Math.Max(0, t.RelTuples)), workers, snapshotName);
 
         // Rows take about twice their heap size here (text values, a row header, an array header, batch lists).
-        using var noGc = NoGcWindow.TryOpen(tables.Sum(t => Math.Max(0, t.RelPages)) * 8192 * 2);
+        using var noGc = _status is null ? null : NoGcWindow.TryOpen(tables.Sum(t => Math.Max(0, t.RelPages)) * 8192 * 2);
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
         // One loader puts every batch into the target, so the copiers never wait on (and spin for) the store's
         // write lock: they keep reading and parsing while the previous batch goes in.
@@ -69,7 +75,7 @@ public sealed class SnapshotCopier
                 await foreach (var batch in batches.Reader.ReadAllAsync(failed.Token).ConfigureAwait(false))
                 {
                     _target.LoadSnapshotRows(batch.Table, batch.Rows);
-                    _status.CountSnapshotRows(batch.Rows.Count);
+                    _status?.CountSnapshotRows(batch.Rows.Count);
                 }
             }
             catch
@@ -116,9 +122,10 @@ public sealed class SnapshotCopier
         using var conn = new NpgsqlConnection(_source.ConnectionString("pgrelay-copy"));
         conn.Open();
         // Reads run without a token: Npgsql arms and resets a cancellation source on every cancellable read, which
-        // is per row here and cost more than parsing the row. Cancellation closes the connection instead, which
-        // fails the pending read.
-        using var cancel = ct.Register(static c => ((NpgsqlConnection)c!).Close(), conn);
+        // is per row here and cost more than parsing the row. Cancellation asks the server to cancel the running COPY
+        // (which fails the pending read), or closes the connection between copies.
+        var active = new ActiveCopy(conn);
+        using var cancel = ct.Register(static a => ((ActiveCopy)a!).Cancel(), active);
         try
         {
             using (var begin = new NpgsqlCommand(
@@ -130,10 +137,10 @@ public sealed class SnapshotCopier
                 while (queue.TryDequeue(out var range))
                 {
                     ct.ThrowIfCancellationRequested();
-                    CopyOne(conn, range, chunk, batches, ct);
+                    CopyOne(active, range, chunk, batches, ct);
                     if (remaining.AddOrUpdate(range.Table.Schema.RelationId, 0, (_, n) => n - 1) == 0)
                     {
-                        _status.CountSnapshotTableDone();
+                        _status?.CountSnapshotTableDone();
                         _log.LogDebug("copied table {Table}", range.Table.Schema);
                     }
                 }
@@ -152,7 +159,7 @@ public sealed class SnapshotCopier
         }
     }
 
-    private void CopyOne(NpgsqlConnection conn, CopyRange range, byte[] chunk, ChannelWriter<RowBatch> batches, CancellationToken ct)
+    private void CopyOne(ActiveCopy active, CopyRange range, byte[] chunk, ChannelWriter<RowBatch> batches, CancellationToken ct)
     {
         var table = range.Table.Schema;
         var parser = new CopyTextParser(table.Columns.Count);
@@ -160,7 +167,7 @@ public sealed class SnapshotCopier
         // Npgsql's raw copy API refuses text-format COPY, and its text export decodes to UTF-16. The text export
         // reader is a StreamReader over the raw copy stream, so the bytes are read from its BaseStream directly
         // and the StreamReader's own (decoding) buffer is never used.
-        using (var reader = conn.BeginTextExport(range.CopyCommand()))
+        using (var reader = active.Begin(range.CopyCommand()))
         {
             var stream = reader is StreamReader sr ? sr.BaseStream
                 : throw new NotSupportedException("Npgsql's text export is no longer a StreamReader over the copy stream");
@@ -176,6 +183,7 @@ public sealed class SnapshotCopier
                 }
             }
         }
+        active.End();
         parser.Finish();
         if (batch.Count > 0) Send(batches, new RowBatch(table, batch), ct);
     }
@@ -200,6 +208,38 @@ public sealed class SnapshotCopier
     }
 
     private const int MinRead = 4096;
+
+    /// <summary>
+    /// What a copier's cancellation stops. Closing the connection under a pending read works over plain TCP but not over
+    /// TLS (SslStream refuses a second read while one is pending, and Close reads to drain), so a running COPY is cancelled
+    /// through PostgreSQL's cancel request instead, which is safe from any thread.
+    /// </summary>
+    private sealed class ActiveCopy(NpgsqlConnection conn)
+    {
+        private volatile NpgsqlCopyTextReader? _reader;
+
+        public TextReader Begin(string command)
+        {
+            var reader = conn.BeginTextExport(command);
+            _reader = reader as NpgsqlCopyTextReader;
+            return reader;
+        }
+
+        public void End() => _reader = null;
+
+        public void Cancel()
+        {
+            try
+            {
+                if (_reader is { } reader) reader.Cancel();
+                else conn.Close();
+            }
+            catch (Exception e) when (e is NpgsqlException or NotSupportedException or InvalidOperationException or ObjectDisposedException or IOException)
+            {
+                // Already closing or finished: the copier sees the cancellation at its next check.
+            }
+        }
+    }
 
     private sealed record RowBatch(Core.Model.TableSchema Table, List<byte[]> Rows);
 }

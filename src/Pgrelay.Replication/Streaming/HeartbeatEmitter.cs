@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Pgrelay.Core.Model;
 using Pgrelay.Replication.Connection;
 
 namespace Pgrelay.Replication.Streaming;
@@ -16,12 +17,15 @@ internal sealed class HeartbeatEmitter
     private readonly SourceOptions _source;
     private readonly TimeSpan _interval;
     private readonly ILogger _log;
+    private readonly Action<Lsn>? _onBeat;
 
-    public HeartbeatEmitter(SourceOptions source, TimeSpan interval, ILogger log)
+    /// <param name="onBeat">Told the LSN of each heartbeat written (the stall watchdog expects to decode it).</param>
+    public HeartbeatEmitter(SourceOptions source, TimeSpan interval, ILogger log, Action<Lsn>? onBeat = null)
     {
         _source = source;
         _interval = interval;
         _log = log;
+        _onBeat = onBeat;
     }
 
     public async Task RunAsync(CancellationToken ct)
@@ -41,7 +45,8 @@ internal sealed class HeartbeatEmitter
                         await conn.OpenAsync(ct).ConfigureAwait(false);
                     }
                     await using var cmd = new NpgsqlCommand($"SELECT pg_logical_emit_message(false, '{Prefix}', '')", conn);
-                    await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                    if (await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) is NpgsqlTypes.NpgsqlLogSequenceNumber lsn)
+                        _onBeat?.Invoke(new Lsn((ulong)lsn));
                 }
                 catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException)
                 {

@@ -4,6 +4,7 @@ using NpgsqlTypes;
 using Pgrelay.Core.Changes;
 using Pgrelay.Core.Model;
 using Pgrelay.Core.Status;
+using Pgrelay.Replication.Reloads;
 
 namespace Pgrelay.Replication.Streaming;
 
@@ -13,13 +14,15 @@ namespace Pgrelay.Replication.Streaming;
 /// (in-progress) transactions are buffered per top-level xid across stream blocks until StreamCommit, and
 /// dropped (whole or one subtransaction) at StreamAbort. One decoder per session: after a reconnect the server
 /// resends everything not yet confirmed, so open buffers are simply dropped.
+/// <para>Tables being loaded beside the stream (<see cref="TableReloads"/>) get their changes copied into their tails as
+/// the target applies them, and the transaction carrying a load's marker carries the load itself.</para>
 /// </summary>
 internal sealed class PgOutputDecoder : IDisposable
 {
     private readonly IReplicationTarget _target;
     private readonly ReplicationStatus _status;
     private readonly RelationCatalog _catalog;
-    private readonly MissingValueLookup _missing;
+    private readonly TableReloads? _reloads;
     private readonly ReplicationOptions _options;
     private readonly string _spillDirectory;
     private readonly ILogger _log;
@@ -32,13 +35,13 @@ internal sealed class PgOutputDecoder : IDisposable
     private int _openTransactions;
     private long _messages;
 
-    public PgOutputDecoder(IReplicationTarget target, ReplicationStatus status, RelationCatalog catalog, MissingValueLookup missing,
+    public PgOutputDecoder(IReplicationTarget target, ReplicationStatus status, RelationCatalog catalog, TableReloads? reloads,
         ReplicationOptions options, ILogger log)
     {
         _target = target;
         _status = status;
         _catalog = catalog;
-        _missing = missing;
+        _reloads = reloads;
         _options = options;
         _spillDirectory = options.SpillDirectory ?? Path.GetTempPath();
         _log = log;
@@ -95,7 +98,10 @@ internal sealed class PgOutputDecoder : IDisposable
                 }
                 break;
             case RelationMessage relation:
-                await OnRelationAsync(relation, BufferFor(relation), ct).ConfigureAwait(false);
+                OnRelation(relation, BufferFor(relation));
+                break;
+            case LogicalDecodingMessage { Prefix: ReloadMarker.Prefix, Flags: 1 } marker:
+                await OnMarkerAsync(marker, ct).ConfigureAwait(false);
                 break;
             case InsertMessage insert:
                 await OnRowAsync(insert, insert.Relation.RelationId, ChangeKind.Insert, null, insert.NewRow, ct).ConfigureAwait(false);
@@ -119,7 +125,7 @@ internal sealed class PgOutputDecoder : IDisposable
                 OnTruncate(truncate);
                 break;
             default:
-                // Logical messages (heartbeats, sync markers), Type and Origin messages carry nothing to cache.
+                // Other logical messages (heartbeats, sync markers), Type and Origin messages carry nothing to cache.
                 break;
         }
         Interlocked.Increment(ref _messages);
@@ -150,19 +156,39 @@ internal sealed class PgOutputDecoder : IDisposable
 
     private bool Skipping(TransactionBuffer buffer) => ReferenceEquals(buffer, _current) && _currentRoute == TransactionRoute.Skip;
 
-    private async ValueTask OnRelationAsync(RelationMessage relation, TransactionBuffer buffer, CancellationToken ct)
+    /// <summary>
+    /// A table's shape as the stream describes it from now on. The message names columns and types but no attribute
+    /// numbers, and a catalog read is as of now, not as of this position: a rename cannot be told from a drop and an add,
+    /// nor a constant default from a volatile one after a rewrite. So a shape whose rows are not row-compatible with the
+    /// held ones is loaded again beside the stream (the target freezes the table meanwhile); nothing is guessed.
+    /// </summary>
+    private void OnRelation(RelationMessage relation, TransactionBuffer buffer)
     {
         var known = _catalog.Find(relation.RelationId, buffer);
         var schema = RelationShapes.FromMessage(relation, known);
         if (known is not null && RelationShapes.SameShape(known, schema)) return;
         if (known is null)
-            _log.LogWarning("table {Table} appeared in the stream without being in the snapshot; its existing rows are not cached until pgrelay restarts", schema);
+        {
+            _log.LogInformation("table {Table} appeared in the stream without being held; looking at the publications", schema);
+            _reloads?.UnknownRelation();
+        }
         else
+        {
             _log.LogInformation("table {Table} changed shape: ({Old}) -> ({New})", schema,
                 string.Join(", ", known.Columns.Select(c => c.Name)), string.Join(", ", schema.Columns.Select(c => c.Name)));
-        var row = await _missing.BuildRowAsync(schema, known, ct).ConfigureAwait(false);
+            _reloads?.RelationChanged(known, schema);
+        }
         buffer.Relations[relation.RelationId] = schema;
-        buffer.Add(new RowChange(ChangeKind.Relation, schema, row), relation.TransactionXid ?? 0);
+        buffer.Add(new RowChange(ChangeKind.Relation, schema), relation.TransactionXid ?? 0);
+    }
+
+    private async ValueTask OnMarkerAsync(LogicalDecodingMessage marker, CancellationToken ct)
+    {
+        var buffer = BufferFor(marker);
+        if (Skipping(buffer) || _reloads is null) return;
+        using var reader = new StreamReader(marker.Data, System.Text.Encoding.UTF8, leaveOpen: true);
+        var payload = await reader.ReadToEndAsync(ct).ConfigureAwait(false);
+        if (_reloads.IsOwnMarker(payload)) buffer.Markers.Add(payload);
     }
 
     private async ValueTask OnRowAsync(TransactionalMessage message, uint relationId, ChangeKind kind,
@@ -201,8 +227,23 @@ internal sealed class PgOutputDecoder : IDisposable
             {
                 if (buffer.Spilled)
                     _log.LogInformation("applying transaction {Xid} with {Changes} changes from its spill file", buffer.Xid, count);
+                var commit = new Lsn((ulong)commitLsn);
+                var end = new Lsn((ulong)endLsn);
+                IEnumerable<RowChange> changes = buffer.TakeChanges();
+                // Only what the target applies is new to tables being loaded (a replay or a resend is older than any load).
+                bool applies = _target.Route(commit) == TransactionRoute.Apply;
+                var tee = applies ? _reloads?.StartTee() : null;
+                if (tee is not null) changes = tee.Wrap(changes);
+                var markers = applies && buffer.Markers.Count > 0 ? _reloads?.OnMarkers(buffer.Markers) : null;
+                if (markers is not null)
+                {
+                    changes = changes.Concat(markers.Changes);
+                    count += markers.Changes.Count;
+                }
                 // The target applies, replays or ignores it by the same rule Begin consulted.
-                _target.Apply(new Transaction(buffer.Xid, new Lsn((ulong)commitLsn), new Lsn((ulong)endLsn), time, count, buffer.TakeChanges()));
+                _target.Apply(new Transaction(buffer.Xid, commit, end, time, count, changes));
+                tee?.Commit(buffer.Xid, commit, end, time);
+                if (markers is not null) _reloads!.Applied(markers, _catalog);
                 _status.CountTransaction(count);
                 _status.LastCommitTime = time;
             }

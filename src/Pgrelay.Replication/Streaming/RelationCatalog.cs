@@ -3,8 +3,9 @@ using Pgrelay.Core.Model;
 namespace Pgrelay.Replication.Streaming;
 
 /// <summary>
-/// The table shapes the target currently holds, by relation id: seeded from introspection, advanced when a
-/// transaction that announced a new shape commits. Survives reconnects (the target keeps its data).
+/// The table shapes the stream describes, by relation id: seeded from introspection, advanced when a transaction that
+/// announced a new shape commits, and set to a loaded copy's schema when it replaces the table. Survives reconnects (the
+/// target keeps its data).
 /// </summary>
 internal sealed class RelationCatalog
 {
@@ -18,6 +19,9 @@ internal sealed class RelationCatalog
     public TableSchema? Find(uint relationId, TransactionBuffer? transaction) =>
         transaction is not null && transaction.Relations.TryGetValue(relationId, out var pending) ? pending
         : _tables.GetValueOrDefault(relationId);
+
+    /// <summary>A table loaded beside the stream: the schema its copy was made with is what the target holds now.</summary>
+    public void Adopt(TableSchema schema) => _tables[schema.RelationId] = schema;
 
     /// <summary>A committed transaction's relation shapes become current.</summary>
     public void Commit(TransactionBuffer transaction)

@@ -15,6 +15,7 @@ internal sealed class SpillFile : IDisposable
     private readonly List<TableSchema> _schemas = new();
     private readonly Dictionary<TableSchema, int> _schemaIndex = new(ReferenceEqualityComparer.Instance);
     private readonly byte[] _header = new byte[9];
+    private bool _readSince;
 
     public SpillFile(string directory)
     {
@@ -30,6 +31,12 @@ internal sealed class SpillFile : IDisposable
 
     public void Append(in RowChange change)
     {
+        // A reader may have left the position anywhere (a reload's tail is read, and may be read again, while it grows).
+        if (_readSince)
+        {
+            _file.Seek(0, SeekOrigin.End);
+            _readSince = false;
+        }
         if (!_schemaIndex.TryGetValue(change.Table, out int schema))
         {
             schema = _schemas.Count;
@@ -55,13 +62,14 @@ internal sealed class SpillFile : IDisposable
         Count = count;
     }
 
-    /// <summary>Reads all records back in order. Call once, after the last append.</summary>
+    /// <summary>Reads all records back in order.</summary>
     public IEnumerable<RowChange> ReadAll()
     {
+        _readSince = true;
         _file.Flush();
         _file.Position = 0;
         var header = new byte[9];
-        for (int i = 0; i < Count; i++)
+        for (int i = 0, count = Count; i < count; i++)
         {
             _file.ReadExactly(header, 0, 9);
             var kind = (ChangeKind)header[0];

@@ -47,6 +47,9 @@ internal sealed class TransactionBuffer : IDisposable
     /// <summary>Relation shapes announced inside this transaction, by relation id.</summary>
     public Dictionary<uint, TableSchema> Relations { get; } = new();
 
+    /// <summary>Payloads of this instance's reload markers written inside this transaction (see Reloads.ReloadMarker).</summary>
+    public List<string> Markers { get; } = new();
+
     /// <summary>Adds a change made by (sub)transaction <paramref name="changeXid"/> (the top xid or 0 when unknown).</summary>
     public void Add(in RowChange change, uint changeXid = 0)
     {

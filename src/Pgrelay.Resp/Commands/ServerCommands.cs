@@ -285,6 +285,9 @@ internal static class InfoText
         Line(text, "pgrelay_source", "postgresql");
         Line(text, "pgrelay_phase", status.Phase.ToString().ToLowerInvariant());
         Line(text, "pgrelay_ready", store.IsReady ? 1 : 0);
+        Line(text, "pgrelay_resnapshotting", store.IsResnapshotting ? 1 : 0);
+        Line(text, "pgrelay_resnapshots", status.Resnapshots);
+        Line(text, "pgrelay_tables_loading", status.Reloads.Count);
         Line(text, "pgrelay_slot", status.SlotName);
         Line(text, "pgrelay_consistent_point", status.ConsistentPoint);
         Line(text, "pgrelay_received_lsn", status.ReceivedLsn);

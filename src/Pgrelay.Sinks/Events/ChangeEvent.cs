@@ -18,8 +18,8 @@ public enum EventOp : byte
     Commit = (byte)'C',
     /// <summary>
     /// The table changed shape (ALTER TABLE): <see cref="ChangeEvent.Table"/> is the new layout,
-    /// <see cref="ChangeEvent.PreviousTable"/> the old one when known, <see cref="ChangeEvent.After"/> the value existing
-    /// rows have in added columns. Only for targets that mirror tables (<see cref="Targets.ISinkTarget.WantsSchemaChanges"/>).
+    /// <see cref="ChangeEvent.PreviousTable"/> the old one when known. The rows' values in the new shape follow as the
+    /// store's reload of the table (live) or come from the store (replayed). Only for targets that mirror tables (<see cref="Targets.ISinkTarget.WantsSchemaChanges"/>).
     /// </summary>
     Relation = (byte)'R',
 }
@@ -120,7 +120,7 @@ public sealed class ChangeEvent
     public SinkTable? PreviousTable { get; init; }
     /// <summary>
     /// Relation events with a <see cref="PreviousTable"/>: per column of <see cref="Table"/>, the column of the previous
-    /// layout it continues (renamed, or with a new type), or -1 for an added column; as the store maps them.
+    /// layout of the same name (perhaps with a new type), or -1 for an added column.
     /// </summary>
     public int[]? PreviousColumns { get; init; }
     public SinkValue[]? Before { get; init; }

@@ -43,9 +43,13 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool
             if (change.Kind == ChangeKind.Relation)
             {
                 // Sinks writing documents follow the new shape through the next row's schema; mirrors alter their tables.
-                if (schemaChanges) output.Add(Relation(transaction, change, i, change.PreviousSchema ?? previous));
+                if (schemaChanges) output.Add(Relation(transaction, change, i, previous));
                 continue;
             }
+            // DDL that moves columns comes as no relation change: the store reloads the table, and its differences arrive
+            // as ordinary changes in the new shape (every row, since the shape changed). Mirrors alter their tables first.
+            if (schemaChanges && previous is not null && !ReferenceEquals(previous, change.Schema) && !previous.IsRowCompatibleWith(change.Schema))
+                output.Add(Relation(transaction, change, i, previous));
             if (op == 0) continue;
             var plan = Rules.PlanFor(change.Schema, op);
             var e = op == EventOp.Truncate ? Event(op, plan, transaction, change, i, null, null) : Build(op, plan, transaction, change, i);
@@ -159,6 +163,12 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool
         return result;
     }
 
+    /// <summary>
+    /// A relation event: the new layout and, when this run saw the old shape, the old one with each new column's old column
+    /// by name (a column whose name is new is added; one whose name is gone is dropped; the same name with another type is
+    /// converted). Names only: a rename reads as a drop and an add, which is what the store's reload says too (every row
+    /// comes again in the new shape).
+    /// </summary>
     private ChangeEvent Relation(CommittedTransaction transaction, AppliedChange change, int index, TableSchema? previous)
     {
         var plan = Rules.PlanFor(change.Schema, EventOp.Update);
@@ -167,13 +177,13 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool
         if (previous is not null && !ReferenceEquals(previous, change.Schema))
         {
             before = Rules.PlanFor(previous, EventOp.Update).Table;
-            var remap = new Store.SchemaRemapper(previous, change.Schema, null);
             var columns = plan.Table.Columns;
             continues = new int[columns.Count];
             for (int i = 0; i < columns.Count; i++)
             {
-                int source = remap.SourceOf(columns[i].Source);
-                continues[i] = source < 0 ? -1 : before.Columns.Select((c, j) => (c, j)).FirstOrDefault(x => x.c.Source == source, (null!, -1)).Item2;
+                continues[i] = -1;
+                for (int j = 0; j < before.Columns.Count && continues[i] < 0; j++)
+                    if (before.Columns[j].Name == columns[i].Name) continues[i] = j;
             }
         }
         return new ChangeEvent
@@ -182,7 +192,6 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool
             Table = plan.Table,
             PreviousTable = before,
             PreviousColumns = continues,
-            After = change.MissingValues is { } missing ? plan.Project(missing) : null,
             CommitLsn = transaction.CommitLsn,
             EndLsn = transaction.EndLsn,
             Xid = transaction.Xid,

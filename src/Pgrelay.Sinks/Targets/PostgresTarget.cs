@@ -198,11 +198,12 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
     public bool WantsSchemaChanges => true;
 
     /// <summary>
-    /// Mirrors an ALTER TABLE of the source onto the target table, inside the delivery's transaction: renamed columns are
-    /// renamed, dropped ones dropped, a changed type converted through the values' text (how they arrived), and added
-    /// columns added with the value existing rows have (PostgreSQL's missing value of a constant default) as a default
-    /// that is dropped again. Without the old layout (a replayed change whose old shape this run never saw) only added
-    /// columns can be told. A table not created yet is created in the new shape by its next row.
+    /// Mirrors an ALTER TABLE of the source onto the target table, inside the delivery's transaction, column by name:
+    /// columns whose name is gone are dropped, a changed type is converted through the values' text (how they arrived),
+    /// and new names are added. Live, the store's reload of the table follows with every row in the new shape, so added
+    /// columns are filled (a constant or volatile default alike) and a rename is a drop and an add filled again. A replay
+    /// has no reload rows: added columns are filled from the store. A table not created yet is created in the new shape
+    /// by its next row.
     /// </summary>
     private async Task AlterAsync(ChangeEvent e, CancellationToken ct)
     {
@@ -226,37 +227,25 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
                 if (continues[i] < 0) continue;
                 var from = before.Columns[continues[i]];
                 var name = columns[i].Name;
-                if (from.Name != name && existing.Remove(from.Name, out var type) && !existing.ContainsKey(name))
-                {
-                    statements.Add($"RENAME COLUMN {SinkTable.Quote(from.Name)} TO {SinkTable.Quote(name)}");
-                    existing[name] = type;
-                }
-                if ((from.TypeOid != columns[i].TypeOid || from.TypeModifier != columns[i].TypeModifier) && existing.ContainsKey(name))
+                if ((from.TypeOid != columns[i].TypeOid || from.TypeModifier != columns[i].TypeModifier)
+                    && existing.TryGetValue(name, out var has) && has != wanted[i])
                 {
                     statements.Add($"ALTER COLUMN {SinkTable.Quote(name)} TYPE {wanted[i]} USING {SinkTable.Quote(name)}::text::{wanted[i]}");
                     existing[name] = wanted[i];
                 }
             }
         }
-        var defaults = new List<string>();
         List<int>? unknown = null;
         for (int i = 0; i < columns.Count; i++)
         {
             var name = columns[i].Name;
             if (existing.ContainsKey(name)) continue;
             existing[name] = wanted[i];
-            if (e.After is { } missing && missing[i].Text is { } value)
-            {
-                statements.Add($"ADD COLUMN {SinkTable.Quote(name)} {wanted[i]} DEFAULT {await LiteralAsync(value, ct).ConfigureAwait(false)}::{wanted[i]}");
-                defaults.Add($"ALTER COLUMN {SinkTable.Quote(name)} DROP DEFAULT");
-                continue;
-            }
             statements.Add($"ADD COLUMN {SinkTable.Quote(name)} {wanted[i]}");
-            // Without the old layout the column may have been added long before this change (a replay): what existing
-            // rows hold in it is not known here, so it comes from the store as in TableAsync.
-            if (e.PreviousTable is null) (unknown ??= []).Add(i);
+            // Live, the store's reload follows with every row in the new shape, the column's values included. A replay
+            // (or an old shape this run never saw) has no such rows: what existing rows hold comes from the store.
+            if (e.Replayed || e.PreviousTable is null) (unknown ??= []).Add(i);
         }
-        statements.AddRange(defaults);
         // Cached statements carry the old columns and casts: every layout of this target table is looked up again.
         foreach (var known in _tables.Where(t => t.Value.QualifiedName == qualified).Select(t => t.Key).ToList()) _tables.Remove(known);
         if (statements.Count == 0) return;

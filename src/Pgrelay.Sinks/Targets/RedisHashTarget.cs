@@ -57,6 +57,14 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
         return 1
         """;
 
+    /// <summary>Sets fields (count, then name/value pairs) on a hash that exists: a replayed column's values from the store.</summary>
+    private const string FillScript = """
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        local n = tonumber(ARGV[1])
+        for i = 0, n - 1 do redis.call('HSET', KEYS[1], ARGV[2 + 2 * i], ARGV[3 + 2 * i]) end
+        return 1
+        """;
+
     private readonly string _prefix = prefix ?? "";
     private readonly Dictionary<StoredTable, string[]> _publications = new(ReferenceEqualityComparer.Instance);
     private IReadOnlyList<PublicationView>? _publicationsOf;
@@ -91,7 +99,7 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
                 case EventOp.Relation:
                     await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
                     pending.Clear();
-                    await AlterAsync(redis, source, e, ct).ConfigureAwait(false);
+                    await AlterAsync(redis, source, e, batch.StoreRows, ct).ConfigureAwait(false);
                     break;
                 case EventOp.Delete when e.Before is { } before:
                     foreach (var key in KeysOf(source, table, e.BeforeKey)) pending.Add(db.KeyDeleteAsync(key));
@@ -216,42 +224,52 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
         ForEachKeyAsync(redis, source, table, (db, key) => db.KeyDeleteAsync(key), ct);
 
     /// <summary>
-    /// Gives every hash of the table the new shape, as pgrelay's store rewrites its rows: dropped columns' fields go,
-    /// renamed ones are renamed, an added column gets the value existing rows have (PostgreSQL's missing value of a
-    /// constant default) where the hash has no such field yet. Without the old layout (a replayed change whose old shape
-    /// this run never saw) only added columns can be told. A changed type keeps the stored text.
+    /// Gives every hash of the table the new shape, column by name: fields of columns whose name is gone are deleted. A
+    /// changed type keeps the stored text. Live, the store's reload of the table follows with every row in the new shape
+    /// (added columns filled, a rename read as a drop and an add). A replay has no reload rows: an added column's values
+    /// are set from the store's rows on the hashes that exist (later replayed changes overwrite them).
     /// </summary>
-    private async Task AlterAsync(ConnectionMultiplexer redis, StoredTable source, ChangeEvent e, CancellationToken ct)
+    private async Task AlterAsync(ConnectionMultiplexer redis, StoredTable source, ChangeEvent e,
+        Func<SinkTable, IEnumerable<SinkValue[]>>? storeRows, CancellationToken ct)
     {
         var table = e.Table!;
         var drops = new List<RedisValue>();
-        var renames = new List<RedisValue>();
-        var adds = new List<RedisValue>();
-        var known = new HashSet<int>();
+        var added = new List<int>();
         if (e is { PreviousTable: { } before, PreviousColumns: { } continues })
         {
             for (int i = 0; i < before.Columns.Count; i++)
                 if (!continues.Contains(i)) drops.Add(before.Columns[i].Utf8Name);
             for (int i = 0; i < continues.Length; i++)
-            {
-                if (continues[i] < 0) continue;
-                known.Add(i);
-                if (before.Columns[continues[i]].Name != table.Columns[i].Name)
+                if (continues[i] < 0) added.Add(i);
+        }
+        else added.AddRange(Enumerable.Range(0, table.Columns.Count).Where(i => !table.Columns[i].IsKey));
+        if (drops.Count > 0)
+        {
+            RedisValue[] arguments = [drops.Count, .. drops, 0, 0];
+            await ForEachKeyAsync(redis, source, table, (db, key) => db.ScriptEvaluateAsync(AlterScript, [key], arguments), ct).ConfigureAwait(false);
+        }
+        if (added.Count == 0 || !(e.Replayed || e.PreviousTable is null) || storeRows is null || table.IsMultiset) return;
+        var db = redis.GetDatabase();
+        var pending = new List<Task>(1000);
+        foreach (var row in storeRows(table))
+        {
+            var fields = new List<RedisValue>();
+            foreach (var i in added)
+                if (row[i].IsValue)
                 {
-                    renames.Add(before.Columns[continues[i]].Utf8Name);
-                    renames.Add(table.Columns[i].Utf8Name);
+                    fields.Add(table.Columns[i].Utf8Name);
+                    fields.Add(row[i].Bytes);
                 }
+            if (fields.Count == 0) continue;
+            RedisValue[] arguments = [fields.Count / 2, .. fields];
+            foreach (var key in KeysOf(source, table, e.KeyOf(row))) pending.Add(db.ScriptEvaluateAsync(FillScript, [key], arguments));
+            if (pending.Count >= 1000)
+            {
+                await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
+                pending.Clear();
             }
         }
-        for (int i = 0; i < table.Columns.Count; i++)
-            if (!known.Contains(i) && e.After is { } missing && missing[i].IsValue)
-            {
-                adds.Add(table.Columns[i].Utf8Name);
-                adds.Add(missing[i].Bytes);
-            }
-        if (drops.Count + renames.Count + adds.Count == 0) return;
-        RedisValue[] arguments = [drops.Count, .. drops, renames.Count / 2, .. renames, adds.Count / 2, .. adds];
-        await ForEachKeyAsync(redis, source, table, (db, key) => db.ScriptEvaluateAsync(AlterScript, [key], arguments), ct).ConfigureAwait(false);
+        await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
     }
 
     /// <summary>Runs <paramref name="action"/> on every key of the table (each publication's), found by SCAN on every primary.</summary>

@@ -12,11 +12,8 @@ namespace Pgrelay.Store.Feed;
 /// In a table without primary key, identical rows are copies of one version: <see cref="BeforeCopy"/> is the copy the
 /// change took away (the highest), <see cref="AfterCopy"/> the one it added, so their keys name exactly those rows.
 /// </summary>
-/// <param name="PreviousSchema">Relation changes: the table's shape before (null when not known, as in a replay).</param>
-/// <param name="MissingValues">Relation changes: a row of the new shape holding, for added columns, the value existing rows
-/// have (PostgreSQL's missing value of a constant default), NULL elsewhere; null when not known.</param>
 public readonly record struct AppliedChange(ChangeKind Kind, StoredTable Table, TableSchema Schema, byte[]? Before, byte[]? After,
-    int BeforeCopy = 1, int AfterCopy = 1, TableSchema? PreviousSchema = null, byte[]? MissingValues = null)
+    int BeforeCopy = 1, int AfterCopy = 1)
 {
     /// <summary>The row that names the key: After for inserts and updates, Before for deletes.</summary>
     public byte[]? KeyRow => After ?? Before;

@@ -39,6 +39,13 @@ public sealed class StoredTable
 
     public double BytesPerRow => RowCount == 0 ? 0 : (double)MemoryBytes / RowCount;
 
+    /// <summary>
+    /// Writer only. Set when a relation change made the held rows unreadable as the stream now describes them (columns
+    /// added, dropped, retyped...): the table keeps serving its rows as they were, its changes are not applied, and a load
+    /// beside the stream replaces it (see <see cref="Writing.TableSwap"/>).
+    /// </summary>
+    internal bool AwaitingReload { get; set; }
+
     internal long KeySetVersion => Interlocked.Read(ref _keySetVersion);
     /// <summary>The schema a version was encoded for.</summary>
     internal TableSchema SchemaOf(byte[] row) => _schemas.For(row);

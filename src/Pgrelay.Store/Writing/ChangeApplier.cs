@@ -11,7 +11,12 @@ namespace Pgrelay.Store.Writing;
 /// <summary>
 /// Turns the changes of one transaction into row versions stamped with its end LSN (invisible until the store moves
 /// its visible LSN), and says what each change did for the feed: the previous version it replaced, the complete new
-/// one. Unchanged TOAST columns are filled from the previous version; ALTER TABLE rewrites the table's rows.
+/// one. Unchanged TOAST columns are filled from the previous version.
+/// <para>A relation change that keeps the rows valid (<see cref="TableSchema.IsRowCompatibleWith"/>) gives the table its new
+/// schema. Any other (columns added, dropped, renamed, retyped) cannot be applied to the held rows without guessing what
+/// PostgreSQL now holds in them, so the table is frozen as it was until a load beside the stream replaces it
+/// (<see cref="TableSwap"/>). Changes of tables the store does not hold, or holds frozen, are ignored: the load that
+/// replaces them carries them.</para>
 /// <para>
 /// Keys are the primary key whatever the replica identity: the old row of an UPDATE or DELETE (the identity's columns)
 /// only says which row changed (<see cref="Locate"/>). A table without primary key is keyed by all its columns and its
@@ -25,7 +30,28 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
 
     public void Apply(in RowChange change, ulong lsn, List<AppliedChange> applied)
     {
-        var table = catalog.TableFor(change.Table);
+        var table = catalog.Find(change.Table.RelationId);
+        if (table is null) return;
+        if (change.Kind == ChangeKind.Unpublish)
+        {
+            // Subscribers and sinks learn it as a truncate: every row of the table is gone from what pgrelay serves.
+            catalog.Remove(table);
+            applied.Add(new(ChangeKind.Truncate, table, table.Schema, null, null));
+            return;
+        }
+        if (table.AwaitingReload) return;
+        if (change.Kind == ChangeKind.Relation && !table.Schema.IsRowCompatibleWith(change.Table))
+        {
+            // No feed entry: what changed for readers is known only once the load replaces the table.
+            table.AwaitingReload = true;
+            return;
+        }
+        ApplyTo(table, change, lsn, applied);
+    }
+
+    /// <summary>Applies a row change (or a row-compatible relation change) to <paramref name="table"/>, held or not.</summary>
+    public void ApplyTo(StoredTable table, in RowChange change, ulong lsn, List<AppliedChange> applied)
+    {
         var schema = change.Table;
         switch (change.Kind)
         {
@@ -58,24 +84,32 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
                 applied.Add(new(ChangeKind.Truncate, table, table.Schema, null, null));
                 break;
             case ChangeKind.Relation:
-                var previousSchema = table.Schema;
-                ApplyRelation(table, change, lsn);
-                applied.Add(new(ChangeKind.Relation, table, schema, null, null, PreviousSchema: previousSchema, MissingValues: change.NewRow));
+            {
+                var from = table.Schema;
+                table.AddSchema(lsn, schema);
+                if (!from.IdentityColumns.SequenceEqual(schema.IdentityColumns)) RebuildIdentities(table, schema);
+                applied.Add(new(ChangeKind.Relation, table, schema, null, null));
                 break;
+            }
         }
     }
 
-    /// <summary>What a change replayed to durable consumers says, without touching the tables (they hold it already).</summary>
-    public AppliedChange Describe(in RowChange change)
+    /// <summary>What a change replayed to durable consumers says, without touching the tables (they hold it already).
+    /// False for a table the store does not hold.</summary>
+    public bool TryDescribe(in RowChange change, out AppliedChange described)
     {
-        var table = catalog.TableFor(change.Table);
-        return change.Kind switch
+        described = default;
+        var table = catalog.Find(change.Table.RelationId);
+        if (table is null) return false;
+        described = change.Kind switch
         {
             ChangeKind.Insert => new(ChangeKind.Insert, table, change.Table, null, change.NewRow),
             ChangeKind.Update => new(ChangeKind.Update, table, change.Table, change.OldRow, change.NewRow),
             ChangeKind.Delete => new(ChangeKind.Delete, table, change.Table, change.OldRow, null),
-            _ => new(change.Kind, table, change.Table, null, null, MissingValues: change.NewRow),
+            ChangeKind.Unpublish => new(ChangeKind.Truncate, table, change.Table, null, null),
+            _ => new(change.Kind, table, change.Table, null, null),
         };
+        return change.Kind != ChangeKind.Load;
     }
 
     /// <summary>
@@ -121,7 +155,7 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
 
     /// <summary>Adds <paramref name="copies"/> copies of <paramref name="row"/> to a table without primary key; returns the
     /// installed version and the number of the last copy added.</summary>
-    private (byte[] Installed, int Copy) AddCopies(StoredTable table, TableSchema schema, byte[] row, int copies, ulong lsn)
+    public (byte[] Installed, int Copy) AddCopies(StoredTable table, TableSchema schema, byte[] row, int copies, ulong lsn)
     {
         var key = keys.Of(row, schema, out int hash);
         int total = (Live(table.Newest(key, hash)) is { } existing ? RowFormat.ReadCopies(existing) : 0) + copies;
@@ -138,33 +172,7 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
         return copies;
     }
 
-    private void ApplyRelation(StoredTable table, in RowChange change, ulong lsn)
-    {
-        var from = table.Schema;
-        var to = change.Table;
-        var remapper = new SchemaRemapper(from, to, change.NewRow);
-        if (remapper.IsIdentity(from, to) && from.Columns.Select(c => c.Name).SequenceEqual(to.Columns.Select(c => c.Name)) &&
-            from.KeyColumns.SequenceEqual(to.KeyColumns) && from.HasPrimaryKey == to.HasPrimaryKey)
-        {
-            table.AddSchema(lsn, to);
-            if (!from.IdentityColumns.SequenceEqual(to.IdentityColumns)) RebuildIdentities(table, to);
-            return;
-        }
-        var rows = table.NewestLiveRows();
-        var rewritten = new List<(byte[] Row, int Copies)>(rows.Count);
-        foreach (var row in rows) rewritten.Add((remapper.Rewrite(row, _builder), RowFormat.ReadCopies(row)));
-        // Old keys go (under the old schema), then rows come back under the new one: keys may have changed.
-        foreach (var row in rows) Install(table, table.SchemaOf(row), Tombstone(row), lsn);
-        table.AddSchema(lsn, to);
-        table.Identities = null;   // rebuilt below, in the new shape
-        // Without a primary key every column is part of the key: rows that differed only in a dropped column become copies.
-        foreach (var (row, copies) in rewritten)
-            if (to.HasPrimaryKey) Install(table, to, row, lsn);
-            else AddCopies(table, to, row, copies, lsn);
-        RebuildIdentities(table, to);
-    }
-
-    private void RebuildIdentities(StoredTable table, TableSchema schema)
+    public void RebuildIdentities(StoredTable table, TableSchema schema)
     {
         var identities = IdentityIndex.For(schema);
         if (identities is not null)
@@ -172,7 +180,11 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
         table.Identities = identities;
     }
 
-    /// <summary>Fills columns PostgreSQL left out of an UPDATE (unchanged TOAST values) from the previous version.</summary>
+    /// <summary>
+    /// Fills columns PostgreSQL left out of an UPDATE (unchanged TOAST values) from the previous version. Position for
+    /// position: every version of a table the store applies changes to has the same columns (a relation change that
+    /// moves columns freezes the table instead).
+    /// </summary>
     private byte[] MergeUnchanged(byte[] newRow, byte[]? previous)
     {
         var view = new RowView(newRow);
@@ -189,9 +201,9 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
         return _builder.Build();
     }
 
-    private static byte[]? Live(byte[]? row) => row is null || RowFormat.IsTombstone(row) ? null : row;
+    public static byte[]? Live(byte[]? row) => row is null || RowFormat.IsTombstone(row) ? null : row;
 
-    private static byte[] Tombstone(byte[] row)
+    public static byte[] Tombstone(byte[] row)
     {
         var tombstone = RowFormat.WithCopies(row, 1);   // a copy that keeps the key columns, so the slot still knows its key
         tombstone[RowFormat.FlagsOffset] |= RowFormat.Tombstone;

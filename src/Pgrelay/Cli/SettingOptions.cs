@@ -13,9 +13,10 @@ internal sealed class SettingOptions
         Add(SettingKeys.Config, "JSON config file with the same keys as the flags");
         Add(SettingKeys.Source, "source database: postgres://user:pass@host:port/db or an Npgsql connection string");
         Add(SettingKeys.Publication, "publication(s) to replicate, comma-separated");
-        Add(SettingKeys.Slot, "logical replication slot name (default pgrelay_<database>)");
+        Add(SettingKeys.Slot, "logical replication slot name (default: one of this instance's own, pgrelay_<database>_<random>)");
         Add(SettingKeys.CopyParallelism, "connections copying the initial snapshot (default 3)");
         Add(SettingKeys.Heartbeat, "interval of heartbeat messages that keep an idle slot moving (default 10s, 0 = off)");
+        Add(SettingKeys.PublicationPoll, "how often publications are checked for added, removed or altered tables (default 5s, 0 = off)");
         Add(SettingKeys.SpillThreshold, "bytes of one transaction kept in memory before spilling to disk (default 64MB)");
         Add(SettingKeys.SpillDirectory, "where big transactions spill (default: system temp)");
         Add(SettingKeys.Http, $"HTTP listen address (default {PgrelaySettings.DefaultHttp}, 'off' to disable)");
@@ -30,7 +31,7 @@ internal sealed class SettingOptions
         Add(SettingKeys.AclFile, "Redis ACL file loaded at start");
         Add(SettingKeys.ProtectedMode, "yes (default): while the Redis 'default' user needs no password, serve loopback clients only; no: serve everyone");
         Add(SettingKeys.LogLevel, "Trace, Debug, Information (default), Warning, Error");
-        Add(SettingKeys.StateDir, "directory for sink checkpoints (without it sinks reload from a snapshot at each start)");
+        Add(SettingKeys.StateDir, "directory for sink checkpoints and this instance's slot name (without it sinks reload from a snapshot and the instance takes a new slot at each start)");
         Add(SettingKeys.CacheServers, "off: run sinks only, without the Redis and memcached listeners (HTTP stays for /metrics and /status)");
         _sinks = new Option<string[]>("--" + SettingKeys.Sink)
         {

@@ -12,6 +12,7 @@ public sealed class PgrelaySettings
     public string? Slot { get; set; }
     public int CopyParallelism { get; set; } = Replication.ReplicationOptions.DefaultCopyParallelism;
     public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan PublicationPoll { get; set; } = TimeSpan.FromSeconds(5);
     public long SpillThresholdBytes { get; set; } = 64L * 1024 * 1024;
     public string? SpillDirectory { get; set; }
     public ListenAddress? Http { get; set; }
@@ -30,7 +31,8 @@ public sealed class PgrelaySettings
     public string? ConfigFile { get; set; }
     /// <summary><c>--sink</c> values (repeatable): stdout, file:/path, webhook:URL, postgres:URL, redis-stream:host:port, redis-hash:host:port.</summary>
     public List<string> Sinks { get; set; } = [];
-    /// <summary>Where sinks keep their checkpoints; without it they start over (initial load) at each start.</summary>
+    /// <summary>Where sinks keep their checkpoints and the instance remembers its slot; without it sinks start over (initial
+    /// load) and the instance takes a new slot at each start.</summary>
     public string? StateDirectory { get; set; }
     /// <summary>Most bytes of row images the change feed keeps for readers that resume (SSE, sinks).</summary>
     public long FeedMaxBytes { get; set; } = Store.Feed.ChangeFeed.DefaultMaxRetainedBytes;

@@ -9,6 +9,7 @@ public static class SettingKeys
     public const string Slot = "slot";
     public const string CopyParallelism = "copy-parallelism";
     public const string Heartbeat = "heartbeat";
+    public const string PublicationPoll = "publication-poll";
     public const string SpillThreshold = "spill-threshold";
     public const string SpillDirectory = "spill-directory";
     public const string Http = "http";
@@ -29,7 +30,7 @@ public static class SettingKeys
     public const string FeedMaxBytes = "feed-max-bytes";
 
     public static readonly string[] All =
-        [Config, Source, Publication, Slot, CopyParallelism, Heartbeat, SpillThreshold, SpillDirectory, Http, Https, TlsCertFile, TlsKeyFile, TlsCaCertFile, TlsAuthClients, Resp, Memcached, RespPassword, AclFile, ProtectedMode, LogLevel,
+        [Config, Source, Publication, Slot, CopyParallelism, Heartbeat, PublicationPoll, SpillThreshold, SpillDirectory, Http, Https, TlsCertFile, TlsKeyFile, TlsCaCertFile, TlsAuthClients, Resp, Memcached, RespPassword, AclFile, ProtectedMode, LogLevel,
          Sink, StateDir, CacheServers, FeedMaxBytes];
 
     /// <summary>copy-parallelism → PGRELAY_COPY_PARALLELISM</summary>

@@ -54,6 +54,7 @@ public static class SettingsLoader
             settings.Publications = pubs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
         if (Get(SettingKeys.CopyParallelism) is { } cp) settings.CopyParallelism = Integer(SettingKeys.CopyParallelism, cp, 1, 64);
         if (Get(SettingKeys.Heartbeat) is { } hb) settings.Heartbeat = Duration(SettingKeys.Heartbeat, hb);
+        if (Get(SettingKeys.PublicationPoll) is { } poll) settings.PublicationPoll = Duration(SettingKeys.PublicationPoll, poll);
         if (Get(SettingKeys.SpillThreshold) is { } st) settings.SpillThresholdBytes = Size(SettingKeys.SpillThreshold, st);
         if (Get(SettingKeys.FeedMaxBytes) is { } fb && (settings.FeedMaxBytes = Size(SettingKeys.FeedMaxBytes, fb)) < 1)
             throw new SettingsException($"{SettingKeys.FeedMaxBytes}: '{fb}' must be at least 1 byte");

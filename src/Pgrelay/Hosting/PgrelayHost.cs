@@ -64,6 +64,8 @@ public static class PgrelayHost
         Source = settings.Source ?? "",
         Publications = settings.Publications,
         SlotName = settings.Slot,
+        StateDirectory = settings.StateDirectory,
+        PublicationPollInterval = settings.PublicationPoll,
         CopyParallelism = settings.CopyParallelism,
         HeartbeatInterval = settings.Heartbeat,
         SpillThresholdBytes = settings.SpillThresholdBytes,

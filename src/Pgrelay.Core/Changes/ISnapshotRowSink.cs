@@ -1,0 +1,13 @@
+using Pgrelay.Core.Model;
+
+namespace Pgrelay.Core.Changes;
+
+/// <summary>Where a snapshot copy puts the rows it reads: the target's initial snapshot, or one table's load beside the stream.</summary>
+public interface ISnapshotRowSink
+{
+    /// <summary>Rows copied inside an exported snapshot. Called concurrently by parallel copiers; rows of a batch belong to one table.</summary>
+    void LoadSnapshotRows(TableSchema table, IReadOnlyList<byte[]> rows);
+
+    /// <summary>A hint before a table's copy starts: about how many rows it holds (may be wrong, or 0 when unknown).</summary>
+    void ExpectSnapshotRows(TableSchema table, long estimate) { }
+}

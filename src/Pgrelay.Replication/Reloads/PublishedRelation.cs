@@ -1,0 +1,25 @@
+namespace Pgrelay.Replication.Reloads;
+
+/// <summary>
+/// A table as the catalog publishes it right now (or as of a snapshot): the publications naming it, the columns they
+/// publish, and a membership token that changes when the table leaves a publication and comes back.
+/// </summary>
+/// <param name="Publications">Names of the replicated publications that include it, sorted.</param>
+/// <param name="Token">The pg_publication_rel (or pg_publication_namespace, or pg_publication) row ids that put it there:
+/// ALTER PUBLICATION DROP TABLE then ADD TABLE makes a new row, so a table removed and re-added between two looks is seen.</param>
+/// <param name="Columns">Published columns in attnum order, as pgoutput sends them: name, type OID, type modifier.</param>
+/// <param name="PrimaryKey">The primary key's columns in key order; empty without one, or when the publication's column
+/// list leaves one of them out (the table is then keyed by all its columns).</param>
+internal sealed record PublishedRelation(uint RelationId, string Name, IReadOnlyList<string> Publications, string Token,
+    IReadOnlyList<(string Name, uint TypeOid, int TypeModifier)> Columns, IReadOnlyList<string> PrimaryKey)
+{
+    /// <summary>The stream says nothing when a primary key is added, dropped or replaced under a replica identity other
+    /// than DEFAULT; the catalog does.</summary>
+    public bool SameKeyAs(Core.Model.TableSchema schema) =>
+        PrimaryKey.SequenceEqual(schema.HasPrimaryKey ? schema.KeyColumns.Select(k => schema.Columns[k].Name) : []);
+
+    public bool SameColumnsAs(Core.Model.TableSchema schema) =>
+        Columns.Count == schema.Columns.Count &&
+        Columns.Select((c, i) => c.Name == schema.Columns[i].Name && c.TypeOid == schema.Columns[i].TypeOid &&
+                                 c.TypeModifier == schema.Columns[i].TypeModifier).All(x => x);
+}
