@@ -186,6 +186,20 @@ public sealed class SinkRunner : IAsyncDisposable
             LoadStartTables = tables.Select(t => _events.Rules.PlanFor(t.Schema, EventOp.Read).Table).Distinct().ToList(),
         };
         int index = 0, rows = 0;
+        if (!_target.WantsSchemaChanges)
+        {
+            // Documents are appended, never replaced: a load repeated after a crash during it, or after a reset, would
+            // read as more rows on top of the last one. Each load starts with a truncate per table that says so; mirrors
+            // empty their tables themselves (LoadStartTables).
+            var seen = new HashSet<SinkTable>(ReferenceEqualityComparer.Instance);
+            foreach (var table in tables)
+                if (_events.Rules.PlanFor(table.Schema, EventOp.Read).Table is var layout && seen.Add(layout))
+                    batch.Events.Add(new ChangeEvent
+                    {
+                        Op = EventOp.Truncate, Table = layout, SourceTable = table, CommitLsn = pin.Lsn, EndLsn = end,
+                        CommitTime = time, Index = index++, LoadStart = true,
+                    });
+        }
         // One slice is delivered while the next is built, so the target works while the store is read; slices still
         // reach the target one at a time and in order.
         Task inFlight = Task.CompletedTask;
@@ -226,7 +240,7 @@ public sealed class SinkRunner : IAsyncDisposable
         if (batch.Events.Count == 0 && batch.LoadStartTables is null && batch.EndLsn is null) return;
         await WithRetryAsync("initial load", () => _target.DeliverAsync(batch, ct), reopen: true, ct).ConfigureAwait(false);
         Status.Delivered(batch.Events.Count);
-        Status.Loaded(batch.Events.Count);
+        Status.Loaded(batch.Events.Count(e => e.Op == EventOp.Read));
     }
 
     private async Task CheckpointAsync(Checkpoint checkpoint, CancellationToken ct)

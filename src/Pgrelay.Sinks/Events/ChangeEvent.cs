@@ -154,6 +154,9 @@ public sealed class ChangeEvent
     /// <summary>In a table without primary key, which of identical rows the event took away (<see cref="Before"/>) or
     /// added (<see cref="After"/>): the copy part of its key (see <see cref="CacheKey"/>). 1 elsewhere.</summary>
     public int BeforeCopy { get; init; } = 1;
+
+    /// <summary>A truncate that opens an initial load (<c>"snapshot":true</c>): the rows that follow replace the table's.</summary>
+    public bool LoadStart { get; init; }
     public int AfterCopy { get; init; } = 1;
 
     /// <summary>The row that names the key: After for inserts, updates and reads, Before for deletes.</summary>

@@ -58,6 +58,7 @@ public static class EventJson
             Raw(output, ",\"events\":"u8);
             Number(output, (uint)e.EventCount);
         }
+        if (e.LoadStart) Raw(output, ",\"snapshot\":true"u8);
         if (e.Replayed) Raw(output, ",\"replayed\":true"u8);
         if (e.Partial) Raw(output, ",\"partial\":true"u8);
         Raw(output, "}"u8);

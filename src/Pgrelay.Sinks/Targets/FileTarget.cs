@@ -26,9 +26,38 @@ public sealed class FileTarget(string path, long maxBytes, TimeSpan maxAge, Time
         var directory = System.IO.Path.GetDirectoryName(Path)!;
         Directory.CreateDirectory(directory);
         // Append: a retried batch after a failure may repeat lines, never lose them (at-least-once).
-        _file = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read, 1 << 16);
+        _file = new FileStream(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, 1 << 16);
+        DropTornLine(_file);
+        _file.Seek(0, SeekOrigin.End);
         _opened = _clock.GetUtcNow();
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// A crash in the middle of a write (kill -9, power loss) can leave a last line without its end; the next line would
+    /// be appended to it, and a consumer could read neither. That line's batch never reached its checkpoint, so it is
+    /// delivered again: the torn part is cut off.
+    /// </summary>
+    private static void DropTornLine(FileStream file)
+    {
+        long length = file.Length, end = length;
+        var buffer = new byte[4096];
+        while (end > 0)
+        {
+            int n = (int)Math.Min(buffer.Length, end);
+            file.Seek(end - n, SeekOrigin.Begin);
+            file.ReadExactly(buffer, 0, n);
+            int newline = Array.LastIndexOf(buffer, (byte)'\n', n - 1, n);
+            if (newline >= 0)
+            {
+                end = end - n + newline + 1;
+                break;
+            }
+            end -= n;
+        }
+        if (end == length) return;
+        file.SetLength(end);
+        file.Flush(flushToDisk: true);
     }
 
     public async Task DeliverAsync(SinkBatch batch, CancellationToken ct)
