@@ -197,6 +197,34 @@ public abstract class PostgresSinkTests(PostgresFixture pg) : IDisposable
     }
 
     [Fact]
+    public async Task A_multiset_load_the_target_refuses_to_copy_fails_visibly_instead_of_collapsing_identical_rows()
+    {
+        // The target's own unique index makes the load's COPY fail; the upsert it fell back to keyed the rows by their
+        // values (no copy number): two identical rows became one, and rows with a NULL none, while the sink said
+        // streaming. A multiset cannot be upserted: the rows are inserted, and what the target refuses is a failure.
+        var source = await pg.NewDatabaseAsync("src");
+        var target = await pg.NewDatabaseAsync("dst");
+        await pg.ExecuteAsync(source, """
+            CREATE TABLE bag (a int, b text);
+            ALTER TABLE bag REPLICA IDENTITY FULL;
+            CREATE TABLE sync_marker (id int PRIMARY KEY);
+            CREATE PUBLICATION pub FOR TABLE bag, sync_marker;
+            INSERT INTO bag VALUES (1, 'same'), (1, 'same'), (2, NULL), (2, NULL), (3, 'one');
+            """);
+        await pg.ExecuteAsync(target, "CREATE TABLE bag (a int, b text, UNIQUE (a, b))");
+        await using var rig = SinkRig.Start(pg, source, SinkSettingsParser.Parse([$"postgres:{pg.Cluster.UrlFor(target)}"], null, _state));
+        var status = rig.Sinks.Runners[0].Status;
+        await rig.Replication.WaitAsync(() => status.PermanentFailures >= 1 || status.State == Delivery.SinkState.Streaming, "the load to end or fail");
+        Assert.True(status.PermanentFailures >= 1, $"the sink went on ({status.State}) with {await pg.ScalarAsync<long>(target, "SELECT count(*) FROM bag")} of 5 rows");
+        Assert.Contains("23505", status.LastError);
+
+        await pg.ExecuteAsync(target, "ALTER TABLE bag DROP CONSTRAINT bag_a_b_key");
+        await rig.SyncAsync();
+        const string order = "a NULLS FIRST, b NULLS FIRST";
+        Assert.Equal(await pg.RowsAsync(source, "bag", order), await pg.RowsAsync(target, "public.bag", order));
+    }
+
+    [Fact]
     public async Task Alter_table_is_mirrored_onto_the_target_added_defaults_types_drops_and_renames()
     {
         var source = await pg.NewDatabaseAsync("src");

@@ -157,6 +157,10 @@ public sealed class ChangeEvent
 
     /// <summary>A truncate that opens an initial load (<c>"snapshot":true</c>): the rows that follow replace the table's.</summary>
     public bool LoadStart { get; init; }
+
+    /// <summary>A truncate for a table removed from the publications (<c>"unpublished":true</c>): the publications (key
+    /// names) that held it, which the store's catalog no longer says.</summary>
+    public string[]? UnpublishedFrom { get; init; }
     public int AfterCopy { get; init; } = 1;
 
     /// <summary>The row that names the key: After for inserts, updates and reads, Before for deletes.</summary>

@@ -131,6 +131,7 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool
             Replayed = transaction.Replayed,
             BeforeCopy = change.BeforeCopy,
             AfterCopy = change.AfterCopy,
+            UnpublishedFrom = change.Unpublished?.Select(p => p.KeyName).ToArray(),
             Partial = unknownAfter || SinkValue.AnyUnknown(before) || (op == EventOp.Update && before is null),
             Current = unknownAfter ? ct => CurrentRowAsync(transaction, index, change, op, plan.Table, ct) : null,
         };

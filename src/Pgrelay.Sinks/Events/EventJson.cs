@@ -59,6 +59,7 @@ public static class EventJson
             Number(output, (uint)e.EventCount);
         }
         if (e.LoadStart) Raw(output, ",\"snapshot\":true"u8);
+        if (e.UnpublishedFrom is not null) Raw(output, ",\"unpublished\":true"u8);
         if (e.Replayed) Raw(output, ",\"replayed\":true"u8);
         if (e.Partial) Raw(output, ",\"partial\":true"u8);
         Raw(output, "}"u8);

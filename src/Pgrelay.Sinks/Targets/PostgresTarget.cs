@@ -157,6 +157,13 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
         {
             var target = await TableAsync(table, ct).ConfigureAwait(false);
             if (await TryCopyAsync(target, copy, ct).ConfigureAwait(false)) continue;
+            if (table.IsMultiset)
+            {
+                // Rows are no keys here: identical rows are copies and a NULL is a value. Only the target's own unique
+                // index refuses a COPY of them, and it refuses the inserts too: a failure shown, never rows dropped.
+                WriteInserts(target, copy);
+                continue;
+            }
             var rows = new PendingRows(table);
             foreach (var row in copy) rows.Add(row);
             Write(target, rows);
@@ -398,14 +405,10 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
     /// </summary>
     private void WriteMultiset(TargetTable target, List<ChangeEvent> changes)
     {
-        int columns = target.Table.Columns.Count;
         var inserts = new List<SinkValue[]>();
-        void WriteInserts()
+        void FlushInserts()
         {
-            if (inserts.Count == 0) return;
-            var values = new string?[columns][];
-            for (int i = 0; i < columns; i++) values[i] = inserts.Select(r => r[i].Text).ToArray();
-            Queue(target.InsertSql, values.Select((v, i) => new NpgsqlParameter($"p{i}", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = v }).ToArray());
+            WriteInserts(target, inserts);
             inserts.Clear();
         }
         NpgsqlParameter[] Row(string prefix, SinkValue[] row) =>
@@ -418,11 +421,11 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
                     inserts.Add(row);
                     break;
                 case EventOp.Delete when e.Before is { } old:
-                    WriteInserts();
+                    FlushInserts();
                     Queue(target.DeleteOneSql, Row("w", old));
                     break;
                 case EventOp.Update when e.Before is { } old && e.After is { } row:
-                    WriteInserts();
+                    FlushInserts();
                     Queue(target.UpdateOneSql, [.. Row("w", old), .. Row("v", row)]);
                     break;
                 case EventOp.Update when e.After is { } row:   // the old row is unknown: never for REPLICA IDENTITY FULL
@@ -430,7 +433,17 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
                     break;
             }
         }
-        WriteInserts();
+        FlushInserts();
+    }
+
+    /// <summary>Inserts the rows as they are, in one statement.</summary>
+    private void WriteInserts(TargetTable target, List<SinkValue[]> rows)
+    {
+        if (rows.Count == 0) return;
+        int columns = target.Table.Columns.Count;
+        var values = new string?[columns][];
+        for (int i = 0; i < columns; i++) values[i] = rows.Select(r => r[i].Text).ToArray();
+        Queue(target.InsertSql, values.Select((v, i) => new NpgsqlParameter($"p{i}", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = v }).ToArray());
     }
 
     private void Write(TargetTable target, PendingRows rows)

@@ -94,7 +94,7 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
                 case EventOp.Truncate:
                     await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
                     pending.Clear();
-                    await DeleteTableAsync(redis, source, table, ct).ConfigureAwait(false);
+                    await DeleteTableAsync(redis, source, table, ct, e.UnpublishedFrom).ConfigureAwait(false);
                     break;
                 case EventOp.Relation:
                     await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
@@ -220,8 +220,10 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
 
     public bool WantsSchemaChanges => true;
 
-    private Task DeleteTableAsync(ConnectionMultiplexer redis, StoredTable source, SinkTable table, CancellationToken ct) =>
-        ForEachKeyAsync(redis, source, table, (db, key) => db.KeyDeleteAsync(key), ct);
+    /// <summary>Deletes every hash of the table; a table removed from the publications names the ones that held it.</summary>
+    private Task DeleteTableAsync(ConnectionMultiplexer redis, StoredTable source, SinkTable table, CancellationToken ct,
+        string[]? publications = null) =>
+        ForEachKeyAsync(redis, source, table, (db, key) => db.KeyDeleteAsync(key), ct, publications);
 
     /// <summary>
     /// Gives every hash of the table the new shape, column by name: fields of columns whose name is gone are deleted. A
@@ -274,10 +276,10 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
 
     /// <summary>Runs <paramref name="action"/> on every key of the table (each publication's), found by SCAN on every primary.</summary>
     private async Task ForEachKeyAsync(ConnectionMultiplexer redis, StoredTable source, SinkTable table, Func<IDatabase, RedisKey, Task> action,
-        CancellationToken ct)
+        CancellationToken ct, string[]? publications = null)
     {
         var db = redis.GetDatabase();
-        foreach (var publication in PublicationsOf(source))
+        foreach (var publication in publications ?? PublicationsOf(source))
         {
             var pattern = Glob($"{_prefix}{publication}.{table.KeyName}.") + "*";
             foreach (var server in Primaries(redis))
