@@ -5,8 +5,14 @@ using Pgrelay.Testing;
 namespace Pgrelay.Sinks.Tests;
 
 /// <summary>The change feed is bounded by the bytes it keeps alive, not only by counts (issue 10 item 15).</summary>
-public sealed class FeedBoundTests(PostgresFixture pg) : IClassFixture<PostgresFixture>
+public abstract class FeedBoundTests(PostgresFixture pg)
 {
+    public sealed class PG14(Postgres14Fixture pg) : FeedBoundTests(pg), IClassFixture<Postgres14Fixture>;
+    public sealed class PG15(PostgresFixture pg) : FeedBoundTests(pg), IClassFixture<PostgresFixture>;
+    public sealed class PG16(Postgres16Fixture pg) : FeedBoundTests(pg), IClassFixture<Postgres16Fixture>;
+    public sealed class PG17(Postgres17Fixture pg) : FeedBoundTests(pg), IClassFixture<Postgres17Fixture>;
+    public sealed class PG18(Postgres18Fixture pg) : FeedBoundTests(pg), IClassFixture<Postgres18Fixture>;
+
     [Fact]
     public async Task Updates_of_a_big_row_keep_the_change_feed_within_its_byte_bound()
     {

@@ -6,8 +6,14 @@ using StackExchange.Redis;
 namespace Pgrelay.Sinks.Tests;
 
 /// <summary>ALTER TABLE reaches the redis-hash target the way pgrelay's own store takes it (issue 10 item 13).</summary>
-public sealed class RedisSchemaChangeTests(PostgresFixture pg) : IClassFixture<PostgresFixture>, IDisposable
+public abstract class RedisSchemaChangeTests(PostgresFixture pg) : IDisposable
 {
+    public sealed class PG14(Postgres14Fixture pg) : RedisSchemaChangeTests(pg), IClassFixture<Postgres14Fixture>;
+    public sealed class PG15(PostgresFixture pg) : RedisSchemaChangeTests(pg), IClassFixture<PostgresFixture>;
+    public sealed class PG16(Postgres16Fixture pg) : RedisSchemaChangeTests(pg), IClassFixture<Postgres16Fixture>;
+    public sealed class PG17(Postgres17Fixture pg) : RedisSchemaChangeTests(pg), IClassFixture<Postgres17Fixture>;
+    public sealed class PG18(Postgres18Fixture pg) : RedisSchemaChangeTests(pg), IClassFixture<Postgres18Fixture>;
+
     private readonly string _state = Directory.CreateTempSubdirectory("pgrelay-redis-ddl").FullName;
 
     /// <summary>Every row of t as key -> "field=value;..." (NULL columns left out).</summary>
@@ -54,7 +60,7 @@ public sealed class RedisSchemaChangeTests(PostgresFixture pg) : IClassFixture<P
         string[] steps =
         [
             "ALTER TABLE t ADD COLUMN e text DEFAULT 'e''s'; INSERT INTO t (id) VALUES (100)",
-            "ALTER TABLE t DROP COLUMN a; UPDATE t SET b = -2 WHERE id = 2",
+            "ALTER TABLE t DROP COLUMN a; UPDATE t SET b = -2 WHERE id = 2; DELETE FROM t WHERE id IN (20, 21)",
             "ALTER TABLE t RENAME COLUMN e TO f; UPDATE t SET f = 'renamed' WHERE id = 3",
         ];
         foreach (var step in steps)

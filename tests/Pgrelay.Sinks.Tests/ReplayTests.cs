@@ -11,8 +11,14 @@ namespace Pgrelay.Sinks.Tests;
 /// left alone. The postgres and redis-hash targets must still end equal to the source, with and without a filter
 /// (issue 10 items 10 and 11), and the JSON events must say what they lack (item 16).
 /// </summary>
-public sealed class ReplayTests(PostgresFixture pg) : IClassFixture<PostgresFixture>, IDisposable
+public abstract class ReplayTests(PostgresFixture pg) : IDisposable
 {
+    public sealed class PG14(Postgres14Fixture pg) : ReplayTests(pg), IClassFixture<Postgres14Fixture>;
+    public sealed class PG15(PostgresFixture pg) : ReplayTests(pg), IClassFixture<PostgresFixture>;
+    public sealed class PG16(Postgres16Fixture pg) : ReplayTests(pg), IClassFixture<Postgres16Fixture>;
+    public sealed class PG17(Postgres17Fixture pg) : ReplayTests(pg), IClassFixture<Postgres17Fixture>;
+    public sealed class PG18(Postgres18Fixture pg) : ReplayTests(pg), IClassFixture<Postgres18Fixture>;
+
     private readonly string _state = Directory.CreateTempSubdirectory("pgrelay-replay").FullName;
 
     // body is stored out of line (EXTERNAL: no compression), so an UPDATE that leaves it alone sends it as "unchanged".

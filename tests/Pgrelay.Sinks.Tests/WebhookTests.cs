@@ -88,6 +88,10 @@ public sealed class WebhookTests : IAsyncLifetime
         // Every retry of a batch carries the same body, so the same idempotency keys.
         Assert.All(requests.GroupBy(r => r.Idempotency), g => Assert.Single(g.Select(r => r.Body).Distinct()));
         var load = JsonDocument.Parse(accepted[0].Body).RootElement.EnumerateArray().ToList();
+        // The load opens with a truncate per table that says so, then its rows.
+        Assert.Equal("t", load[0].GetProperty("op").GetString());
+        Assert.True(load[0].GetProperty("snapshot").GetBoolean());
+        load.RemoveAt(0);
         Assert.All(load, e => Assert.Equal("r", e.GetProperty("op").GetString()));
         Assert.Equal(["1", "2"], load.Select(e => e.GetProperty("key").GetString()).Order());
         var changes = JsonDocument.Parse(accepted[1].Body).RootElement.EnumerateArray().ToList();

@@ -39,6 +39,18 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool
                 _ => (EventOp)0,
             };
             var previous = _shapes.GetValueOrDefault(change.Schema.RelationId);
+            if (change.Kind == ChangeKind.Delete && previous is not null && !ReferenceEquals(previous, change.Schema)
+                && !previous.IsRowCompatibleWith(change.Schema))
+            {
+                // A reload's delete of a row the new copy lacks keeps the shape the row was written under, after the
+                // reload's rows in the new shape: told in the shape consumers follow now (columns by name).
+                if (ReshapedDelete(transaction, change, i, previous) is { } reshaped)
+                {
+                    output.Add(reshaped);
+                    passed++;
+                }
+                continue;
+            }
             _shapes[change.Schema.RelationId] = change.Schema;
             if (change.Kind == ChangeKind.Relation)
             {
@@ -135,6 +147,14 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool
             Partial = unknownAfter || SinkValue.AnyUnknown(before) || (op == EventOp.Update && before is null),
             Current = unknownAfter ? ct => CurrentRowAsync(transaction, index, change, op, plan.Table, ct) : null,
         };
+    }
+
+    private ChangeEvent? ReshapedDelete(CommittedTransaction transaction, AppliedChange change, int index, TableSchema current)
+    {
+        var plan = Rules.PlanFor(change.Schema, EventOp.Delete);
+        if (change.Before is not { } deleted || !plan.Passes(new RowView(deleted), change.Schema)) return null;
+        var layout = Rules.PlanFor(current, EventOp.Delete);
+        return Event(EventOp.Delete, layout, transaction, change, index, InLayout(plan, deleted, layout.Table), null);
     }
 
     /// <summary>Every row the store holds now for <paramref name="layout"/>'s source table, in that layout (see <see cref="SinkBatch.StoreRows"/>).</summary>
