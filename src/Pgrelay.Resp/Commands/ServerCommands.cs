@@ -143,17 +143,21 @@ internal static class ServerCommands
         yield return ("notify-keyspace-events", "KEgh");
         yield return ("replica-read-only", "yes");
         yield return ("slave-read-only", "yes");
-        yield return ("timeout", "0");
+        yield return ("timeout", ((long)o.IdleTimeout.TotalSeconds).ToString());
         yield return ("save", "");
         yield return ("appendonly", "no");
         yield return ("maxmemory", "0");
         yield return ("maxmemory-policy", "noeviction");
-        yield return ("proto-max-bulk-len", o.MaxBulkLength.ToString());
-        yield return ("client-output-buffer-limit", $"normal 0 0 0 slave 0 0 0 pubsub {o.PubSubOutputLimitBytes} 0 0");
+        yield return ("proto-max-bulk-len", o.ProtoMaxBulkLength.ToString());
+        yield return ("client-query-buffer-limit", o.QueryBufferLimit.ToString());
+        yield return ("client-output-buffer-limit",
+            $"normal {Limit(o.OutputLimitNormal)} slave 268435456 67108864 60 pubsub {Limit(o.OutputLimitPubSub)}");
         yield return ("tracking-table-max-keys", o.MaxTrackedKeys.ToString());
         yield return ("cluster-enabled", "no");
         yield return ("aclfile", o.AclFile ?? "");
     }
+
+    private static string Limit(Transport.OutputBufferLimit l) => $"{l.HardBytes} {l.SoftBytes} {l.SoftSeconds}";
 
     public static void Time(RespSession session, RespRequest request, RespWriter writer)
     {
@@ -300,6 +304,14 @@ internal static class InfoText
         Line(text, "pgrelay_transactions_applied", status.TransactionsApplied);
         Line(text, "pgrelay_changes_applied", status.ChangesApplied);
         Line(text, "pgrelay_reconnects", status.Reconnects);
+        // What the slot makes the server keep; fields without a reading yet are left out rather than shown as 0.
+        var retention = status.Retention;
+        if (retention?.RetainedBytes is { } retained) Line(text, "pgrelay_slot_retained_wal_bytes", retained);
+        if (retention?.WalStatus is { } walStatus) Line(text, "pgrelay_slot_wal_status", walStatus);
+        if (retention?.SafeWalSizeBytes is { } safe) Line(text, "pgrelay_slot_safe_wal_size_bytes", safe);
+        if (status.RetentionAtStart?.RetainedBytes is { } atStart) Line(text, "pgrelay_slot_retained_at_start_bytes", atStart);
+        Line(text, "pgrelay_slot_retention_warning", status.RetentionWarning ? 1 : 0);
+        Line(text, "pgrelay_slot_retention_warning_threshold_bytes", status.RetentionWarningBytes);
         if (status.LastError is { } error) Line(text, "pgrelay_last_error", error.ReplaceLineEndings(" "));
     }
 

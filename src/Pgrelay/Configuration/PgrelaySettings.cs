@@ -15,6 +15,8 @@ public sealed class PgrelaySettings
     public TimeSpan PublicationPoll { get; set; } = TimeSpan.FromSeconds(5);
     public long SpillThresholdBytes { get; set; } = 64L * 1024 * 1024;
     public string? SpillDirectory { get; set; }
+    /// <summary>Warn when the slot makes the server keep more WAL than this; 0 (<c>off</c>) turns the warning off.</summary>
+    public long SlotRetentionWarningBytes { get; set; } = Replication.ReplicationOptions.DefaultSlotRetentionWarningBytes;
     public ListenAddress? Http { get; set; }
     /// <summary>The HTTPS listener (off unless set); it serves what HTTP serves, with <see cref="Tls"/>.</summary>
     public ListenAddress? Https { get; set; }
@@ -36,6 +38,15 @@ public sealed class PgrelaySettings
     public string? StateDirectory { get; set; }
     /// <summary>Most bytes of row images the change feed keeps for readers that resume (SSE, sinks).</summary>
     public long FeedMaxBytes { get; set; } = Store.Feed.ChangeFeed.DefaultMaxRetainedBytes;
+
+    /// <summary>Redis and memcached connection limits (maxclients, timeout, buffer limits, maxconns).</summary>
+    public ListenerLimitSettings Limits { get; set; } = new();
+
+    /// <summary>Redis's tls-port: a Redis TLS listener on the <see cref="Resp"/> address, with <see cref="Tls"/> (0: none).</summary>
+    public int TlsPort { get; set; }
+
+    /// <summary>memcached over TLS, with <see cref="Tls"/>: a listen address like <c>memcached</c>; off by default.</summary>
+    public ListenAddress? MemcachedTls { get; set; }
 
     public const string DefaultHttp = "127.0.0.1:8080";
     public const string DefaultResp = "127.0.0.1:6379";
