@@ -37,6 +37,8 @@ public static class PgrelayHttpExtensions
         // Resolve once now so a missing registration fails at start-up, not on the first scrape.
         _ = endpoints.ServiceProvider.GetService<PrometheusExporter>() ??
             throw new InvalidOperationException("call services.AddPgrelayHttp() before MapPgrelayHttp()");
+        // Routing answers paths and methods no endpoint takes with an empty 404/405; every error here has a JSON body.
+        if (endpoints is IApplicationBuilder app) app.UseStatusCodePages(ErrorBodies.WriteAsync);
 
         endpoints.MapGet("/", OverviewEndpoint.Get);
         endpoints.MapGet("/status", StatusEndpoint.Get);

@@ -29,14 +29,18 @@ public class SettingsLoaderTests
     [Fact]
     public void Durations_and_sizes_accept_units()
     {
-        var settings = SettingsLoader.Load(new Dictionary<string, string?> { ["heartbeat"] = "500ms", ["spill-threshold"] = "16MB" }, new Dictionary<string, string?>());
+        var settings = SettingsLoader.Load(new Dictionary<string, string?> { ["heartbeat"] = "500ms", ["spill-threshold"] = "16MB", ["feed-max-bytes"] = "1GB" },
+            new Dictionary<string, string?>());
         Assert.Equal(TimeSpan.FromMilliseconds(500), settings.Heartbeat);
         Assert.Equal(16L * 1024 * 1024, settings.SpillThresholdBytes);
+        Assert.Equal(1024L * 1024 * 1024, settings.FeedMaxBytes);
+        Assert.Equal(256L * 1024 * 1024, SettingsLoader.Load(new Dictionary<string, string?>(), new Dictionary<string, string?>()).FeedMaxBytes);
     }
 
     [Theory]
     [InlineData("heartbeat", "soon")]
     [InlineData("spill-threshold", "-1")]
+    [InlineData("feed-max-bytes", "0")]
     [InlineData("resp", "127.0.0.1:70000")]
     [InlineData("log-level", "loud")]
     public void Bad_values_name_their_setting(string key, string value)

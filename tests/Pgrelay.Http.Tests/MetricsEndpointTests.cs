@@ -72,6 +72,8 @@ public partial class MetricsEndpointTests
         Assert.Equal(0, samples["pgrelay_replication_phase{phase=\"snapshotting\"}"]);
         Assert.Equal(1, samples["pgrelay_ready"]);
         Assert.Equal(txn.EndLsn.Value, samples["pgrelay_visible_lsn"]);
+        Assert.Equal(store.Feed.RetainedBytes, samples["pgrelay_feed_retained_bytes"]);
+        Assert.True(samples["pgrelay_feed_retained_bytes"] > 0);
     }
 
     [Fact]

@@ -53,6 +53,31 @@ public class RowEndpointTests
         Assert.StartsWith(message, json.RootElement.GetProperty("error").GetString());
     }
 
+    [Theory]
+    [InlineData("/pub")]
+    [InlineData("/pub/")]
+    [InlineData("/pub//")]
+    [InlineData("/favicon.ico")]
+    public async Task A_path_no_endpoint_serves_is_a_json_404(string path)
+    {
+        await using var server = await RelayServer.StartAsync(ReadyStore(Row("Tulsa", "OK", "1")));
+        var response = await server.Client.GetAsync(path);
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.StartsWith("application/json", response.Content.Headers.ContentType?.ToString());
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Contains(path, json.RootElement.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task A_method_an_endpoint_does_not_take_is_a_json_405()
+    {
+        await using var server = await RelayServer.StartAsync(ReadyStore(Row("Tulsa", "OK", "1")));
+        var response = await server.Client.PostAsync("/status", new StringContent("{}"));
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Contains("POST", json.RootElement.GetProperty("error").GetString());
+    }
+
     [Fact]
     public async Task ETag_is_the_version_lsn_and_changes_with_the_row()
     {

@@ -53,5 +53,36 @@ public sealed class FileTargetTests : IDisposable
         Assert.Equal(2, File.ReadAllLines(Path.Combine(_dir, "audit-20260301T121100000Z.log")).Length);
     }
 
+    /// <summary>Records the size of every write, as stdout would receive them.</summary>
+    private sealed class WriteSizes : MemoryStream
+    {
+        public List<int> Sizes { get; } = [];
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken ct) { Sizes.Add(count); return base.WriteAsync(buffer, offset, count, ct); }
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default) { Sizes.Add(buffer.Length); return base.WriteAsync(buffer, ct); }
+    }
+
+    [Fact]
+    public async Task Stdout_and_file_write_a_batch_in_pieces_of_at_most_batch_bytes_and_whole_lines()
+    {
+        var batch = TestEvents.Inserts(0, 50);
+        var output = new WriteSizes();
+        await using (var stdout = new StdoutTarget(output, batchBytes: 1000))
+            await stdout.DeliverAsync(batch, default);
+        Assert.True(output.Sizes.Count > 5, string.Join(",", output.Sizes));
+        Assert.All(output.Sizes, size => Assert.InRange(size, 1, 1000));
+        var lines = System.Text.Encoding.UTF8.GetString(output.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => i.ToString()), lines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("key").GetString()));
+
+        var path = Path.Combine(_dir, "pieces.jsonl");
+        await using (var file = new FileTarget(path, maxBytes: 0, maxAge: TimeSpan.Zero, batchBytes: 1000))
+        {
+            await file.OpenAsync(default);
+            await file.DeliverAsync(batch, default);
+            await file.DeliverAsync(TestEvents.Inserts(50, 1), default);
+        }
+        Assert.Equal(lines.Append(File.ReadLines(path).Last()), File.ReadAllLines(path));
+        Assert.Equal(51, File.ReadAllLines(path).Length);
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }

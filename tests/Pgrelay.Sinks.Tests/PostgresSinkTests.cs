@@ -146,5 +146,184 @@ public abstract class PostgresSinkTests(PostgresFixture pg) : IDisposable
         Assert.Contains(rowsOfA[0], actual);   // escapes survived COPY: backslash, tab, newline
     }
 
+    [Fact]
+    public async Task A_table_without_a_primary_key_is_a_multiset_in_the_target_with_its_nulls_and_duplicates()
+    {
+        // REPLICA IDENTITY FULL, no primary key: the target must keep rows with NULLs (which a primary key of every
+        // column refused) and duplicates (which it collapsed), and an update or delete touches exactly one equal row.
+        var source = await pg.NewDatabaseAsync("src");
+        var target = await pg.NewDatabaseAsync("dst");
+        await pg.ExecuteAsync(source, """
+            CREATE TABLE bag (a int, b text, c jsonb, p point);
+            ALTER TABLE bag REPLICA IDENTITY FULL;
+            CREATE TABLE sync_marker (id int PRIMARY KEY);
+            CREATE PUBLICATION pub FOR TABLE bag, sync_marker;
+            INSERT INTO bag VALUES (1, NULL, NULL, NULL), (2, 'x', '{"k": 1}', '(1,2)'), (NULL, NULL, NULL, NULL), (NULL, 'tab\there', '[]', NULL);
+            """);
+        string flag = $"postgres:{pg.Cluster.UrlFor(target)}";
+        const string order = "a NULLS FIRST, b NULLS FIRST, c::text NULLS FIRST, p::text NULLS FIRST";
+        async Task AssertEqual() => Assert.Equal(await pg.RowsAsync(source, "bag", order), await pg.RowsAsync(target, "public.bag", order));
+
+        await using (var rig = SinkRig.Start(pg, source, SinkSettingsParser.Parse([flag], null, _state)))
+        {
+            await rig.SyncAsync();
+            await AssertEqual();   // the initial load's COPY keeps the NULL rows
+            await pg.ExecuteAsync(source, """
+                INSERT INTO bag VALUES (3, 'dup', '[1]', '(0,0)'), (3, 'dup', '[1]', '(0,0)'), (3, 'dup', '[1]', '(0,0)');
+                INSERT INTO bag VALUES (NULL, 'n', NULL, NULL);
+                DELETE FROM bag WHERE ctid = (SELECT ctid FROM bag WHERE a = 3 LIMIT 1);
+                UPDATE bag SET c = '{"z": 2}' WHERE a IS NULL AND b = 'n';
+                UPDATE bag SET b = 'was null' WHERE a = 1;
+                DELETE FROM bag WHERE a = 2;
+                """);
+            await rig.SyncAsync();
+            await AssertEqual();
+            Assert.Equal(2L, await pg.ScalarAsync<long>(target, "SELECT count(*) FROM bag WHERE a = 3"));
+            // DDL reloads the table: every row of the new shape is a new key (inserts), every old one a delete in its old shape.
+            await pg.ExecuteAsync(source, "ALTER TABLE bag ADD COLUMN e text DEFAULT 'e'; DELETE FROM bag WHERE a = 1");
+            await rig.SyncAsync();
+            await AssertEqual();
+            // (with a change: a DROP alone is seen only by the publication poll, later)
+            await pg.ExecuteAsync(source, "ALTER TABLE bag DROP COLUMN e; INSERT INTO bag VALUES (9, 'z', NULL, NULL)");
+            await rig.SyncAsync();
+            await AssertEqual();
+            Assert.Equal(0L, await pg.ScalarAsync<long>(target,
+                "SELECT count(*) FROM pg_index WHERE indrelid = 'public.bag'::regclass AND indisprimary"));
+        }
+        // Replayed after a restart: FULL identity sends whole old rows, so replay is as exact.
+        await pg.ExecuteAsync(source, """
+            INSERT INTO bag VALUES (4, NULL, NULL, NULL), (4, NULL, NULL, NULL);
+            DELETE FROM bag WHERE ctid = (SELECT ctid FROM bag WHERE a = 4 LIMIT 1);
+            UPDATE bag SET a = 5 WHERE b = 'was null';
+            """);
+        await using (var rig = SinkRig.Start(pg, source, SinkSettingsParser.Parse([flag], null, _state)))
+        {
+            await rig.SyncAsync();
+            Assert.Equal(0, rig.Sinks.Runners[0].Status.RowsLoaded);
+            await AssertEqual();
+        }
+    }
+
+    [Fact]
+    public async Task A_multiset_load_the_target_refuses_to_copy_fails_visibly_instead_of_collapsing_identical_rows()
+    {
+        // The target's own unique index makes the load's COPY fail; the upsert it fell back to keyed the rows by their
+        // values (no copy number): two identical rows became one, and rows with a NULL none, while the sink said
+        // streaming. A multiset cannot be upserted: the rows are inserted, and what the target refuses is a failure.
+        var source = await pg.NewDatabaseAsync("src");
+        var target = await pg.NewDatabaseAsync("dst");
+        await pg.ExecuteAsync(source, """
+            CREATE TABLE bag (a int, b text);
+            ALTER TABLE bag REPLICA IDENTITY FULL;
+            CREATE TABLE sync_marker (id int PRIMARY KEY);
+            CREATE PUBLICATION pub FOR TABLE bag, sync_marker;
+            INSERT INTO bag VALUES (1, 'same'), (1, 'same'), (2, NULL), (2, NULL), (3, 'one');
+            """);
+        await pg.ExecuteAsync(target, "CREATE TABLE bag (a int, b text, UNIQUE (a, b))");
+        await using var rig = SinkRig.Start(pg, source, SinkSettingsParser.Parse([$"postgres:{pg.Cluster.UrlFor(target)}"], null, _state));
+        var status = rig.Sinks.Runners[0].Status;
+        await rig.Replication.WaitAsync(() => status.PermanentFailures >= 1 || status.State == Delivery.SinkState.Streaming, "the load to end or fail");
+        Assert.True(status.PermanentFailures >= 1, $"the sink went on ({status.State}) with {await pg.ScalarAsync<long>(target, "SELECT count(*) FROM bag")} of 5 rows");
+        Assert.Contains("23505", status.LastError);
+
+        await pg.ExecuteAsync(target, "ALTER TABLE bag DROP CONSTRAINT bag_a_b_key");
+        await rig.SyncAsync();
+        const string order = "a NULLS FIRST, b NULLS FIRST";
+        Assert.Equal(await pg.RowsAsync(source, "bag", order), await pg.RowsAsync(target, "public.bag", order));
+    }
+
+    [Fact]
+    public async Task Alter_table_is_mirrored_onto_the_target_added_defaults_types_drops_and_renames()
+    {
+        var source = await pg.NewDatabaseAsync("src");
+        var target = await pg.NewDatabaseAsync("dst");
+        await pg.ExecuteAsync(source, """
+            CREATE TABLE t (id int PRIMARY KEY, c int, d text, note text);
+            CREATE TABLE sync_marker (id int PRIMARY KEY);
+            CREATE PUBLICATION pub FOR TABLE t, sync_marker;
+            INSERT INTO t SELECT i, i, 'd' || i, NULL FROM generate_series(1, 30) i;
+            """);
+        string flag = $"postgres:{pg.Cluster.UrlFor(target)}";
+        async Task AssertEqual(string step) =>
+            Assert.True((await pg.RowsAsync(source, "t", "id")).SequenceEqual(await pg.RowsAsync(target, "public.t", "id")),
+                $"{step}: {string.Join(" ", (await pg.RowsAsync(target, "public.t", "id")).Take(3))}");
+
+        await using (var rig = SinkRig.Start(pg, source, SinkSettingsParser.Parse([flag], null, _state)))
+        {
+            await rig.SyncAsync();
+            string[] steps =
+            [
+                "ALTER TABLE t ADD COLUMN e text DEFAULT 'e''s default'; INSERT INTO t (id, c) VALUES (100, 100)",   // existing rows have e
+                "ALTER TABLE t ALTER COLUMN c TYPE text; UPDATE t SET c = 'abc' WHERE id = 1",                          // was 22P02 forever
+                "ALTER TABLE t DROP COLUMN d; UPDATE t SET c = 'x' WHERE id = 2; DELETE FROM t WHERE id IN (20, 21)",   // the reload deletes in the old shape
+                "ALTER TABLE t RENAME COLUMN e TO f; UPDATE t SET f = 'renamed' WHERE id = 3",
+                "ALTER TABLE t ADD COLUMN n numeric; UPDATE t SET n = 1.555 WHERE id = 4; ALTER TABLE t ALTER COLUMN n TYPE numeric(10,2); UPDATE t SET c = 'y' WHERE id = 5",
+            ];
+            foreach (var step in steps)
+            {
+                await pg.ExecuteAsync(source, step);
+                await rig.SyncAsync();
+                await AssertEqual(step);
+            }
+            Assert.Equal(0, rig.Sinks.Runners[0].Status.Failures);
+            await ConfirmEverythingAsync(rig);
+        }
+        // While pgrelay is down: the slot is confirmed past every change to t, so the replayed stream has no relation
+        // change (nothing in it changed t before the ALTER); the target must still learn the column, the value existing
+        // rows have in it, and a new type.
+        string[] whileDown =
+        [
+            "ALTER TABLE t ADD COLUMN g int DEFAULT 7; UPDATE t SET c = 'z' WHERE id = 6",
+            "ALTER TABLE t ALTER COLUMN n TYPE text; UPDATE t SET n = 'n/a' WHERE id = 8",
+        ];
+        foreach (var step in whileDown)
+        {
+            await pg.ExecuteAsync(source, step);
+            await using var rig = SinkRig.Start(pg, source, SinkSettingsParser.Parse([flag], null, _state));
+            await rig.SyncAsync();
+            Assert.Equal(0, rig.Sinks.Runners[0].Status.RowsLoaded);
+            await AssertEqual("while down: " + step);
+            await ConfirmEverythingAsync(rig);
+        }
+    }
+
+    /// <summary>Waits until the slot is confirmed past everything applied: a restart then replays nothing before this point.</summary>
+    private static async Task ConfirmEverythingAsync(SinkRig rig)
+    {
+        await rig.SyncAsync();
+        var applied = rig.Store.AppliedEndLsn;
+        await rig.Replication.WaitAsync(() => rig.Replication.Status.ConfirmedLsn >= applied, "the slot to be confirmed");
+    }
+
+    [Fact]
+    public async Task A_permanent_target_error_shows_as_failed_holds_the_checkpoint_and_recovers_once_the_target_is_fixed()
+    {
+        var source = await pg.NewDatabaseAsync("src");
+        var target = await pg.NewDatabaseAsync("dst");
+        await pg.ExecuteAsync(source, """
+            CREATE TABLE t (id int PRIMARY KEY, v text);
+            CREATE TABLE sync_marker (id int PRIMARY KEY);
+            CREATE PUBLICATION pub FOR TABLE t, sync_marker;
+            INSERT INTO t VALUES (1, 'short');
+            """);
+        // The target's own constraint refuses what the source accepts: no retry can cure that (SQLSTATE 23514).
+        await pg.ExecuteAsync(target, "CREATE TABLE t (id int PRIMARY KEY, v text CHECK (length(v) < 10))");
+        await using var rig = SinkRig.Start(pg, source, SinkSettingsParser.Parse([$"postgres:{pg.Cluster.UrlFor(target)}"], null, _state));
+        await rig.SyncAsync();
+        var status = rig.Sinks.Runners[0].Status;
+        await pg.ExecuteAsync(source, "UPDATE t SET v = 'much too long for the target' WHERE id = 1");
+        await rig.Replication.WaitAsync(() => status.PermanentFailures >= 2, "the sink to fail permanently");
+        Assert.Equal(Delivery.SinkState.Failed, status.State);
+        Assert.True(status.LastErrorPermanent);
+        Assert.Contains("23514", status.LastError);
+        Assert.True(rig.Store.SafeToConfirmLsn <= status.CheckpointLsn, "the slot moved past what the sink delivered");
+        Assert.True(status.CheckpointLsn < rig.Store.AppliedEndLsn);
+
+        await pg.ExecuteAsync(target, "ALTER TABLE t DROP CONSTRAINT t_v_check");
+        await rig.SyncAsync();
+        Assert.Equal(await pg.RowsAsync(source, "t", "id"), await pg.RowsAsync(target, "public.t", "id"));
+        Assert.Equal(Delivery.SinkState.Streaming, status.State);
+    }
+
     public void Dispose() => Directory.Delete(_state, recursive: true);
 }

@@ -22,13 +22,14 @@ public abstract class RedisStreamSinkTests(PostgresFixture pg) : RedisSinkTests(
         public int Index => int.Parse(Id[(Id.IndexOf(':') + 1)..]);
     }
 
-    /// <summary>Every entry of the stream in stream order, sync markers left out.</summary>
-    private static async Task<List<Entry>> ReadAsync(string address, string stream)
+    /// <summary>Every entry of the stream in stream order, sync markers left out, and the truncates that open a load
+    /// (<c>"snapshot":true</c>) unless <paramref name="loadMarkers"/>.</summary>
+    private static async Task<List<Entry>> ReadAsync(string address, string stream, bool loadMarkers = false)
     {
         await using var redis = await ConnectionMultiplexer.ConnectAsync(address);
         var entries = await redis.GetDatabase().StreamRangeAsync(stream, "-", "+");
         return entries.Select(e => new Entry(e.Id, e["id"]!, e["op"]!, e["table"]!, e["key"]!, e["event"]!))
-            .Where(e => e.Table != "public.sync_marker").ToList();
+            .Where(e => e.Table != "public.sync_marker" && (loadMarkers || !e.Json.Contains("\"snapshot\":true"))).ToList();
     }
 
     private static async Task<long> LengthAsync(string address, string stream)
@@ -97,6 +98,10 @@ public abstract class RedisStreamSinkTests(PostgresFixture pg) : RedisSinkTests(
         await Pg.ExecuteAsync(source, "TRUNCATE items");
         await rig.SyncAsync();
 
+        // The load opens with a truncate per table that says so.
+        var markers = (await ReadAsync(redis.Address, "events", loadMarkers: true)).TakeWhile(e => e.Op == "t").ToList();
+        Assert.NotEmpty(markers);
+        Assert.All(markers, e => Assert.Contains("\"snapshot\":true", e.Json));
         var entries = await ReadAsync(redis.Address, "events");
         Assert.Equal(entries.Count, Distinct(entries).Count);   // no failure, so no retried batch
 

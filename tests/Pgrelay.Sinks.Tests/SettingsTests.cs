@@ -40,7 +40,7 @@ public class SettingsTests
               "state-dir": "/var/lib/pgrelay",
               "sinks": {
                 "audit": { "type": "file", "path": "/var/log/changes.jsonl", "max-size": "64MB", "max-age": "1h", "transactions": true },
-                "hook": { "type": "webhook", "url": "https://example.com/in", "secret": "s3cret", "timeout": "5s", "max-attempts": 3, "batch-size": 100,
+                "hook": { "type": "webhook", "url": "https://example.com/in", "secret": "s3cret", "timeout": "5s", "max-attempts": 3, "batch-size": 100, "batch-bytes": "1MB",
                           "rules": [ { "table": "orders", "ops": ["c"] } ] }
               },
               "rules": [ { "name": "mask-emails", "table": "*", "transform": [ { "column": "email", "type": "mask", "keep-last": 4 } ] } ]
@@ -57,6 +57,8 @@ public class SettingsTests
             var hook = s.Sinks.Single(x => x.Name == "hook");
             Assert.Equal(("s3cret", 3, 100), (hook.Secret, hook.MaxAttempts, hook.BatchSize));
             Assert.Equal(TimeSpan.FromSeconds(5), hook.Timeout);
+            Assert.Equal(1024 * 1024, hook.BatchBytes);
+            Assert.Equal(SinkDefinition.DefaultBatchBytes, audit.BatchBytes);
             Assert.Equal(2, s.Rules.Count);
             Assert.Equal(["hook"], s.Rules.Single(r => r.Table == "orders").Sinks);
         }
@@ -71,7 +73,7 @@ public class SettingsTests
         try
         {
             var e = Assert.Throws<SinkConfigurationException>(() => SinkSettingsParser.Parse(null, path));
-            Assert.Equal("sink 'a': unknown key 'rotate' for a file sink (known: type, transactions, batch-size, rules, path, max-size, max-age)", e.Message);
+            Assert.Equal("sink 'a': unknown key 'rotate' for a file sink (known: type, transactions, batch-size, rules, batch-bytes, path, max-size, max-age)", e.Message);
         }
         finally { File.Delete(path); }
     }

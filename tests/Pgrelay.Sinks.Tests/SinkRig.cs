@@ -70,7 +70,8 @@ internal sealed class SinkRig : IAsyncDisposable
         loggers ??= log;
         // The sinks (and their durable consumers) exist before replication can confirm anything.
         ReplicationRun? replication = null;
-        var sinks = new SinkSupervisor(settings, store, loggers, () => replication?.Status.ConfirmedLsn ?? Core.Model.Lsn.Zero);
+        var sinks = new SinkSupervisor(settings, store, loggers, () => replication?.Status.ConfirmedLsn ?? Core.Model.Lsn.Zero,
+            idleLsn: () => replication?.Status.IdleLsn ?? Core.Model.Lsn.Zero);
         replication = ReplicationRun.Start(harness, database, store, o =>
         {
             o.KeepSlot = plan.KeepSlot;
@@ -88,6 +89,16 @@ internal sealed class SinkRig : IAsyncDisposable
     /// feed, and each sink must have the feed's last one. Needs a published table <c>sync_marker(id int primary key)</c>.
     /// </summary>
     public async Task SyncAsync()
+    {
+        await SyncOnceAsync();
+        // DDL that moves columns reloads the table beside the stream (decided before the marker arrived): the sinks get
+        // its rows once the load is swapped in.
+        if (Replication.Status.Reloads.Count == 0) return;
+        await Replication.WaitAsync(() => Replication.Status.Reloads.Count == 0, "tables loading beside the stream to be loaded");
+        await SyncOnceAsync();
+    }
+
+    private async Task SyncOnceAsync()
     {
         // After the snapshot: a marker inside it would be visible before the kept slot's older transactions are replayed.
         await Replication.WaitAsync(() => Store.IsReady, "the snapshot");

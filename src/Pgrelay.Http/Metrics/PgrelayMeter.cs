@@ -21,6 +21,8 @@ public sealed class PgrelayMeter
         m.CreateObservableGauge("pgrelay.table.rows", () => PerTable(store, t => t.RowCount), description: "Rows held per replicated table.");
         m.CreateObservableGauge("pgrelay.table.bytes", () => PerTable(store, t => t.MemoryBytes), description: "Bytes held per replicated table.");
         m.CreateObservableGauge("pgrelay.ready", () => store.IsReady ? 1 : 0, description: "1 once the initial snapshot is loaded.");
+        m.CreateObservableGauge("pgrelay.feed.retained.bytes", () => store.Feed.RetainedBytes,
+            description: "Bytes of row images the change feed keeps for resuming readers (at most feed-max-bytes).");
         m.CreateObservableGauge("pgrelay.visible.lsn", () => (long)store.VisibleLsn.Value, description: "WAL position readers see, as a number.");
 
         m.CreateObservableCounter("pgrelay.changes.applied", () => status.ChangesApplied, description: "Row changes applied from the replication stream.");

@@ -71,6 +71,8 @@ internal sealed class StatusDocument(
         json.WriteString("newest_lsn", store.Feed.NewestLsn.ToString());
         json.WriteString("oldest_resumable_lsn", store.Feed.OldestResumableLsn.ToString());
         json.WriteNumber("retained_transactions", store.Feed.RetainedTransactions);
+        json.WriteNumber("retained_bytes", store.Feed.RetainedBytes);
+        json.WriteNumber("max_bytes", store.Feed.MaxRetainedBytes);
         json.WriteEndObject();
 
         long rows = 0, bytes = 0;
@@ -133,6 +135,7 @@ internal sealed class StatusDocument(
             json.WriteString("acknowledged_lsn", checkpoint.Acknowledged.ToString());
             if (checkpoint.State is { } state) json.WriteString("state", state);
             json.WriteNumber("failures", checkpoint.Failures);
+            json.WriteNumber("permanent_failures", checkpoint.PermanentFailures);
             if (checkpoint.LastError is { } sinkError) json.WriteString("last_error", sinkError);
             json.WriteEndObject();
         }

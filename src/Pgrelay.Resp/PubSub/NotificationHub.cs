@@ -236,7 +236,7 @@ public sealed class NotificationHub : IDisposable
                 case ChangeKind.Truncate:
                 case ChangeKind.Relation:
                     if (publish)
-                        foreach (var publication in _server.Keyspace.PublicationsOf(change.Table))
+                        foreach (var publication in change.Unpublished ?? _server.Keyspace.PublicationsOf(change.Table))
                             Publish(Encoding.UTF8.GetBytes(KeyeventPrefix + "truncate"),
                                 Encoding.UTF8.GetBytes(publication.KeyName + "." + change.Schema.KeyName));
                     if (track) _server.Tracking.InvalidateAll();

@@ -28,6 +28,12 @@ public sealed class SinkDefinition
     public bool Transactions { get; set; }
     /// <summary>Most events per delivery (whole transactions are never split across deliveries of the checkpoint).</summary>
     public int BatchSize { get; set; } = 1000;
+    /// <summary>
+    /// Most bytes of JSON in one write or request of the sinks that send documents (stdout, file, webhook, redis-stream):
+    /// a batch goes out in as many pieces as it needs; one event larger than this goes alone.
+    /// </summary>
+    public long BatchBytes { get; set; } = DefaultBatchBytes;
+    public const long DefaultBatchBytes = 4L * 1024 * 1024;
 
     // file
     public long MaxFileBytes { get; set; }

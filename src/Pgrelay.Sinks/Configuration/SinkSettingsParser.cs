@@ -147,6 +147,12 @@ public static class SinkSettingsParser
         void Known(params string[] keys) { foreach (var k in keys) known.Add(k); }
         sink.Transactions = Bool(e, "transactions", where) ?? false;
         sink.BatchSize = Int(e, "batch-size", where, 1, 1_000_000) ?? sink.BatchSize;
+        if (type is SinkType.Stdout or SinkType.File or SinkType.Webhook or SinkType.RedisStream)
+        {
+            Known("batch-bytes");
+            if (String(e, "batch-bytes", where) is { } bytes) sink.BatchBytes = Size(bytes, $"{where}: batch-bytes");
+            if (sink.BatchBytes < 1) throw new SinkConfigurationException($"{where}: batch-bytes must be at least 1 byte");
+        }
         switch (type)
         {
             case SinkType.File:

@@ -24,6 +24,7 @@ public sealed class SinkRunner : IAsyncDisposable
     private readonly EventBuilder _events;
     private readonly DurableConsumer _consumer;
     private readonly ILogger _log;
+    private readonly Func<SinkTable, IEnumerable<SinkValue[]>> _storeRows;
     private Checkpoint? _checkpoint;
 
     /// <summary>Registers the sink's durable consumer at its checkpoint right away, before replication can confirm anything.</summary>
@@ -34,7 +35,8 @@ public sealed class SinkRunner : IAsyncDisposable
         _store = store;
         _checkpoints = checkpoints;
         _log = log;
-        _events = new EventBuilder(rules, definition.Transactions);
+        _events = new EventBuilder(rules, definition.Transactions, target.WantsSchemaChanges, store.Feed, () => IdleLsn?.Invoke() ?? Lsn.Zero);
+        _storeRows = layout => _events.StoreRows(store, layout);
         _checkpoint = checkpoints.Load(definition.Name);
         _consumer = store.RegisterDurableConsumer("sink:" + definition.Name, _checkpoint?.EndLsn ?? Lsn.Zero);
         Status = new SinkStatus(definition.Name, SinkSettingsParser.TypeName(definition.Type));
@@ -149,9 +151,12 @@ public sealed class SinkRunner : IAsyncDisposable
     /// <summary>The position replication last confirmed to the server (see <see cref="CatchUpToConfirmed"/>); null: never move while idle.</summary>
     public Func<Lsn>? ConfirmedLsn { get; init; }
 
+    /// <summary>Where replication was last idle with nothing pending (ReplicationStatus.IdleLsn): tells that a replay is complete.</summary>
+    public Func<Lsn>? IdleLsn { get; init; }
+
     private async Task<Lsn> DeliverTransactionsAsync(List<CommittedTransaction> transactions, CancellationToken ct)
     {
-        var batch = new SinkBatch();
+        var batch = new SinkBatch { StoreRows = _storeRows };
         CommittedTransaction? last = null;
         foreach (var t in transactions)
         {
@@ -181,6 +186,20 @@ public sealed class SinkRunner : IAsyncDisposable
             LoadStartTables = tables.Select(t => _events.Rules.PlanFor(t.Schema, EventOp.Read).Table).Distinct().ToList(),
         };
         int index = 0, rows = 0;
+        if (!_target.WantsSchemaChanges)
+        {
+            // Documents are appended, never replaced: a load repeated after a crash during it, or after a reset, would
+            // read as more rows on top of the last one. Each load starts with a truncate per table that says so; mirrors
+            // empty their tables themselves (LoadStartTables).
+            var seen = new HashSet<SinkTable>(ReferenceEqualityComparer.Instance);
+            foreach (var table in tables)
+                if (_events.Rules.PlanFor(table.Schema, EventOp.Read).Table is var layout && seen.Add(layout))
+                    batch.Events.Add(new ChangeEvent
+                    {
+                        Op = EventOp.Truncate, Table = layout, SourceTable = table, CommitLsn = pin.Lsn, EndLsn = end,
+                        CommitTime = time, Index = index++, LoadStart = true,
+                    });
+        }
         // One slice is delivered while the next is built, so the target works while the store is read; slices still
         // reach the target one at a time and in order.
         Task inFlight = Task.CompletedTask;
@@ -221,7 +240,7 @@ public sealed class SinkRunner : IAsyncDisposable
         if (batch.Events.Count == 0 && batch.LoadStartTables is null && batch.EndLsn is null) return;
         await WithRetryAsync("initial load", () => _target.DeliverAsync(batch, ct), reopen: true, ct).ConfigureAwait(false);
         Status.Delivered(batch.Events.Count);
-        Status.Loaded(batch.Events.Count);
+        Status.Loaded(batch.Events.Count(e => e.Op == EventOp.Read));
     }
 
     private async Task CheckpointAsync(Checkpoint checkpoint, CancellationToken ct)
@@ -236,9 +255,16 @@ public sealed class SinkRunner : IAsyncDisposable
         _consumer.Acknowledge(checkpoint.EndLsn);
     }
 
+    /// <summary>
+    /// Runs <paramref name="action"/> until it succeeds: nothing is ever skipped. A transient failure is retried with
+    /// back-off (state "retrying"); a permanent one (<see cref="Failures.IsPermanent"/>: the data or the target must change
+    /// first) sets state "failed", is logged as an error and retried at the longest back-off only, so a fix at the target
+    /// is picked up without a restart. Either way the checkpoint, and with it the slot, waits.
+    /// </summary>
     private async Task WithRetryAsync(string what, Func<Task> action, bool reopen, CancellationToken ct)
     {
         var backoff = new Backoff(RetryInitialDelay, RetryMaxDelay);
+        var resume = Status.State;
         bool failed = false;
         while (true)
         {
@@ -246,20 +272,25 @@ public sealed class SinkRunner : IAsyncDisposable
             {
                 if (failed && reopen) await _target.OpenAsync(ct).ConfigureAwait(false);
                 await action().ConfigureAwait(false);
+                if (failed) Status.State = resume;
                 return;
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
                 failed = true;
                 var message = Describe(e);
-                Status.Failed($"{what}: {message}");
-                var previous = Status.State;
-                Status.State = SinkState.Retrying;
-                var delay = backoff.Next();
-                _log.LogWarning("sink {Sink}: {What} failed ({Error}); retry {Attempt} in {Delay:0.0}s", _definition.Name, what, message,
-                    Status.ConsecutiveFailures, delay.TotalSeconds);
+                bool permanent = Failures.IsPermanent(e);
+                Status.Failed($"{what}: {message}", permanent);
+                Status.State = permanent ? SinkState.Failed : SinkState.Retrying;
+                var delay = permanent ? RetryMaxDelay : backoff.Next();
+                if (permanent)
+                    _log.LogError("sink {Sink}: {What} failed and cannot succeed until the target or the data changes ({Error}); " +
+                        "nothing is skipped: the sink holds its checkpoint (and the slot its WAL) and tries again in {Delay:0}s",
+                        _definition.Name, what, message, delay.TotalSeconds);
+                else
+                    _log.LogWarning("sink {Sink}: {What} failed ({Error}); retry {Attempt} in {Delay:0.0}s", _definition.Name, what, message,
+                        Status.ConsecutiveFailures, delay.TotalSeconds);
                 await Task.Delay(delay, ct).ConfigureAwait(false);
-                Status.State = previous == SinkState.Retrying ? SinkState.Streaming : previous;
             }
         }
     }

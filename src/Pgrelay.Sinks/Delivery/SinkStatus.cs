@@ -2,6 +2,7 @@ using Pgrelay.Core.Model;
 
 namespace Pgrelay.Sinks.Delivery;
 
+/// <summary>Retrying: a transient failure (network, a restarting target); Failed: one that needs a fix at the target.</summary>
 public enum SinkState { Starting, Loading, Streaming, Retrying, Failed, Stopped }
 
 /// <summary>
@@ -10,7 +11,8 @@ public enum SinkState { Starting, Loading, Streaming, Retrying, Failed, Stopped 
 /// </summary>
 public sealed class SinkStatus(string name, string type)
 {
-    private long _state, _events, _batches, _failures, _consecutive, _lastErrorTicks, _lastDeliveryTicks, _loadedRows;
+    private long _state, _events, _batches, _failures, _permanent, _consecutive, _lastErrorTicks, _lastDeliveryTicks, _loadedRows;
+    private int _lastErrorPermanent;
     private ulong _checkpoint, _applied;
     private string? _lastError;
 
@@ -27,6 +29,10 @@ public sealed class SinkStatus(string name, string type)
     public long RowsLoaded => Interlocked.Read(ref _loadedRows);
     /// <summary>Failed delivery attempts since start.</summary>
     public long Failures => Interlocked.Read(ref _failures);
+    /// <summary>Failed attempts that retrying alone cannot cure (see <see cref="Failures.IsPermanent"/>), since start.</summary>
+    public long PermanentFailures => Interlocked.Read(ref _permanent);
+    /// <summary>The last error was permanent: the sink waits for a fix at the target (state <see cref="SinkState.Failed"/>).</summary>
+    public bool LastErrorPermanent => Volatile.Read(ref _lastErrorPermanent) != 0;
     /// <summary>Failed attempts since the last success: above zero, the sink is retrying.</summary>
     public long ConsecutiveFailures => Interlocked.Read(ref _consecutive);
     public string? LastError => Volatile.Read(ref _lastError);
@@ -43,9 +49,11 @@ public sealed class SinkStatus(string name, string type)
 
     internal void Loaded(int rows) => Interlocked.Add(ref _loadedRows, rows);
 
-    internal void Failed(string error)
+    internal void Failed(string error, bool permanent = false)
     {
         Interlocked.Increment(ref _failures);
+        if (permanent) Interlocked.Increment(ref _permanent);
+        Volatile.Write(ref _lastErrorPermanent, permanent ? 1 : 0);
         Interlocked.Increment(ref _consecutive);
         Volatile.Write(ref _lastError, error);
         Interlocked.Exchange(ref _lastErrorTicks, DateTimeOffset.UtcNow.UtcTicks);

@@ -16,6 +16,12 @@ public enum EventOp : byte
     Read = (byte)'r',
     Begin = (byte)'B',
     Commit = (byte)'C',
+    /// <summary>
+    /// The table changed shape (ALTER TABLE): <see cref="ChangeEvent.Table"/> is the new layout,
+    /// <see cref="ChangeEvent.PreviousTable"/> the old one when known. The rows' values in the new shape follow as the
+    /// store's reload of the table (live) or come from the store (replayed). Only for targets that mirror tables (<see cref="Targets.ISinkTarget.WantsSchemaChanges"/>).
+    /// </summary>
+    Relation = (byte)'R',
 }
 
 /// <summary>A column as a sink sees it: after rules renamed it or changed its type (a masked number is text).</summary>
@@ -51,6 +57,8 @@ public sealed class SinkTable
         keys.AddRange(Enumerable.Range(0, columns.Count).Where(i => columns[i].IsKey).Except(keys));
         KeyColumns = keys.Count > 0 ? [.. keys] : Enumerable.Range(0, columns.Count).ToArray();
         KeyName = CacheKey.TableKeyName(schema, name);
+        // No primary key: the rows are a multiset (duplicates, NULLs), keyed by every column.
+        IsMultiset = !source.HasPrimaryKey;
     }
 
     public TableSchema SourceSchema { get; }
@@ -61,6 +69,11 @@ public sealed class SinkTable
     public int[] KeyColumns { get; }
     /// <summary>The bare name in schema public, else schema.table, names escaped: pgrelay's key convention (<see cref="CacheKey"/>).</summary>
     public string KeyName { get; }
+    /// <summary>
+    /// A source table without a primary key (REPLICA IDENTITY FULL): its rows are a multiset, so a target keeps
+    /// duplicates and NULLs and an update or delete touches exactly one matching row.
+    /// </summary>
+    public bool IsMultiset { get; }
     public string QualifiedName => $"{Quote(Schema)}.{Quote(Name)}";
 
     /// <summary>Same routed name and the same columns (names, types, key flags, source positions).</summary>
@@ -73,12 +86,25 @@ public sealed class SinkTable
     public override string ToString() => $"{Schema}.{Name}";
 }
 
-/// <summary>One value: PostgreSQL text bytes, NULL, or unchanged (a replayed UPDATE that left a TOAST value alone).</summary>
+/// <summary>
+/// One value: PostgreSQL text bytes, NULL, or unknown (<see cref="ColumnState.Unchanged"/>): a replayed image lacks it,
+/// because PostgreSQL did not send it (a TOAST value an UPDATE left alone, a non-key column of a key-only old row).
+/// </summary>
 public readonly record struct SinkValue(ColumnState State, ReadOnlyMemory<byte> Bytes)
 {
     public static readonly SinkValue Null = new(ColumnState.Null, default);
-    public static readonly SinkValue Unchanged = new(ColumnState.Unchanged, default);
+    public static readonly SinkValue Unknown = new(ColumnState.Unchanged, default);
     public bool IsValue => State == ColumnState.Value;
+    public bool IsUnknown => State == ColumnState.Unchanged;
+
+    /// <summary>True when some value of the image is unknown.</summary>
+    public static bool AnyUnknown(SinkValue[]? row)
+    {
+        if (row is null) return false;
+        foreach (var v in row)
+            if (v.State == ColumnState.Unchanged) return true;
+        return false;
+    }
     public string? Text => State == ColumnState.Value ? System.Text.Encoding.UTF8.GetString(Bytes.Span) : null;
 }
 
@@ -90,6 +116,13 @@ public sealed class ChangeEvent
 {
     public required EventOp Op { get; init; }
     public SinkTable? Table { get; init; }
+    /// <summary>Relation events: the layout before the change, when known.</summary>
+    public SinkTable? PreviousTable { get; init; }
+    /// <summary>
+    /// Relation events with a <see cref="PreviousTable"/>: per column of <see cref="Table"/>, the column of the previous
+    /// layout of the same name (perhaps with a new type), or -1 for an added column.
+    /// </summary>
+    public int[]? PreviousColumns { get; init; }
     public SinkValue[]? Before { get; init; }
     public SinkValue[]? After { get; init; }
     public Lsn CommitLsn { get; init; }
@@ -101,12 +134,33 @@ public sealed class ChangeEvent
     public int EventCount { get; init; }
     /// <summary>The source table (to find its publications).</summary>
     public StoredTable? SourceTable { get; init; }
-    /// <summary>From a replayed transaction: Before is what PostgreSQL sent (may be partial), After may hold unchanged values.</summary>
+    /// <summary>From a replayed transaction (after a restart, below the store's snapshot): see <see cref="Partial"/>.</summary>
     public bool Replayed { get; init; }
+
+    /// <summary>
+    /// The images are not complete: some values of <see cref="Before"/> or <see cref="After"/> are unknown
+    /// (<see cref="SinkValue.IsUnknown"/>), or this is an update whose old row is unknown (<see cref="Before"/> null).
+    /// Only replayed events are partial: pgrelay fills every live image from its store.
+    /// </summary>
+    public bool Partial { get; init; }
+
+    /// <summary>
+    /// For an event whose <see cref="After"/> lacks values: the row as pgrelay's store holds it now under the same key
+    /// (in this event's layout; null when the store has no such row). A target that cannot find the old row to carry the
+    /// missing values over from takes them from here: any later change to them follows in the feed.
+    /// </summary>
+    public Func<CancellationToken, Task<SinkValue[]?>>? Current { get; init; }
 
     /// <summary>In a table without primary key, which of identical rows the event took away (<see cref="Before"/>) or
     /// added (<see cref="After"/>): the copy part of its key (see <see cref="CacheKey"/>). 1 elsewhere.</summary>
     public int BeforeCopy { get; init; } = 1;
+
+    /// <summary>A truncate that opens an initial load (<c>"snapshot":true</c>): the rows that follow replace the table's.</summary>
+    public bool LoadStart { get; init; }
+
+    /// <summary>A truncate for a table removed from the publications (<c>"unpublished":true</c>): the publications (key
+    /// names) that held it, which the store's catalog no longer says.</summary>
+    public string[]? UnpublishedFrom { get; init; }
     public int AfterCopy { get; init; } = 1;
 
     /// <summary>The row that names the key: After for inserts, updates and reads, Before for deletes.</summary>
@@ -129,7 +183,7 @@ public sealed class ChangeEvent
         for (int i = 0; i < keys.Length; i++)
         {
             var v = row[keys[i]];
-            if (v.State == ColumnState.Unchanged) return null;
+            if (v.IsUnknown) return null;
             if (i > 0) key.Append('/');
             key.Append(v.State == ColumnState.Null ? Encoding.UTF8.GetString(CacheKey.NullPart) : Encoding.UTF8.GetString(KeyEscaping.Escaped(v.Bytes.Span, CacheKey.KeyJoiner)));
         }
@@ -164,4 +218,10 @@ public sealed class SinkBatch
     public Lsn? EndLsn { get; set; }
     /// <summary>The first slice of an initial load: targets that keep state (PostgreSQL, Redis hashes) clear these tables first.</summary>
     public IReadOnlyList<SinkTable>? LoadStartTables { get; set; }
+    /// <summary>
+    /// Every row pgrelay's store holds now for a layout's source table, in that layout: what a mirroring target fills a
+    /// column with when its table lacks it and no relation event said what existing rows hold (a replay that began after
+    /// the ALTER TABLE). Later changes to those rows follow in the feed.
+    /// </summary>
+    public Func<SinkTable, IEnumerable<SinkValue[]>>? StoreRows { get; set; }
 }

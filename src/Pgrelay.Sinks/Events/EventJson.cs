@@ -10,8 +10,9 @@ namespace Pgrelay.Sinks.Events;
 /// The one JSON shape of an event, shared by every sink that writes documents (stdout, file, webhook, Redis Streams):
 /// <code>{"id":"0/16B3748:0","op":"u","schema":"public","table":"orders","key":"42","before":{...},"after":{...},
 ///  "lsn":"0/16B3748","end_lsn":"0/16B3790","xid":750,"ts":"2026-11-23T10:00:00.123456Z"}</code>
-/// Values render as the HTTP API renders rows (numbers as numbers, bytea as base64...). Columns a replayed update left
-/// unchanged are left out of "after" rather than shown as null.
+/// Values render as the HTTP API renders rows (numbers as numbers, bytea as base64...). A partial event (replayed, see
+/// <see cref="ChangeEvent.Partial"/>) says <c>"partial":true</c> and leaves the values it does not know out of its images
+/// rather than showing them as null.
 /// </summary>
 public static class EventJson
 {
@@ -57,7 +58,10 @@ public static class EventJson
             Raw(output, ",\"events\":"u8);
             Number(output, (uint)e.EventCount);
         }
+        if (e.LoadStart) Raw(output, ",\"snapshot\":true"u8);
+        if (e.UnpublishedFrom is not null) Raw(output, ",\"unpublished\":true"u8);
         if (e.Replayed) Raw(output, ",\"replayed\":true"u8);
+        if (e.Partial) Raw(output, ",\"partial\":true"u8);
         Raw(output, "}"u8);
     }
 
@@ -83,7 +87,7 @@ public static class EventJson
         for (int i = 0; i < table.Columns.Count; i++)
         {
             var v = row[i];
-            if (v.State == ColumnState.Unchanged) continue;
+            if (v.IsUnknown) continue;   // unknown (a partial image): left out, never shown as null
             if (!first) Raw(output, ","u8);
             first = false;
             var column = table.Columns[i];

@@ -16,9 +16,14 @@ public static class SinkServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddPgrelaySinks(this IServiceCollection services, SinkSettings settings)
     {
+        services.AddMetrics();   // the meter factory (the factory disposes the meters it made)
         services.AddSingleton(settings);
-        services.AddSingleton(sp => new SinkSupervisor(settings, sp.GetRequiredService<ReplicatedStore>(), sp.GetRequiredService<ILoggerFactory>(),
-            sp.GetService<ReplicationStatus>() is { } replication ? () => replication.ConfirmedLsn : null));
+        services.AddSingleton(sp =>
+        {
+            var replication = sp.GetService<ReplicationStatus>();
+            return new SinkSupervisor(settings, sp.GetRequiredService<ReplicatedStore>(), sp.GetRequiredService<ILoggerFactory>(),
+                replication is null ? null : () => replication.ConfirmedLsn, idleLsn: replication is null ? null : () => replication.IdleLsn);
+        });
         services.AddSingleton<SinkMetrics>();
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService>(sp =>
         {

@@ -18,8 +18,9 @@ public sealed class SinkSupervisor : IAsyncDisposable
     private readonly List<SinkRunner> _runners = [];
 
     /// <param name="confirmedLsn">Replication's confirmed position (ReplicationStatus.ConfirmedLsn): lets idle sinks follow an idle slot.</param>
+    /// <param name="idleLsn">Where replication was last idle with nothing pending (ReplicationStatus.IdleLsn): tells that a replay is complete.</param>
     public SinkSupervisor(SinkSettings settings, ReplicatedStore store, ILoggerFactory loggers, Func<Core.Model.Lsn>? confirmedLsn = null,
-        Func<SinkDefinition, ISinkTarget>? targets = null)
+        Func<SinkDefinition, ISinkTarget>? targets = null, Func<Core.Model.Lsn>? idleLsn = null)
     {
         _log = loggers.CreateLogger("Pgrelay.Sinks");
         var checkpoints = new CheckpointStore(settings.StateDirectory);
@@ -31,6 +32,7 @@ public sealed class SinkSupervisor : IAsyncDisposable
                 RetryInitialDelay = settings.RetryInitialDelay,
                 RetryMaxDelay = settings.RetryMaxDelay,
                 ConfirmedLsn = confirmedLsn,
+                IdleLsn = idleLsn,
             });
         }
     }

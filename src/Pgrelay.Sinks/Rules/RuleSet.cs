@@ -13,7 +13,8 @@ namespace Pgrelay.Sinks.Rules;
 /// The rules one sink applies, compiled. For each source table and operation the applicable rules are found once
 /// (<see cref="PlanFor"/>): their filters all must hold (any rule whose filter fails drops the event), then their
 /// transforms run in order, then routing renames the table and columns. Columns in rules always use source names.
-/// Not thread-safe: one per sink runner.
+/// One per sink runner; <see cref="PlanFor"/> may be called from its target too (<see cref="ChangeEvent.Current"/>), so
+/// finding a plan takes a lock.
 /// </summary>
 public sealed class RuleSet
 {
@@ -34,6 +35,11 @@ public sealed class RuleSet
     }
 
     public TablePlan PlanFor(TableSchema schema, EventOp op)
+    {
+        lock (_plans) return PlanForLocked(schema, op);
+    }
+
+    private TablePlan PlanForLocked(TableSchema schema, EventOp op)
     {
         if (_plans.TryGetValue((schema, op), out var plan)) return plan;
         var applicable = _rules.Where(r => r.Covers(schema, op)).ToArray();
@@ -121,7 +127,7 @@ public sealed class RuleSet
         public bool Holds(ColumnState state, ReadOnlySpan<byte> value, PgTypeKind kind)
         {
             var op = Definition.Op;
-            if (state == ColumnState.Unchanged) return true;   // a replayed update did not send it: do not drop what might match
+            if (state == ColumnState.Unchanged) return true;   // not sent (replayed images): do not drop what might match
             if (state == ColumnState.Null) return op == ConditionOp.IsNull;
             if (op == ConditionOp.IsNull) return false;
             if (op == ConditionOp.NotNull) return true;
@@ -215,8 +221,12 @@ public sealed class TablePlan
     public SinkTable Table { get; internal set; }
     public bool HasTransforms { get; }
 
-    /// <summary>True when every filter of the applicable rules holds for this source row (a missing column counts as NULL).</summary>
-    public bool Passes(RowView row, TableSchema schema)
+    /// <summary>
+    /// True when every filter of the applicable rules holds for this source row (a missing column counts as NULL). A value
+    /// the row does not know (unchanged TOAST, or with <paramref name="nullIsUnknown"/> a NULL of a key-only old row)
+    /// holds: a filter must not drop what might match.
+    /// </summary>
+    public bool Passes(RowView row, TableSchema schema, bool nullIsUnknown = false)
     {
         foreach (var (column, condition) in _conditions)
         {
@@ -225,7 +235,9 @@ public sealed class TablePlan
                 if (!condition.Holds(ColumnState.Null, default, PgTypeKind.Text)) return false;
                 continue;
             }
-            if (!condition.Holds(row.State(column), row.Value(column), schema.Columns[column].Kind)) return false;
+            var state = row.State(column);
+            if (nullIsUnknown && state == ColumnState.Null) state = ColumnState.Unchanged;
+            if (!condition.Holds(state, row.Value(column), schema.Columns[column].Kind)) return false;
         }
         return true;
     }
@@ -242,7 +254,7 @@ public sealed class TablePlan
             int source = columns[i].Source;
             if (source >= present) { values[i] = SinkValue.Null; continue; }
             var state = view.State(source);
-            if (state != ColumnState.Value) { values[i] = state == ColumnState.Null ? SinkValue.Null : SinkValue.Unchanged; continue; }
+            if (state != ColumnState.Value) { values[i] = state == ColumnState.Null ? SinkValue.Null : SinkValue.Unknown; continue; }
             var span = view.Value(source);
             var transforms = _transforms[i];
             if (transforms.Length == 0)

@@ -12,4 +12,7 @@ public interface ISinkTarget : IAsyncDisposable
     Task OpenAsync(CancellationToken ct);
 
     Task DeliverAsync(SinkBatch batch, CancellationToken ct);
+
+    /// <summary>The target mirrors tables, so its batches carry <see cref="EventOp.Relation"/> events (ALTER TABLE).</summary>
+    bool WantsSchemaChanges => false;
 }

@@ -4,6 +4,7 @@ using NpgsqlTypes;
 using Pgrelay.Core.Model;
 using Pgrelay.Core.Rows;
 using Pgrelay.Postgres;
+using Pgrelay.Sinks.Delivery;
 using Pgrelay.Sinks.Events;
 
 namespace Pgrelay.Sinks.Targets;
@@ -27,6 +28,10 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
     private readonly string? _schema;
     private readonly Dictionary<SinkTable, TargetTable> _tables = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<SinkTable, PendingRows> _pending = new(ReferenceEqualityComparer.Instance);
+    /// <summary>The segment's changes to multiset tables (no primary key), in order: they cannot be netted per key.</summary>
+    private readonly Dictionary<SinkTable, List<ChangeEvent>> _multisets = new(ReferenceEqualityComparer.Instance);
+    /// <summary>Target rows the segment's partial events need (see <see cref="ReadTargetRowsAsync"/>), per table and key.</summary>
+    private readonly Dictionary<SinkTable, Dictionary<string, SinkValue[]?>> _targetRows = new(ReferenceEqualityComparer.Instance);
     /// <summary>
     /// Tables this connection truncated for an initial load that is still going on: its slices COPY rows in instead of
     /// upserting them (COPY is several times cheaper for the target). Forgotten at the load's last slice and on reconnect
@@ -39,6 +44,8 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
     private readonly ArrayBufferWriter<byte> _copyBuffer = new(1 << 16);
     /// <summary>Statements of the current delivery not sent yet (see <see cref="Queue"/>).</summary>
     private NpgsqlBatch? _queued;
+    /// <summary>The delivery's <see cref="SinkBatch.StoreRows"/>.</summary>
+    private Func<SinkTable, IEnumerable<SinkValue[]>>? _storeRows;
     private NpgsqlConnection? _connection;
 
     /// <param name="target">postgres:// URL or connection string.</param>
@@ -98,6 +105,8 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
     public async Task DeliverAsync(SinkBatch batch, CancellationToken ct)
     {
         _pending.Clear();
+        _multisets.Clear();
+        _targetRows.Clear();
         _copies.Clear();
         _queued = null;
         try
@@ -116,6 +125,7 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
 
     private async Task DeliverCoreAsync(SinkBatch batch, CancellationToken ct)
     {
+        _storeRows = batch.StoreRows;
         Queue("BEGIN");
         if (batch.LoadStartTables is { } loading)
             foreach (var table in loading)
@@ -123,36 +133,37 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
                 await TruncateAsync(table, ct).ConfigureAwait(false);
                 _loading.Add(table);
             }
-        foreach (var e in batch.Events)
+        var events = batch.Events;
+        for (int i = 0; i < events.Count;)
         {
-            if (e.Table is not { } table) continue;   // transaction boundaries
-            if (e.Op == EventOp.Read && _loading.Contains(table) && e.After is { } loaded && PendingRows.IsComplete(loaded))
+            if (events[i] is { Op: EventOp.Truncate, Table: { } truncated })
             {
-                // A load's rows are one per key already: no net-effect bookkeeping, straight into COPY.
-                if (!_copies.TryGetValue(table, out var copy)) _copies[table] = copy = new List<SinkValue[]>(batch.Events.Count);
-                copy.Add(loaded);
+                await TruncateAsync(truncated, ct).ConfigureAwait(false);
+                i++;
                 continue;
             }
-            if (e.Op == EventOp.Truncate)
+            if (events[i].Op == EventOp.Relation)
             {
-                await FlushAsync(ct).ConfigureAwait(false);
-                await TruncateAsync(table, ct).ConfigureAwait(false);
+                await AlterAsync(events[i++], ct).ConfigureAwait(false);
                 continue;
             }
-            if (!_pending.TryGetValue(table, out var rows))
-            {
-                // Rules may give one source table a different layout per operation: rows of another layout for the same
-                // target table are written first, so the order of changes to a key survives.
-                if (_pending.Keys.Any(t => t.Schema == table.Schema && t.Name == table.Name)) await FlushAsync(ct).ConfigureAwait(false);
-                _pending[table] = rows = new PendingRows(table);
-            }
-            rows.Add(e);
+            // A segment: events whose keyed rows can be netted together and written at its end.
+            int segmentEnd = SegmentEnd(events, i);
+            await ReadTargetRowsAsync(events, i, segmentEnd, ct).ConfigureAwait(false);
+            for (; i < segmentEnd; i++) await AddAsync(events[i], ct).ConfigureAwait(false);
+            await FlushAsync(ct).ConfigureAwait(false);
         }
-        await FlushAsync(ct).ConfigureAwait(false);
         foreach (var (table, copy) in _copies)
         {
             var target = await TableAsync(table, ct).ConfigureAwait(false);
             if (await TryCopyAsync(target, copy, ct).ConfigureAwait(false)) continue;
+            if (table.IsMultiset)
+            {
+                // Rows are no keys here: identical rows are copies and a NULL is a value. Only the target's own unique
+                // index refuses a COPY of them, and it refuses the inserts too: a failure shown, never rows dropped.
+                WriteInserts(target, copy);
+                continue;
+            }
             var rows = new PendingRows(table);
             foreach (var row in copy) rows.Add(row);
             Write(target, rows);
@@ -191,11 +202,183 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
 
     private NpgsqlConnection Connection => _connection ?? throw new InvalidOperationException("the target database is not connected");
 
+    public bool WantsSchemaChanges => true;
+
+    /// <summary>
+    /// Mirrors an ALTER TABLE of the source onto the target table, inside the delivery's transaction, column by name:
+    /// columns whose name is gone are dropped, a changed type is converted through the values' text (how they arrived),
+    /// and new names are added. Live, the store's reload of the table follows with every row in the new shape, so added
+    /// columns are filled (a constant or volatile default alike) and a rename is a drop and an add filled again. A replay
+    /// has no reload rows: added columns are filled from the store. A table not created yet is created in the new shape
+    /// by its next row.
+    /// </summary>
+    private async Task AlterAsync(ChangeEvent e, CancellationToken ct)
+    {
+        var table = e.Table!;
+        var qualified = $"{SinkTable.Quote(_schema ?? table.Schema)}.{SinkTable.Quote(table.Name)}";
+        await SendQueuedAsync(ct).ConfigureAwait(false);
+        var existing = await ExistingColumnsAsync(qualified, ct).ConfigureAwait(false);
+        if (existing is null) return;
+        var wanted = await TypeNamesAsync(table, ct).ConfigureAwait(false);
+        var columns = table.Columns;
+        var statements = new List<string>();
+        if (e is { PreviousTable: { } before, PreviousColumns: { } continues } && before.Schema == table.Schema && before.Name == table.Name)
+        {
+            for (int i = 0; i < before.Columns.Count; i++)
+            {
+                var old = before.Columns[i].Name;
+                if (!continues.Contains(i) && existing.Remove(old)) statements.Add($"DROP COLUMN {SinkTable.Quote(old)}");
+            }
+            for (int i = 0; i < columns.Count; i++)
+            {
+                if (continues[i] < 0) continue;
+                var from = before.Columns[continues[i]];
+                var name = columns[i].Name;
+                if ((from.TypeOid != columns[i].TypeOid || from.TypeModifier != columns[i].TypeModifier)
+                    && existing.TryGetValue(name, out var has) && has != wanted[i])
+                {
+                    statements.Add($"ALTER COLUMN {SinkTable.Quote(name)} TYPE {wanted[i]} USING {SinkTable.Quote(name)}::text::{wanted[i]}");
+                    existing[name] = wanted[i];
+                }
+            }
+        }
+        List<int>? unknown = null;
+        for (int i = 0; i < columns.Count; i++)
+        {
+            var name = columns[i].Name;
+            if (existing.ContainsKey(name)) continue;
+            existing[name] = wanted[i];
+            statements.Add($"ADD COLUMN {SinkTable.Quote(name)} {wanted[i]}");
+            // Live, the store's reload follows with every row in the new shape, the column's values included. A replay
+            // (or an old shape this run never saw) has no such rows: what existing rows hold comes from the store.
+            if (e.Replayed || e.PreviousTable is null) (unknown ??= []).Add(i);
+        }
+        // Cached statements carry the old columns and casts: every layout of this target table is looked up again.
+        foreach (var known in _tables.Where(t => t.Value.QualifiedName == qualified).Select(t => t.Key).ToList()) _tables.Remove(known);
+        if (statements.Count == 0) return;
+        // One statement per ALTER: PostgreSQL runs the actions of one ALTER TABLE together, and a RENAME must stand alone.
+        foreach (var statement in statements) Queue($"ALTER TABLE {qualified} {statement}");
+        await ConvertAsync(null, table, qualified, ct).ConfigureAwait(false);
+        if (unknown is not null) await FillAddedColumnsAsync(await TableAsync(table, ct).ConfigureAwait(false), unknown, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs <paramref name="sql"/> (or what is queued): a conversion the values' text form cannot do is a permanent failure that says why.</summary>
+    private async Task ConvertAsync(string? sql, SinkTable table, string qualified, CancellationToken ct)
+    {
+        try
+        {
+            if (sql is null) await SendQueuedAsync(ct).ConfigureAwait(false);
+            else await ExecuteAsync(sql, ct).ConfigureAwait(false);
+        }
+        catch (PostgresException x) when (x.SqlState.StartsWith("22", StringComparison.Ordinal))
+        {
+            throw new SinkPermanentException(
+                $"cannot mirror the new shape of {table} onto {qualified} ({x.SqlState}: {x.MessageText}): the source converted values with " +
+                "its own USING expression, which the target cannot know; convert the target column by hand and the sink goes on", x);
+        }
+    }
+
+    /// <summary>A value as an SQL string literal (DDL takes no parameters): quoted by the server, which knows its own rules.</summary>
+    private async Task<string> LiteralAsync(string value, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("SELECT quote_literal(@v)", Connection);
+        cmd.Parameters.AddWithValue("v", value);
+        return (string)(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+    }
+
     private async Task TruncateAsync(SinkTable table, CancellationToken ct)
     {
-        _pending.Remove(table);
         var target = await TableAsync(table, ct).ConfigureAwait(false);
         Queue($"TRUNCATE {target.QualifiedName}");
+    }
+
+    /// <summary>
+    /// Where the segment starting at <paramref name="start"/> ends: before a truncate, or before an event for a target
+    /// table the segment already has rows of in another layout (rules may give one source table a different layout per
+    /// operation; the earlier rows are written first, so the order of changes to a key survives).
+    /// </summary>
+    private static int SegmentEnd(List<ChangeEvent> events, int start)
+    {
+        var layouts = new Dictionary<(string, string), SinkTable>();
+        for (int i = start; i < events.Count; i++)
+        {
+            if (events[i].Table is not { } table) continue;   // transaction boundaries
+            if (events[i].Op is EventOp.Truncate or EventOp.Relation) return i;
+            if (layouts.TryGetValue((table.Schema, table.Name), out var seen) && !ReferenceEquals(seen, table)) return i;
+            layouts[(table.Schema, table.Name)] = table;
+        }
+        return events.Count;
+    }
+
+    private async ValueTask AddAsync(ChangeEvent e, CancellationToken ct)
+    {
+        if (e.Table is not { } table) return;   // transaction boundaries
+        if (e.Op == EventOp.Read && _loading.Contains(table) && e.After is { } loaded && PendingRows.IsComplete(loaded))
+        {
+            // A load's rows are one per key already: no net-effect bookkeeping, straight into COPY.
+            if (!_copies.TryGetValue(table, out var copy)) _copies[table] = copy = [];
+            copy.Add(loaded);
+            return;
+        }
+        if (table.IsMultiset)
+        {
+            (_multisets.TryGetValue(table, out var changes) ? changes : _multisets[table] = []).Add(e);
+            return;
+        }
+        if (!_pending.TryGetValue(table, out var rows))
+        {
+            _pending[table] = rows = new PendingRows(table);
+            if (_targetRows.TryGetValue(table, out var known)) rows.TargetRow = key => known.GetValueOrDefault(key);
+        }
+        await rows.AddAsync(e, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads, in one query per table, the target rows that partial events of the segment need (their old rows, to carry
+    /// the values they lack over from). The delivery's own earlier writes are sent first: the reads see them.
+    /// </summary>
+    private async Task ReadTargetRowsAsync(List<ChangeEvent> events, int start, int end, CancellationToken ct)
+    {
+        _targetRows.Clear();
+        Dictionary<SinkTable, HashSet<string>>? wanted = null;
+        for (int i = start; i < end; i++)
+        {
+            var e = events[i];
+            if (!e.Partial || e.Table is not { IsMultiset: false } table) continue;
+            var keys = new PendingRows(table).KeysNeeded(e);
+            foreach (var key in keys)
+            {
+                wanted ??= new(ReferenceEqualityComparer.Instance);
+                (wanted.TryGetValue(table, out var set) ? set : wanted[table] = new HashSet<string>(StringComparer.Ordinal)).Add(key);
+            }
+        }
+        if (wanted is null) return;
+        foreach (var (table, keys) in wanted)
+        {
+            var target = await TableAsync(table, ct).ConfigureAwait(false);
+            await SendQueuedAsync(ct).ConfigureAwait(false);
+            var columns = new List<string>[table.KeyColumns.Length];
+            for (int j = 0; j < columns.Length; j++) columns[j] = new List<string>(keys.Count);
+            foreach (var key in keys)
+            {
+                var parts = key.Split('\0');
+                for (int j = 0; j < columns.Length; j++) columns[j].Add(parts[j]);
+            }
+            await using var cmd = new NpgsqlCommand(target.SelectByKeysSql, Connection);
+            for (int j = 0; j < columns.Length; j++)
+                cmd.Parameters.Add(new NpgsqlParameter($"k{j}", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = columns[j].ToArray() });
+            var rows = new Dictionary<string, SinkValue[]?>(StringComparer.Ordinal);
+            var keyOf = new PendingRows(table);
+            await using (var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    var row = new SinkValue[table.Columns.Count];
+                    for (int c = 0; c < row.Length; c++)
+                        row[c] = reader.IsDBNull(c) ? SinkValue.Null : new SinkValue(ColumnState.Value, System.Text.Encoding.UTF8.GetBytes(reader.GetString(c)));
+                    if (keyOf.KeyOf(row) is { } key) rows[key] = row;
+                }
+            _targetRows[table] = rows;
+        }
     }
 
     private async Task FlushAsync(CancellationToken ct)
@@ -207,6 +390,60 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
             Write(target, rows);
         }
         _pending.Clear();
+        foreach (var (table, changes) in _multisets)
+        {
+            var target = await TableAsync(table, ct).ConfigureAwait(false);
+            WriteMultiset(target, changes);
+        }
+        _multisets.Clear();
+        _targetRows.Clear();
+    }
+
+    /// <summary>
+    /// A multiset's changes in order: runs of inserts as one INSERT, each delete and update on exactly one row equal to the
+    /// old row (an update with no such row inserts, as a keyed upsert would).
+    /// </summary>
+    private void WriteMultiset(TargetTable target, List<ChangeEvent> changes)
+    {
+        var inserts = new List<SinkValue[]>();
+        void FlushInserts()
+        {
+            WriteInserts(target, inserts);
+            inserts.Clear();
+        }
+        NpgsqlParameter[] Row(string prefix, SinkValue[] row) =>
+            row.Select((v, i) => new NpgsqlParameter($"{prefix}{i}", NpgsqlDbType.Text) { Value = (object?)v.Text ?? DBNull.Value }).ToArray();
+        foreach (var e in changes)
+        {
+            switch (e.Op)
+            {
+                case EventOp.Insert or EventOp.Read when e.After is { } row:
+                    inserts.Add(row);
+                    break;
+                case EventOp.Delete when e.Before is { } old:
+                    FlushInserts();
+                    Queue(target.DeleteOneSql, Row("w", old));
+                    break;
+                case EventOp.Update when e.Before is { } old && e.After is { } row:
+                    FlushInserts();
+                    Queue(target.UpdateOneSql, [.. Row("w", old), .. Row("v", row)]);
+                    break;
+                case EventOp.Update when e.After is { } row:   // the old row is unknown: never for REPLICA IDENTITY FULL
+                    inserts.Add(row);
+                    break;
+            }
+        }
+        FlushInserts();
+    }
+
+    /// <summary>Inserts the rows as they are, in one statement.</summary>
+    private void WriteInserts(TargetTable target, List<SinkValue[]> rows)
+    {
+        if (rows.Count == 0) return;
+        int columns = target.Table.Columns.Count;
+        var values = new string?[columns][];
+        for (int i = 0; i < columns; i++) values[i] = rows.Select(r => r[i].Text).ToArray();
+        Queue(target.InsertSql, values.Select((v, i) => new NpgsqlParameter($"p{i}", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = v }).ToArray());
     }
 
     private void Write(TargetTable target, PendingRows rows)
@@ -218,7 +455,6 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
         for (int j = 0; j < keys.Length; j++) deleted[j] = [];
         var upserts = new List<string?>[columns];
         for (int i = 0; i < columns; i++) upserts[i] = new List<string?>(rows.Count);
-        List<SinkValue[]>? partial = null;
         foreach (var (key, row) in rows.Rows)
         {
             if (row is null)
@@ -226,17 +462,14 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
                 var parts = key.Split('\0');
                 for (int j = 0; j < keys.Length; j++) deleted[j].Add(parts[j]);
             }
-            else if (PendingRows.IsComplete(row))
+            else
                 for (int i = 0; i < columns; i++) upserts[i].Add(row[i].Text);
-            else (partial ??= []).Add(row);
         }
         // Deletes first: a key deleted and one upserted are never the same key (the net effect per key is one or the other).
         if (deleted[0].Count > 0)
             Queue(target.DeleteSql, deleted.Select((d, j) => new NpgsqlParameter($"k{j}", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = d.ToArray() }).ToArray());
         if (upserts.Length > 0 && upserts[0].Count > 0)
             Queue(target.UpsertSql, upserts.Select((u, i) => new NpgsqlParameter($"p{i}", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = u.ToArray() }).ToArray());
-        foreach (var row in partial ?? [])
-            UpdateChangedColumns(target, row);
     }
 
     /// <summary>
@@ -276,24 +509,6 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
         return true;
     }
 
-    /// <summary>A replayed UPDATE whose unchanged TOAST columns no earlier event supplied: only the columns it carries are written.</summary>
-    private void UpdateChangedColumns(TargetTable target, SinkValue[] row)
-    {
-        var keys = target.Table.KeyColumns;
-        var sets = new List<string>();
-        var parameters = new List<NpgsqlParameter>();
-        for (int i = 0; i < row.Length; i++)
-        {
-            if (row[i].State == ColumnState.Unchanged || keys.Contains(i)) continue;
-            sets.Add($"{target.Names[i]} = @v{i}::{target.Types[i]}");
-            parameters.Add(new NpgsqlParameter($"v{i}", NpgsqlDbType.Text) { Value = (object?)row[i].Text ?? DBNull.Value });
-        }
-        if (sets.Count == 0) return;
-        for (int j = 0; j < keys.Length; j++)
-            parameters.Add(new NpgsqlParameter($"k{j}", NpgsqlDbType.Text) { Value = row[keys[j]].Text! });
-        Queue($"UPDATE {target.QualifiedName} SET {string.Join(", ", sets)} WHERE {target.KeyCondition}", [.. parameters]);
-    }
-
     /// <summary>The target table for a sink table: looked up once, created (or given missing columns) from the source schema.</summary>
     private async Task<TargetTable> TableAsync(SinkTable table, CancellationToken ct)
     {
@@ -301,17 +516,22 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
         await SendQueuedAsync(ct).ConfigureAwait(false);   // the lookups run in the delivery's transaction, after what came before
         var schema = _schema ?? table.Schema;
         var qualified = $"{SinkTable.Quote(schema)}.{SinkTable.Quote(table.Name)}";
-        var existing = await ExistingColumnsAsync(qualified, ct).ConfigureAwait(false);
+        var found = await ExistingTableAsync(qualified, ct).ConfigureAwait(false);
+        var existing = found?.Columns;
         var wanted = await TypeNamesAsync(table, ct).ConfigureAwait(false);
+        bool created = existing is null;
         if (existing is null)
         {
             var columns = table.Columns.Select((c, i) => $"{SinkTable.Quote(c.Name)} {wanted[i]}");
-            var key = string.Join(", ", table.KeyColumns.Select(k => SinkTable.Quote(table.Columns[k].Name)));
+            // A multiset gets no primary key: it may hold duplicates and NULLs, as the source does.
+            var key = table.IsMultiset ? "" : ", PRIMARY KEY (" + string.Join(", ", table.KeyColumns.Select(k => SinkTable.Quote(table.Columns[k].Name))) + ")";
             await ExecuteAsync($"CREATE SCHEMA IF NOT EXISTS {SinkTable.Quote(schema)}; " +
-                $"CREATE TABLE IF NOT EXISTS {qualified} ({string.Join(", ", columns)}, PRIMARY KEY ({key}))", ct).ConfigureAwait(false);
+                $"CREATE TABLE IF NOT EXISTS {qualified} ({string.Join(", ", columns)}{key}); " +
+                $"COMMENT ON TABLE {qualified} IS '{CreatedMark}'", ct).ConfigureAwait(false);
             existing = table.Columns.Select((c, i) => (c.Name, wanted[i])).ToDictionary(x => x.Name, x => x.Item2);
         }
-        else
+        List<int>? added = null;
+        if (!created)
         {
             for (int i = 0; i < table.Columns.Count; i++)
             {
@@ -319,30 +539,86 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
                 if (existing.ContainsKey(name)) continue;
                 await ExecuteAsync($"ALTER TABLE {qualified} ADD COLUMN IF NOT EXISTS {SinkTable.Quote(name)} {wanted[i]}", ct).ConfigureAwait(false);
                 existing[name] = wanted[i];
+                (added ??= []).Add(i);
             }
+            // A table this sink created follows the source's types, also when the ALTER came without a relation event (a
+            // replay that began after it); the types of a table someone else created are theirs (compatible ones work).
+            if (found is { Ours: true })
+                for (int i = 0; i < table.Columns.Count; i++)
+                {
+                    var name = SinkTable.Quote(table.Columns[i].Name);
+                    if (existing[table.Columns[i].Name] == wanted[i]) continue;
+                    await ConvertAsync($"ALTER TABLE {qualified} ALTER COLUMN {name} TYPE {wanted[i]} USING {name}::text::{wanted[i]}", table, qualified, ct)
+                        .ConfigureAwait(false);
+                    existing[table.Columns[i].Name] = wanted[i];
+                }
         }
         // Casts use the target's own types: a table the user created with other (compatible) types keeps working.
         var types = table.Columns.Select(c => existing[c.Name]).ToList();
         var target = new TargetTable(table, schema, types);
         _tables[table] = target;
+        if (added is not null) await FillAddedColumnsAsync(target, added, ct).ConfigureAwait(false);
         return target;
     }
 
-    private async Task<Dictionary<string, string>?> ExistingColumnsAsync(string qualified, CancellationToken ct)
+    /// <summary>
+    /// The table lacked columns and no relation event said what its rows hold in them (a replay that began after the
+    /// ALTER TABLE, or a table created by hand): the existing rows take them from pgrelay's store, by key. A row the
+    /// store no longer has keeps NULL until the change that removed it from the source arrives, later in the feed. A
+    /// table without a key cannot be matched row by row and keeps NULL.
+    /// </summary>
+    private async Task FillAddedColumnsAsync(TargetTable target, List<int> added, CancellationToken ct)
+    {
+        var table = target.Table;
+        if (_storeRows is null || table.IsMultiset) return;
+        var keys = table.KeyColumns;
+        var values = new List<string?>[keys.Length + added.Count];
+        for (int i = 0; i < values.Length; i++) values[i] = [];
+        foreach (var row in _storeRows(table))
+        {
+            for (int j = 0; j < keys.Length; j++) values[j].Add(row[keys[j]].Text);
+            for (int a = 0; a < added.Count; a++) values[keys.Length + a].Add(row[added[a]].Text);
+        }
+        if (values[0].Count == 0) return;
+        var names = target.Names;
+        var sql = $"UPDATE {target.QualifiedName} AS t SET " +
+                  string.Join(", ", added.Select((c, a) => $"{names[c]} = s.a{a}::{target.Types[c]}")) +
+                  $" FROM unnest({string.Join(", ", keys.Select((_, j) => $"@k{j}::text[]").Concat(added.Select((_, a) => $"@a{a}::text[]")))}) " +
+                  $"AS s({string.Join(", ", keys.Select((_, j) => $"k{j}").Concat(added.Select((_, a) => $"a{a}")))}) WHERE " +
+                  string.Join(" AND ", keys.Select((k, j) => $"t.{names[k]} = s.k{j}::{target.Types[k]}"));
+        Queue(sql, values.Select((v, i) => new NpgsqlParameter(i < keys.Length ? $"k{i}" : $"a{i - keys.Length}", NpgsqlDbType.Array | NpgsqlDbType.Text)
+        {
+            Value = v.ToArray(),
+        }).ToArray());
+        await SendQueuedAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Marks the tables this sink created (a table comment): their column types follow the source's.</summary>
+    private const string CreatedMark = "pgrelay sink mirror";
+
+    /// <summary>A table's columns (name → type) and whether this sink created it; null when there is no such table.</summary>
+    private async Task<Dictionary<string, string>?> ExistingColumnsAsync(string qualified, CancellationToken ct) =>
+        (await ExistingTableAsync(qualified, ct).ConfigureAwait(false))?.Columns;
+
+    private async Task<(Dictionary<string, string> Columns, bool Ours)?> ExistingTableAsync(string qualified, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(
-            "SELECT c.oid IS NOT NULL, a.attname, format_type(a.atttypid, a.atttypmod) FROM (SELECT to_regclass(@name) AS oid) c " +
-            "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped", Connection);
+            "SELECT c.oid IS NOT NULL, a.attname, format_type(a.atttypid, a.atttypmod), obj_description(c.oid, 'pg_class') = @mark " +
+            "FROM (SELECT to_regclass(@name) AS oid) c LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped",
+            Connection);
         cmd.Parameters.AddWithValue("name", qualified);
+        cmd.Parameters.AddWithValue("mark", CreatedMark);
         await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         Dictionary<string, string>? columns = null;
+        bool ours = false;
         while (await reader.ReadAsync(ct).ConfigureAwait(false))
         {
             if (!reader.GetBoolean(0)) return null;
             columns ??= new Dictionary<string, string>(StringComparer.Ordinal);
+            ours = !reader.IsDBNull(3) && reader.GetBoolean(3);
             if (!reader.IsDBNull(1)) columns[reader.GetString(1)] = reader.GetString(2);
         }
-        return columns;
+        return columns is null ? null : (columns, ours);
     }
 
     /// <summary>SQL type names for the sink's columns; types the target cannot know (user-defined, OID ≥ 16384) become text.</summary>

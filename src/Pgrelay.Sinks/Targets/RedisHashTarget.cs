@@ -13,16 +13,56 @@ namespace Pgrelay.Sinks.Targets;
 /// script call (atomic per key, and a script touches one key, so it works on a cluster); a delete is DEL; a truncate
 /// (and the start of an initial load) removes the table's keys by SCAN. Key order within a batch is kept because one
 /// connection pipelines the commands in order.
+/// A partial (replayed) image only touches the fields it knows; the others keep what the hash holds. A key change with a
+/// partial image first reads the old hash (HGETALL, after this batch's earlier writes to it) and writes the new key
+/// whole; when the old hash is gone (outside a filter, or deleted by an earlier attempt of this very batch) the new key
+/// keeps what it holds, or, when it does not exist either, takes the missing values from pgrelay's store
+/// (<see cref="ChangeEvent.Current"/>). Redelivering a batch therefore ends in the same hashes.
 /// </summary>
 public sealed class RedisHashTarget(string address, string? prefix, ReplicatedStore store) : ISinkTarget
 {
-    // ARGV: 1 = replace the whole hash ("1") or only touch the given fields; 2 = n; then n field/value pairs; then fields to delete.
+    // ARGV: [1] "1" replaces the whole hash, "0" touches only the given fields; [2] n, then n field/value pairs to set;
+    // then m, then m fields to delete; then f, then f field/value pairs to set only if the key did not exist.
     private const string WriteScript = """
+        local existed = redis.call('EXISTS', KEYS[1])
         if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) end
         local n = tonumber(ARGV[2])
-        if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + 2 * n)) end
-        if #ARGV > 2 + 2 * n then redis.call('HDEL', KEYS[1], unpack(ARGV, 3 + 2 * n)) end
+        local at = 3
+        if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, at, at + 2 * n - 1)) end
+        at = at + 2 * n
+        local m = tonumber(ARGV[at])
+        at = at + 1
+        if m > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, at, at + m - 1)) end
+        at = at + m
+        local f = tonumber(ARGV[at])
+        at = at + 1
+        if f > 0 and existed == 0 then redis.call('HSET', KEYS[1], unpack(ARGV, at, at + 2 * f - 1)) end
         return n
+        """;
+
+    // Per key, after an ALTER TABLE. ARGV: d, then d fields to delete; r, then r old/new field pairs to rename; a, then a
+    // field/value pairs to add where absent (the value existing rows have in an added column).
+    private const string AlterScript = """
+        local at = 1
+        local d = tonumber(ARGV[at]); at = at + 1
+        for i = 1, d do redis.call('HDEL', KEYS[1], ARGV[at]); at = at + 1 end
+        local r = tonumber(ARGV[at]); at = at + 1
+        for i = 1, r do
+          local v = redis.call('HGET', KEYS[1], ARGV[at])
+          if v then redis.call('HSET', KEYS[1], ARGV[at + 1], v); redis.call('HDEL', KEYS[1], ARGV[at]) end
+          at = at + 2
+        end
+        local a = tonumber(ARGV[at]); at = at + 1
+        for i = 1, a do redis.call('HSETNX', KEYS[1], ARGV[at], ARGV[at + 1]); at = at + 2 end
+        return 1
+        """;
+
+    /// <summary>Sets fields (count, then name/value pairs) on a hash that exists: a replayed column's values from the store.</summary>
+    private const string FillScript = """
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        local n = tonumber(ARGV[1])
+        for i = 0, n - 1 do redis.call('HSET', KEYS[1], ARGV[2 + 2 * i], ARGV[3 + 2 * i]) end
+        return 1
         """;
 
     private readonly string _prefix = prefix ?? "";
@@ -54,47 +94,108 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
                 case EventOp.Truncate:
                     await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
                     pending.Clear();
-                    await DeleteTableAsync(redis, source, table, ct).ConfigureAwait(false);
+                    await DeleteTableAsync(redis, source, table, ct, e.UnpublishedFrom).ConfigureAwait(false);
+                    break;
+                case EventOp.Relation:
+                    await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
+                    pending.Clear();
+                    await AlterAsync(redis, source, e, batch.StoreRows, ct).ConfigureAwait(false);
                     break;
                 case EventOp.Delete when e.Before is { } before:
                     foreach (var key in KeysOf(source, table, e.BeforeKey)) pending.Add(db.KeyDeleteAsync(key));
                     break;
                 case EventOp.Insert or EventOp.Update or EventOp.Read when e.After is { } after:
-                    if (e.KeyChanged && e.BeforeKey is { } oldKey)
-                        foreach (var key in KeysOf(source, table, oldKey)) pending.Add(db.KeyDeleteAsync(key));
-                    var arguments = Arguments(table, after);
-                    foreach (var key in KeysOf(source, table, e.Key)) pending.Add(db.ScriptEvaluateAsync(WriteScript, [key], arguments));
+                    var oldKeys = e.KeyChanged && e.BeforeKey is { } oldKey ? KeysOf(source, table, oldKey).ToList() : null;
+                    var newKeys = KeysOf(source, table, e.Key).ToList();
+                    if (!SinkValue.AnyUnknown(after))
+                    {
+                        foreach (var key in oldKeys ?? []) pending.Add(db.KeyDeleteAsync(key));
+                        var arguments = Arguments(table, after, null);
+                        foreach (var key in newKeys) pending.Add(db.ScriptEvaluateAsync(WriteScript, [key], arguments));
+                        break;
+                    }
+                    SinkValue[]? current = null;
+                    bool looked = false;
+                    for (int p = 0; p < newKeys.Count; p++)
+                    {
+                        RedisValue[]? whole = null;
+                        if (oldKeys is not null)
+                        {
+                            var old = await db.HashGetAllAsync(oldKeys[p]).WaitAsync(ct).ConfigureAwait(false);
+                            if (old.Length > 0) whole = Arguments(table, CarryOver(table, after, old), null);
+                            pending.Add(db.KeyDeleteAsync(oldKeys[p]));
+                        }
+                        // The store's values are needed only when the new key does not exist (the script sets them only then).
+                        if (whole is null && !looked && !await db.KeyExistsAsync(newKeys[p]).WaitAsync(ct).ConfigureAwait(false))
+                        {
+                            current = e.Current is null ? null : await e.Current(ct).ConfigureAwait(false);
+                            looked = true;
+                        }
+                        pending.Add(db.ScriptEvaluateAsync(WriteScript, [newKeys[p]], whole ?? Arguments(table, after, current)));
+                    }
                     break;
             }
         }
         await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
     }
 
-    private static RedisValue[] Arguments(SinkTable table, SinkValue[] row)
+    /// <summary>
+    /// The script's arguments for a row: a complete row replaces the hash; a partial one sets its values, deletes its
+    /// NULL fields and, for a key that does not exist yet, sets the values it lacks from <paramref name="fallback"/>.
+    /// </summary>
+    private static RedisValue[] Arguments(SinkTable table, SinkValue[] row, SinkValue[]? fallback)
     {
-        int values = 0, nulls = 0;
-        bool complete = true;
+        int values = 0, nulls = 0, missing = 0;
         foreach (var v in row)
         {
             if (v.State == ColumnState.Value) values++;
             else if (v.State == ColumnState.Null) nulls++;
-            else complete = false;
         }
-        var args = new RedisValue[2 + 2 * values + (complete ? 0 : nulls)];
+        bool complete = !SinkValue.AnyUnknown(row);
+        if (!complete && fallback is not null)
+            for (int i = 0; i < row.Length; i++)
+                if (row[i].IsUnknown && i < fallback.Length && fallback[i].IsValue) missing++;
+        if (complete) nulls = 0;   // the hash is replaced: NULL fields are simply not there
+        var args = new RedisValue[4 + 2 * values + nulls + 2 * missing];
         args[0] = complete ? "1" : "0";
         args[1] = values;
-        int at = 2, deletes = 2 + 2 * values;
+        int set = 2, deletes = 3 + 2 * values, fallbacks = 4 + 2 * values + nulls;
+        args[2 + 2 * values] = nulls;
+        args[3 + 2 * values + nulls] = missing;
         for (int i = 0; i < row.Length; i++)
         {
             var name = table.Columns[i].Utf8Name;
             if (row[i].State == ColumnState.Value)
             {
-                args[at++] = name;
-                args[at++] = row[i].Bytes;
+                args[set++] = name;
+                args[set++] = row[i].Bytes;
             }
             else if (row[i].State == ColumnState.Null && !complete) args[deletes++] = name;
+            else if (missing > 0 && row[i].IsUnknown && i < fallback!.Length && fallback[i].IsValue)
+            {
+                args[fallbacks++] = name;
+                args[fallbacks++] = fallback[i].Bytes;
+            }
         }
         return args;
+    }
+
+    /// <summary>The new row with the values it lacks taken from the old hash (a field the hash lacks is NULL).</summary>
+    private static SinkValue[] CarryOver(SinkTable table, SinkValue[] after, HashEntry[] old)
+    {
+        var row = (SinkValue[])after.Clone();
+        for (int i = 0; i < row.Length; i++)
+        {
+            if (!row[i].IsUnknown) continue;
+            row[i] = SinkValue.Null;
+            foreach (var entry in old)
+                if (((byte[])entry.Name!).AsSpan().SequenceEqual(table.Columns[i].Utf8Name))
+                {
+                    row[i] = new SinkValue(ColumnState.Value, (byte[])entry.Value!);
+                    break;
+                }
+        }
+        return row;
     }
 
     private IEnumerable<RedisKey> KeysOf(StoredTable source, SinkTable table, string? rowKey)
@@ -117,25 +218,84 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
         return names;
     }
 
-    private async Task DeleteTableAsync(ConnectionMultiplexer redis, StoredTable source, SinkTable table, CancellationToken ct)
+    public bool WantsSchemaChanges => true;
+
+    /// <summary>Deletes every hash of the table; a table removed from the publications names the ones that held it.</summary>
+    private Task DeleteTableAsync(ConnectionMultiplexer redis, StoredTable source, SinkTable table, CancellationToken ct,
+        string[]? publications = null) =>
+        ForEachKeyAsync(redis, source, table, (db, key) => db.KeyDeleteAsync(key), ct, publications);
+
+    /// <summary>
+    /// Gives every hash of the table the new shape, column by name: fields of columns whose name is gone are deleted. A
+    /// changed type keeps the stored text. Live, the store's reload of the table follows with every row in the new shape
+    /// (added columns filled, a rename read as a drop and an add). A replay has no reload rows: an added column's values
+    /// are set from the store's rows on the hashes that exist (later replayed changes overwrite them).
+    /// </summary>
+    private async Task AlterAsync(ConnectionMultiplexer redis, StoredTable source, ChangeEvent e,
+        Func<SinkTable, IEnumerable<SinkValue[]>>? storeRows, CancellationToken ct)
+    {
+        var table = e.Table!;
+        var drops = new List<RedisValue>();
+        var added = new List<int>();
+        if (e is { PreviousTable: { } before, PreviousColumns: { } continues })
+        {
+            for (int i = 0; i < before.Columns.Count; i++)
+                if (!continues.Contains(i)) drops.Add(before.Columns[i].Utf8Name);
+            for (int i = 0; i < continues.Length; i++)
+                if (continues[i] < 0) added.Add(i);
+        }
+        else added.AddRange(Enumerable.Range(0, table.Columns.Count).Where(i => !table.Columns[i].IsKey));
+        if (drops.Count > 0)
+        {
+            RedisValue[] arguments = [drops.Count, .. drops, 0, 0];
+            await ForEachKeyAsync(redis, source, table, (db, key) => db.ScriptEvaluateAsync(AlterScript, [key], arguments), ct).ConfigureAwait(false);
+        }
+        if (added.Count == 0 || !(e.Replayed || e.PreviousTable is null) || storeRows is null || table.IsMultiset) return;
+        var db = redis.GetDatabase();
+        var pending = new List<Task>(1000);
+        foreach (var row in storeRows(table))
+        {
+            var fields = new List<RedisValue>();
+            foreach (var i in added)
+                if (row[i].IsValue)
+                {
+                    fields.Add(table.Columns[i].Utf8Name);
+                    fields.Add(row[i].Bytes);
+                }
+            if (fields.Count == 0) continue;
+            RedisValue[] arguments = [fields.Count / 2, .. fields];
+            foreach (var key in KeysOf(source, table, e.KeyOf(row))) pending.Add(db.ScriptEvaluateAsync(FillScript, [key], arguments));
+            if (pending.Count >= 1000)
+            {
+                await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
+                pending.Clear();
+            }
+        }
+        await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs <paramref name="action"/> on every key of the table (each publication's), found by SCAN on every primary.</summary>
+    private async Task ForEachKeyAsync(ConnectionMultiplexer redis, StoredTable source, SinkTable table, Func<IDatabase, RedisKey, Task> action,
+        CancellationToken ct, string[]? publications = null)
     {
         var db = redis.GetDatabase();
-        foreach (var publication in PublicationsOf(source))
+        foreach (var publication in publications ?? PublicationsOf(source))
         {
             var pattern = Glob($"{_prefix}{publication}.{table.KeyName}.") + "*";
             foreach (var server in Primaries(redis))
             {
-                var batch = new List<RedisKey>(1000);
+                var batch = new List<Task>(1000);
                 await foreach (var key in server.KeysAsync(db.Database, pattern, pageSize: 1000).WithCancellation(ct).ConfigureAwait(false))
                 {
-                    batch.Add(key);
+                    // One key per call: on a cluster, a multi-key command must stay in one hash slot.
+                    batch.Add(action(db, key));
                     if (batch.Count == 1000)
                     {
-                        await Unlink(db, batch).ConfigureAwait(false);
+                        await Task.WhenAll(batch).ConfigureAwait(false);
                         batch.Clear();
                     }
                 }
-                await Unlink(db, batch).ConfigureAwait(false);
+                await Task.WhenAll(batch).ConfigureAwait(false);
             }
         }
     }
@@ -155,13 +315,6 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
             throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, CommandFlags.None,
                 $"Redis {away.EndPoint} is not connected, so the keys it holds cannot be removed", null, CommandStatus.Unknown);
         return list;
-    }
-
-    private static async Task Unlink(IDatabase db, List<RedisKey> keys)
-    {
-        // One key per call: on a cluster, a multi-key UNLINK must stay in one hash slot.
-        var tasks = keys.Select(k => db.KeyDeleteAsync(k, CommandFlags.None)).ToArray();
-        await Task.WhenAll(tasks).ConfigureAwait(false);
     }
 
     private static string Glob(string literal)

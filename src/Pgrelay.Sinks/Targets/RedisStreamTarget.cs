@@ -7,9 +7,11 @@ namespace Pgrelay.Sinks.Targets;
 /// XADDs every event to one stream, trimmed with <c>MAXLEN ~ max-length</c> (approximate trimming is what keeps XADD
 /// cheap). Entry fields: <c>id</c> (the idempotency key), <c>op</c>, <c>table</c>, <c>key</c> and <c>event</c> (the JSON
 /// document). Entry ids are Redis's own: consumers de-duplicate retried batches by the <c>id</c> field.
-/// A batch is pipelined and awaited as a whole before the checkpoint moves.
+/// A batch is pipelined in pieces of at most <paramref name="batchBytes"/> of event JSON (each awaited before the next, so
+/// a batch of big rows is never all in memory at once), and awaited as a whole before the checkpoint moves.
 /// </summary>
-public sealed class RedisStreamTarget(string address, string stream, long maxLength) : ISinkTarget
+public sealed class RedisStreamTarget(string address, string stream, long maxLength, long batchBytes = Configuration.SinkDefinition.DefaultBatchBytes)
+    : ISinkTarget
 {
     private static readonly RedisValue IdField = "id", OpField = "op", TableField = "table", KeyField = "key", EventField = "event";
     private ConnectionMultiplexer? _redis;
@@ -26,20 +28,29 @@ public sealed class RedisStreamTarget(string address, string stream, long maxLen
     {
         if (batch.Events.Count == 0) return;
         var db = (_redis ?? throw new InvalidOperationException("not connected to Redis")).GetDatabase();
-        var pending = new Task[batch.Events.Count];
-        for (int i = 0; i < pending.Length; i++)
+        var pending = new List<Task>(Math.Min(batch.Events.Count, 1024));
+        long bytes = 0;
+        for (int i = 0; i < batch.Events.Count; i++)
         {
             var e = batch.Events[i];
             var table = e.Table is null ? RedisValue.EmptyString : (RedisValue)(e.Table.Schema + "." + e.Table.Name);
+            var json = EventJson.ToBytes(e);
+            if (pending.Count > 0 && bytes + json.Length > batchBytes)
+            {
+                await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
+                pending.Clear();
+                bytes = 0;
+            }
             NameValueEntry[] fields =
             [
                 new(IdField, e.Id),
                 new(OpField, e.OpName),
                 new(TableField, table),
                 new(KeyField, e.Key ?? RedisValue.EmptyString),
-                new(EventField, EventJson.ToBytes(e)),
+                new(EventField, json),
             ];
-            pending[i] = db.StreamAddAsync(_stream, fields, maxLength: maxLength, useApproximateMaxLength: true);
+            bytes += json.Length;
+            pending.Add(db.StreamAddAsync(_stream, fields, maxLength: maxLength, useApproximateMaxLength: true));
         }
         await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
     }

@@ -1,16 +1,18 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
+using Pgrelay.Sinks.Configuration;
 using Pgrelay.Sinks.Delivery;
 using Pgrelay.Sinks.Events;
 
 namespace Pgrelay.Sinks.Targets;
 
 /// <summary>
-/// POSTs each batch as one JSON array of events. Every event carries its idempotency key (<c>"id"</c>: commit LSN and
-/// position, the same on every retry and after a restart); the request carries <c>Idempotency-Key</c> (first and last
-/// event id) and, with a secret, <c>X-Pgrelay-Signature: sha256=&lt;hex HMAC-SHA256 of the body&gt;</c>.
+/// POSTs each batch as JSON arrays of events, one request per piece of at most <c>batch-bytes</c> (an event larger than
+/// that is a request of its own; see <see cref="JsonDocuments"/>), in order, each accepted before the next is sent.
+/// Every event carries its idempotency key (<c>"id"</c>: commit LSN and position, the same on every retry and after a
+/// restart); the request carries <c>Idempotency-Key</c> (its first and last event id) and, with a secret,
+/// <c>X-Pgrelay-Signature: sha256=&lt;hex HMAC-SHA256 of the body&gt;</c>.
 /// Network errors, timeouts, 408, 429 and 5xx are retried here with back-off up to <c>max-attempts</c>; then (or on any
 /// other status) the delivery fails and the sink runner retries the batch later, so nothing is skipped.
 /// </summary>
@@ -23,10 +25,12 @@ public sealed class WebhookTarget : ISinkTarget
     private readonly byte[]? _secret;
     private readonly int _maxAttempts;
     private readonly HttpClient _http;
-    private readonly ArrayBufferWriter<byte> _body = new(64 * 1024);
+    private readonly JsonDocuments _documents;
 
-    public WebhookTarget(Uri url, string? secret, TimeSpan timeout, int maxAttempts, HttpMessageHandler? handler = null)
+    public WebhookTarget(Uri url, string? secret, TimeSpan timeout, int maxAttempts, HttpMessageHandler? handler = null,
+        long batchBytes = SinkDefinition.DefaultBatchBytes)
     {
+        _documents = new JsonDocuments(batchBytes, asArray: true);
         _url = url;
         _secret = string.IsNullOrEmpty(secret) ? null : System.Text.Encoding.UTF8.GetBytes(secret);
         _maxAttempts = Math.Max(1, maxAttempts);
@@ -40,10 +44,17 @@ public sealed class WebhookTarget : ISinkTarget
 
     public async Task DeliverAsync(SinkBatch batch, CancellationToken ct)
     {
-        if (batch.Events.Count == 0) return;
-        var body = Render(batch);
+        foreach (var piece in _documents.Render(batch.Events))
+        {
+            // A copy: the request may still be read by the handler after a cancelled attempt while the buffer is reused.
+            var body = piece.Bytes.ToArray();
+            await PostAsync(body, $"{batch.Events[piece.First].Id}..{batch.Events[piece.First + piece.Count - 1].Id}", ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task PostAsync(ReadOnlyMemory<byte> body, string idempotency, CancellationToken ct)
+    {
         var signature = _secret is null ? null : "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(_secret, body.Span));
-        var idempotency = $"{batch.Events[0].Id}..{batch.Events[^1].Id}";
         var backoff = new Backoff(RetryDelay, TimeSpan.FromSeconds(5));
         for (int attempt = 1; ; attempt++)
         {
@@ -72,26 +83,6 @@ public sealed class WebhookTarget : ISinkTarget
 
     private static bool Retryable(HttpStatusCode status) =>
         status is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests || (int)status >= 500;
-
-    private ReadOnlyMemory<byte> Render(SinkBatch batch)
-    {
-        _body.ResetWrittenCount();
-        Put((byte)'[');
-        for (int i = 0; i < batch.Events.Count; i++)
-        {
-            if (i > 0) Put((byte)',');
-            EventJson.Write(batch.Events[i], _body);
-        }
-        Put((byte)']');
-        // A copy: the request may still be read by the handler after a cancelled attempt while the buffer is reused.
-        return _body.WrittenMemory.ToArray();
-    }
-
-    private void Put(byte b)
-    {
-        _body.GetSpan(1)[0] = b;
-        _body.Advance(1);
-    }
 
     public ValueTask DisposeAsync()
     {

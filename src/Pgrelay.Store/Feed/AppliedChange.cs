@@ -11,9 +11,12 @@ namespace Pgrelay.Store.Feed;
 /// with unchanged TOAST values merged. Truncate and Relation changes carry neither.
 /// In a table without primary key, identical rows are copies of one version: <see cref="BeforeCopy"/> is the copy the
 /// change took away (the highest), <see cref="AfterCopy"/> the one it added, so their keys name exactly those rows.
+/// <para>A table removed from the publications is a Truncate whose <see cref="Unpublished"/> names the publications that
+/// held it: the catalog no longer does, so readers that name keys by publication (keyspace notifications, the redis-hash
+/// sink) would otherwise find none.</para>
 /// </summary>
 public readonly record struct AppliedChange(ChangeKind Kind, StoredTable Table, TableSchema Schema, byte[]? Before, byte[]? After,
-    int BeforeCopy = 1, int AfterCopy = 1)
+    int BeforeCopy = 1, int AfterCopy = 1, IReadOnlyList<PublicationView>? Unpublished = null)
 {
     /// <summary>The row that names the key: After for inserts and updates, Before for deletes.</summary>
     public byte[]? KeyRow => After ?? Before;

@@ -3,8 +3,9 @@ using Pgrelay.Core.Model;
 namespace Pgrelay.Store.Feed;
 
 /// <summary>
-/// The ordered stream of committed transactions. Bounded: it keeps at most a number of transactions and
-/// of changes; a reader whose position fell out of it gets <see cref="FeedRead.Lost"/> and must re-sync
+/// The ordered stream of committed transactions. Bounded: it keeps at most a number of transactions, of
+/// changes and of bytes of row images (<see cref="MaxRetainedBytes"/>; the newest transaction is kept whatever
+/// its size); a reader whose position fell out of it gets <see cref="FeedRead.Lost"/> and must re-sync
 /// (the HTTP feed sends a reset event, a sink re-snapshots). Push listeners are called on the writer
 /// thread right after a transaction becomes visible, in commit order; they must only enqueue.
 /// </summary>
@@ -23,9 +24,12 @@ public sealed class ChangeFeed
     private readonly int _maxTransactions;
     private readonly long _maxChanges;
     private long _retainedChanges;
+    private long _retainedBytes;
+    private long _maxBytes = DefaultMaxRetainedBytes;
     private Lsn _lostUpTo;           // readers positioned (by commit LSN) below this have missed something
     private Lsn _lostEnd;            // readers positioned (by end LSN) below this have missed something
     private Lsn _newest, _newestEnd;
+    private Lsn _replayBelow;        // the snapshot a replay leads up to, until the first transaction applied after it
     private TaskCompletionSource _arrived = NewSignal();
     private volatile Action<CommittedTransaction>[] _listeners = [];
 
@@ -41,6 +45,55 @@ public sealed class ChangeFeed
     /// <summary>The lowest end-LSN position <see cref="TryReadAfterEnd"/> still serves.</summary>
     public Lsn OldestResumableEndLsn { get { lock (_gate) return _lostEnd; } }
     public int RetainedTransactions { get { lock (_gate) return _retained.Count - _head; } }
+
+    /// <summary>
+    /// True while a replay may still be coming: after a snapshot that opened a replay window, until a transaction is
+    /// applied after the snapshot or the stream was idle (<paramref name="idleLsn"/>: fully processed, nothing pending) at
+    /// or past it. Until then the feed may lack transactions the store's rows already reflect.
+    /// </summary>
+    public bool Replaying(Lsn idleLsn)
+    {
+        lock (_gate) return _replayBelow != Lsn.Zero && idleLsn < _replayBelow;
+    }
+
+    public const long DefaultMaxRetainedBytes = 256L * 1024 * 1024;
+
+    /// <summary>
+    /// Most bytes the retained transactions may hold (see <see cref="SizeOf"/>); older transactions go first. Without
+    /// it, a few thousand updates of a big row keep gigabytes alive, since each keeps its old and new versions.
+    /// Set before the feed is used (the host does it from <c>feed-max-bytes</c>).
+    /// </summary>
+    public long MaxRetainedBytes
+    {
+        get { lock (_gate) return _maxBytes; }
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            lock (_gate) _maxBytes = value;
+        }
+    }
+
+    /// <summary>What the retained transactions hold, as <see cref="SizeOf"/> counts it.</summary>
+    public long RetainedBytes { get { lock (_gate) return _retainedBytes; } }
+
+    private const int ChangeOverhead = 64, TransactionOverhead = 128;
+
+    /// <summary>
+    /// The memory a retained transaction keeps alive: its row images (before and after) plus a fixed overhead per
+    /// change and per transaction. An upper bound: an image shared by two changes (one update's after is the next one's
+    /// before) or still held by the store counts in full, so the feed never holds more than it says.
+    /// </summary>
+    public static long SizeOf(CommittedTransaction transaction)
+    {
+        long bytes = TransactionOverhead;
+        var changes = transaction.Changes;
+        for (int i = 0; i < changes.Count; i++)
+        {
+            var change = changes[i];
+            bytes += ChangeOverhead + (change.Before?.Length ?? 0) + (change.After?.Length ?? 0);
+        }
+        return bytes;
+    }
 
     /// <summary>Adds a push listener; returns a handle that removes it.</summary>
     public IDisposable Listen(Action<CommittedTransaction> listener)
@@ -125,10 +178,12 @@ public sealed class ChangeFeed
             _retained.Clear();
             _head = 0;
             _retainedChanges = 0;
+            _retainedBytes = 0;
             _lostUpTo = snapshotLsn;
             _newest = snapshotLsn;
             _lostEnd = replayFromEnd is { } from && from < snapshotLsn ? from : snapshotLsn;
             _newestEnd = _lostEnd;
+            _replayBelow = _lostEnd < snapshotLsn ? snapshotLsn : Lsn.Zero;
             arrived = _arrived;
             _arrived = NewSignal();
         }
@@ -137,6 +192,7 @@ public sealed class ChangeFeed
 
     internal void Append(CommittedTransaction transaction)
     {
+        lock (_gate) _replayBelow = Lsn.Zero;   // applied after the snapshot: every replayed transaction came before it
         Add(transaction);
         foreach (var listener in _listeners) listener(transaction);
     }
@@ -149,18 +205,22 @@ public sealed class ChangeFeed
 
     private void Add(CommittedTransaction transaction)
     {
+        long size = SizeOf(transaction);   // outside the lock: readers need not wait while a big transaction is measured
         TaskCompletionSource arrived;
         lock (_gate)
         {
             _retained.Add(transaction);
             _retainedChanges += transaction.Changes.Count;
+            _retainedBytes += size;
             _newest = Lsn.Max(_newest, transaction.CommitLsn);
             _newestEnd = Lsn.Max(_newestEnd, transaction.EndLsn);
-            while (_retained.Count - _head > 1 && (_retained.Count - _head > _maxTransactions || _retainedChanges > _maxChanges))
+            while (_retained.Count - _head > 1 &&
+                   (_retained.Count - _head > _maxTransactions || _retainedChanges > _maxChanges || _retainedBytes > _maxBytes))
             {
                 var dropped = _retained[_head];
                 _retained[_head++] = null!;
                 _retainedChanges -= dropped.Changes.Count;
+                _retainedBytes -= SizeOf(dropped);
                 _lostUpTo = Lsn.Max(_lostUpTo, dropped.CommitLsn);
                 _lostEnd = Lsn.Max(_lostEnd, dropped.EndLsn);
             }
@@ -175,7 +235,6 @@ public sealed class ChangeFeed
         arrived.TrySetResult();
     }
 
-    /// <summary>Index of the first retained transaction above the position, or -1. Caller holds the gate.</summary>
     /// <summary>Where a reader at <paramref name="position"/> (a commit LSN, or an end LSN when <paramref name="byEnd"/>)
     /// goes on: lost, nothing yet, or the index of its next transaction. Called under the lock.</summary>
     private FeedRead Locate(Lsn position, bool byEnd, out int index)

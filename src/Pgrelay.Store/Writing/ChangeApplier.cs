@@ -35,8 +35,9 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
         if (change.Kind == ChangeKind.Unpublish)
         {
             // Subscribers and sinks learn it as a truncate: every row of the table is gone from what pgrelay serves.
+            var held = catalog.Publications.Where(p => p.Tables.Contains(table)).ToArray();
             catalog.Remove(table);
-            applied.Add(new(ChangeKind.Truncate, table, table.Schema, null, null));
+            applied.Add(new(ChangeKind.Truncate, table, table.Schema, null, null, Unpublished: held));
             return;
         }
         if (table.AwaitingReload) return;

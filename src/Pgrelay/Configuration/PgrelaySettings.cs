@@ -36,6 +36,8 @@ public sealed class PgrelaySettings
     /// <summary>Where sinks keep their checkpoints and the instance remembers its slot; without it sinks start over (initial
     /// load) and the instance takes a new slot at each start.</summary>
     public string? StateDirectory { get; set; }
+    /// <summary>Most bytes of row images the change feed keeps for readers that resume (SSE, sinks).</summary>
+    public long FeedMaxBytes { get; set; } = Store.Feed.ChangeFeed.DefaultMaxRetainedBytes;
 
     /// <summary>Redis and memcached connection limits (maxclients, timeout, buffer limits, maxconns).</summary>
     public ListenerLimitSettings Limits { get; set; } = new();

@@ -27,6 +27,7 @@ public static class SettingKeys
     public const string Sink = "sink";
     public const string StateDir = "state-dir";
     public const string CacheServers = "cache-servers";
+    public const string FeedMaxBytes = "feed-max-bytes";
     public const string SlotRetentionWarning = "slot-retention-warning";
 
     // Redis listener limits and TLS listeners, named as in redis.conf; memcached's as in its -o options and stats.
@@ -42,7 +43,7 @@ public static class SettingKeys
 
     public static readonly string[] All =
         [Config, Source, Publication, Slot, CopyParallelism, Heartbeat, PublicationPoll, SpillThreshold, SpillDirectory, Http, Https, TlsCertFile, TlsKeyFile, TlsCaCertFile, TlsAuthClients, Resp, Memcached, RespPassword, AclFile, ProtectedMode, LogLevel,
-         Sink, StateDir, CacheServers, SlotRetentionWarning,
+         Sink, StateDir, CacheServers, SlotRetentionWarning, FeedMaxBytes,
          MaxClients, Timeout, ClientQueryBufferLimit, ProtoMaxBulkLen, ClientOutputBufferLimit, MaxConns, TlsPort, MemcachedTls, IoThreads];
 
     /// <summary>copy-parallelism → PGRELAY_COPY_PARALLELISM</summary>

@@ -58,6 +58,8 @@ public static class SettingsLoader
         if (Get(SettingKeys.Heartbeat) is { } hb) settings.Heartbeat = Duration(SettingKeys.Heartbeat, hb);
         if (Get(SettingKeys.PublicationPoll) is { } poll) settings.PublicationPoll = Duration(SettingKeys.PublicationPoll, poll);
         if (Get(SettingKeys.SpillThreshold) is { } st) settings.SpillThresholdBytes = Size(SettingKeys.SpillThreshold, st);
+        if (Get(SettingKeys.FeedMaxBytes) is { } fb && (settings.FeedMaxBytes = Size(SettingKeys.FeedMaxBytes, fb)) < 1)
+            throw new SettingsException($"{SettingKeys.FeedMaxBytes}: '{fb}' must be at least 1 byte");
         if (Get(SettingKeys.SlotRetentionWarning) is { } srw)
             settings.SlotRetentionWarningBytes = srw.Trim().Equals("off", StringComparison.OrdinalIgnoreCase) ? 0 : Size(SettingKeys.SlotRetentionWarning, srw);
         LoadListenerLimits(settings.Limits, Get);

@@ -28,6 +28,7 @@ public static class PgrelayHost
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
 
         store ??= new ReplicatedStore();
+        store.Feed.MaxRetainedBytes = settings.FeedMaxBytes;
         status ??= new ReplicationStatus();
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(store);

@@ -48,7 +48,8 @@ internal static class SinkHosting
     private sealed class SinkCheckpoints(SinkSupervisor sinks) : ISinkCheckpointSource
     {
         public IReadOnlyList<SinkCheckpoint> Checkpoints => sinks.Statuses
-            .Select(s => new SinkCheckpoint(s.Name, s.Kind, s.Acknowledged, s.State.ToString().ToLowerInvariant(), s.Failures, s.LastError))
+            .Select(s => new SinkCheckpoint(s.Name, s.Kind, s.Acknowledged, s.State.ToString().ToLowerInvariant(), s.Failures, s.LastError,
+                s.PermanentFailures))
             .ToList();
     }
 }
