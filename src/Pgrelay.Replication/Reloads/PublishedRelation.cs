@@ -13,6 +13,14 @@ namespace Pgrelay.Replication.Reloads;
 internal sealed record PublishedRelation(uint RelationId, string Name, IReadOnlyList<string> Publications, string Token,
     IReadOnlyList<(string Name, uint TypeOid, int TypeModifier)> Columns, IReadOnlyList<string> PrimaryKey)
 {
+    /// <summary>Schema and table name, unquoted.</summary>
+    public required string SchemaName { get; init; }
+    public required string TableName { get; init; }
+
+    /// <summary>RENAME and SET SCHEMA send no Relation message until the table's next change, and none at all if it never
+    /// changes again; served keys name the table, so the catalog's name is compared too.</summary>
+    public bool SameNameAs(Core.Model.TableSchema schema) => SchemaName == schema.SchemaName && TableName == schema.TableName;
+
     /// <summary>The stream says nothing when a primary key is added, dropped or replaced under a replica identity other
     /// than DEFAULT; the catalog does.</summary>
     public bool SameKeyAs(Core.Model.TableSchema schema) =>
