@@ -303,7 +303,7 @@ public abstract class AttackTests(PostgresFixture pg)
     }
 
     [Fact]
-    public async Task A_partition_attached_at_runtime_is_loaded()
+    public async Task A_partition_attached_or_detached_at_runtime_adds_or_removes_its_rows()
     {
         var db = await pg.NewDatabaseAsync();
         await pg.ExecuteAsync(db, """
@@ -322,6 +322,13 @@ public abstract class AttackTests(PostgresFixture pg)
         await pg.ExecuteAsync(db, "INSERT INTO p VALUES (160, 'n')");
         await run.SettleAsync();
         await StoreAssertions.MatchesAsync(pg, db, store, "p");
+        Assert.True(Has(store, "pub.p.120"));
+        await pg.ExecuteAsync(db, "ALTER TABLE p DETACH PARTITION p1");
+        await Task.Delay(1000);   // a few publication polls
+        await pg.ExecuteAsync(db, "INSERT INTO p VALUES (161, 'n')");
+        await run.SettleAsync();
+        await StoreAssertions.MatchesAsync(pg, db, store, "p");
+        Assert.False(Has(store, "pub.p.1"));
     }
 
     [Fact]

@@ -182,6 +182,8 @@ internal sealed class TableReloads : IAsyncDisposable
                     loads.Add((id, relation.Name, "primary key changed"));
                 else if (!relation.SameNameAs(held.Schema))
                     loads.Add((id, relation.Name, "renamed"));
+                else if (held.Membership.Partitions != relation.Partitions)
+                    loads.Add((id, relation.Name, "partitions attached or detached"));
             }
             foreach (var (id, held) in _held)
                 if (!published.ContainsKey(id) && held.Generation <= generation) removals.Add(id);
