@@ -48,6 +48,12 @@ public abstract class AttackTests(PostgresFixture pg)
         await pg.ExecuteAsync(db, "UPDATE t SET id = id % 3 + 1");
         await run.SettleAsync();
         await StoreAssertions.MatchesAsync(pg, db, store, "t");
+        // A row changed while it shares its key, then moved away; a shared key's other row deleted.
+        await pg.ExecuteAsync(db, "BEGIN; UPDATE t SET id = 2 WHERE id = 1; UPDATE t SET v = v || '!' WHERE id = 2 AND ctid = (SELECT min(ctid) FROM t WHERE id = 2); UPDATE t SET id = 1 WHERE id = 2 AND v LIKE '%!'; COMMIT;");
+        await pg.ExecuteAsync(db, "BEGIN; UPDATE t SET id = 3 WHERE id = 2; DELETE FROM t WHERE id = 3 AND ctid = (SELECT min(ctid) FROM t WHERE id = 3); INSERT INTO t VALUES (2, 'new'); COMMIT;");
+        await run.SettleAsync();
+        await StoreAssertions.MatchesAsync(pg, db, store, "t");
+        Assert.Equal(3, await pg.ScalarAsync<long>(db, "SELECT count(*) FROM t"));
     }
 
     [Fact]
