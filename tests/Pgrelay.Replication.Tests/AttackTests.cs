@@ -57,6 +57,42 @@ public abstract class AttackTests(PostgresFixture pg)
     }
 
     [Fact]
+    public async Task A_row_inserted_under_a_deferred_key_before_the_old_row_goes_is_kept()
+    {
+        var db = await pg.NewDatabaseAsync();
+        await pg.ExecuteAsync(db, """
+            CREATE TABLE t (id int PRIMARY KEY DEFERRABLE INITIALLY DEFERRED, v text);
+            ALTER TABLE t REPLICA IDENTITY FULL;
+            INSERT INTO t VALUES (1, 'a'), (2, 'b');
+            CREATE PUBLICATION pub FOR TABLE t;
+            """);
+        var store = new ReplicatedStore();
+        await using var run = Start(pg, db, store);
+        await run.WaitForStreamingAsync();
+        await pg.ExecuteAsync(db, "BEGIN; INSERT INTO t VALUES (1, 'new'); DELETE FROM t WHERE id = 1 AND v = 'a'; INSERT INTO t VALUES (2, 'new'); UPDATE t SET id = 3 WHERE id = 2 AND v = 'b'; COMMIT;");
+        await run.SettleAsync();
+        await StoreAssertions.MatchesAsync(pg, db, store, "t");
+    }
+
+    [Fact]
+    public async Task Two_rows_swapping_deferred_primary_keys_under_an_identity_index_are_both_kept()
+    {
+        var db = await pg.NewDatabaseAsync();
+        await pg.ExecuteAsync(db, """
+            CREATE TABLE t (id int PRIMARY KEY DEFERRABLE INITIALLY DEFERRED, u int NOT NULL UNIQUE, v text);
+            ALTER TABLE t REPLICA IDENTITY USING INDEX t_u_key;
+            INSERT INTO t VALUES (1, 10, 'a'), (2, 20, 'b'), (3, 30, 'c');
+            CREATE PUBLICATION pub FOR TABLE t;
+            """);
+        var store = new ReplicatedStore();
+        await using var run = Start(pg, db, store);
+        await run.WaitForStreamingAsync();
+        await pg.ExecuteAsync(db, "UPDATE t SET id = 3 - id WHERE id IN (1, 2)");
+        await run.SettleAsync();
+        await StoreAssertions.MatchesAsync(pg, db, store, "t");
+    }
+
+    [Fact]
     public async Task Two_rows_swapping_primary_keys_through_a_spare_key_in_one_transaction_are_both_kept()
     {
         var db = await pg.NewDatabaseAsync();

@@ -75,8 +75,8 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
             }
             case ChangeKind.Insert:
             {
-                var previous = Install(table, schema, change.NewRow!, lsn);
-                applied.Add(new(ChangeKind.Insert, table, schema, Live(previous), change.NewRow));
+                var previous = InstallDisplacing(table, schema, change.NewRow!, lsn);
+                applied.Add(new(ChangeKind.Insert, table, schema, previous, change.NewRow));
                 break;
             }
             case ChangeKind.Update:
