@@ -236,6 +236,7 @@ public sealed class ReplicatedStore : IReplicationTarget
             if (change.Kind != ChangeKind.Load) _applier.Apply(change, lsn, applied);
             else if (_loads.Remove(change.Table.RelationId, out var load) && !load.Abandoned) _swap.Swap(load, lsn, applied);
         }
+        _applier.EndTransaction();
         _visibility.Publish(lsn);
         Interlocked.Add(ref _changesApplied, applied.Count);
         Feed.Append(new CommittedTransaction(transaction.Xid, transaction.CommitLsn, transaction.EndLsn, transaction.CommitTime, applied));

@@ -13,11 +13,13 @@ internal static class PublicationMembership
         IReadOnlyList<string> publications, CancellationToken ct, IReadOnlyCollection<uint>? only = null)
     {
         bool pg15 = serverVersionNum >= 150000;
-        var members = new List<(uint Oid, string Name, string Publication, string[]? AttNames, long Token)>();
+        var members = new List<(uint Oid, string Name, string Publication, string[]? AttNames, long Token, string Schema, string Table, string Partitions)>();
         await using (var cmd = new NpgsqlCommand($"""
             SELECT c.oid, quote_ident(pt.schemaname) || '.' || quote_ident(pt.tablename), pt.pubname,
                    {(pg15 ? "pt.attnames::text[]" : "NULL::text[]")},
-                   coalesce(pr.oid, {(pg15 ? "pn.oid, " : "")}p.oid)::int8
+                   coalesce(pr.oid, {(pg15 ? "pn.oid, " : "")}p.oid)::int8, pt.schemaname::text, pt.tablename::text,
+                   coalesce((SELECT string_agg(pp.relid::oid::text, ',' ORDER BY pp.relid::oid)
+                             FROM pg_partition_tree(c.oid) pp WHERE pp.isleaf AND pp.relid <> c.oid::regclass), '')
             FROM pg_publication_tables pt
             JOIN pg_publication p ON p.pubname = pt.pubname
             JOIN pg_namespace n ON n.nspname = pt.schemaname
@@ -31,7 +33,8 @@ internal static class PublicationMembership
             if (only is not null) cmd.Parameters.AddWithValue("only", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Oid, only.ToArray());
             await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
             while (await r.ReadAsync(ct).ConfigureAwait(false))
-                members.Add((r.GetFieldValue<uint>(0), r.GetString(1), r.GetString(2), r.IsDBNull(3) ? null : r.GetFieldValue<string[]>(3), r.GetInt64(4)));
+                members.Add((r.GetFieldValue<uint>(0), r.GetString(1), r.GetString(2), r.IsDBNull(3) ? null : r.GetFieldValue<string[]>(3), r.GetInt64(4),
+                    r.GetString(5), r.GetString(6), r.GetString(7)));
         }
 
         var columns = new Dictionary<uint, List<(string, uint, int)>>();
@@ -81,7 +84,12 @@ internal static class PublicationMembership
             if (!key.All(k => cols.Any(c => c.Item1 == k))) key = [];
             result[group.Key] = new PublishedRelation(group.Key, group.First().Name,
                 group.Select(g => g.Publication).Distinct().Order(StringComparer.Ordinal).ToList(),
-                string.Join(',', group.OrderBy(g => g.Publication, StringComparer.Ordinal).Select(g => g.Token)), cols, key);
+                string.Join(',', group.OrderBy(g => g.Publication, StringComparer.Ordinal).Select(g => g.Token)), cols, key)
+            {
+                SchemaName = group.First().Schema,
+                TableName = group.First().Table,
+                Partitions = group.First().Partitions,
+            };
         }
         return result;
     }

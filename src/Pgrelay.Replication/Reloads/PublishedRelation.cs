@@ -13,6 +13,18 @@ namespace Pgrelay.Replication.Reloads;
 internal sealed record PublishedRelation(uint RelationId, string Name, IReadOnlyList<string> Publications, string Token,
     IReadOnlyList<(string Name, uint TypeOid, int TypeModifier)> Columns, IReadOnlyList<string> PrimaryKey)
 {
+    /// <summary>Schema and table name, unquoted.</summary>
+    public required string SchemaName { get; init; }
+    public required string TableName { get; init; }
+
+    /// <summary>The leaf partitions of a partitioned table published through its root (relation ids, sorted); empty for any
+    /// other table. ATTACH and DETACH PARTITION add or take away the root's rows without a change in the stream.</summary>
+    public string Partitions { get; init; } = "";
+
+    /// <summary>RENAME and SET SCHEMA send no Relation message until the table's next change, and none at all if it never
+    /// changes again; served keys name the table, so the catalog's name is compared too.</summary>
+    public bool SameNameAs(Core.Model.TableSchema schema) => SchemaName == schema.SchemaName && TableName == schema.TableName;
+
     /// <summary>The stream says nothing when a primary key is added, dropped or replaced under a replica identity other
     /// than DEFAULT; the catalog does.</summary>
     public bool SameKeyAs(Core.Model.TableSchema schema) =>

@@ -180,6 +180,10 @@ internal sealed class TableReloads : IAsyncDisposable
                     loads.Add((id, relation.Name, "columns changed"));
                 else if (!relation.SameKeyAs(held.Schema))
                     loads.Add((id, relation.Name, "primary key changed"));
+                else if (!relation.SameNameAs(held.Schema))
+                    loads.Add((id, relation.Name, "renamed"));
+                else if (held.Membership.Partitions != relation.Partitions)
+                    loads.Add((id, relation.Name, "partitions attached or detached"));
             }
             foreach (var (id, held) in _held)
                 if (!published.ContainsKey(id) && held.Generation <= generation) removals.Add(id);
@@ -196,7 +200,15 @@ internal sealed class TableReloads : IAsyncDisposable
     /// <summary>A relation message for a table: one whose rows the stream cannot carry over is loaded again.</summary>
     public void RelationChanged(TableSchema known, TableSchema now)
     {
-        if (!known.IsRowCompatibleWith(now)) RequestLoad(now.RelationId, $"{now.SchemaName}.{now.TableName}", "columns changed");
+        if (!known.IsRowCompatibleWith(now))
+        {
+            RequestLoad(now.RelationId, $"{now.SchemaName}.{now.TableName}", "columns changed");
+            return;
+        }
+        // A rename the stream carried is applied by the store; the publication check must not load the table for it again.
+        lock (_lock)
+            if (_held.TryGetValue(now.RelationId, out var held) && !(held.Schema.SchemaName == now.SchemaName && held.Schema.TableName == now.TableName))
+                _held[now.RelationId] = held with { Schema = now };
     }
 
     /// <summary>A relation the stream names that was not held: look at the publications now rather than at the next poll.</summary>

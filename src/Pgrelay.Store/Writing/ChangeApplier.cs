@@ -28,6 +28,18 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
 {
     private readonly RowBuilder _builder = new();
 
+    /// <summary>
+    /// Live rows another row of the same transaction took the key of. Only a deferrable unique key lets two rows share
+    /// a key inside a transaction (<c>UPDATE t SET id = 3 - id</c> swapping two keys): the first change moves row A onto
+    /// B's key, and the next one names B by that key. Under REPLICA IDENTITY FULL the old row tells which of the two it
+    /// is; a change that names a displaced row takes it from here and leaves the key's present row alone. Empty
+    /// outside such transactions, so the usual path costs one count check.
+    /// </summary>
+    private readonly Dictionary<(StoredTable Table, string Key), List<byte[]>> _displaced = [];
+
+    /// <summary>Ends the transaction being applied: no row shares a key once it committed.</summary>
+    public void EndTransaction() => _displaced.Clear();
+
     public void Apply(in RowChange change, ulong lsn, List<AppliedChange> applied)
     {
         var table = catalog.Find(change.Table.RelationId);
@@ -64,8 +76,8 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
             }
             case ChangeKind.Insert:
             {
-                var previous = Install(table, schema, change.NewRow!, lsn);
-                applied.Add(new(ChangeKind.Insert, table, schema, Live(previous), change.NewRow));
+                var previous = InstallDisplacing(table, schema, change.NewRow!, lsn);
+                applied.Add(new(ChangeKind.Insert, table, schema, previous, change.NewRow));
                 break;
             }
             case ChangeKind.Update:
@@ -73,6 +85,7 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
                 break;
             case ChangeKind.Delete:
             {
+                if (TakeDisplaced(table, schema, change.OldRow) is not null) break;   // its key already holds another row
                 var previous = Locate(table, schema, change.OldRow, null);
                 if (previous is null) break;   // unknown row (filtered, or never there): nothing to delete
                 int copy = RemoveCopy(table, schema, previous, lsn);
@@ -140,6 +153,20 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
     private void ApplyUpdate(StoredTable table, in RowChange change, ulong lsn, List<AppliedChange> applied)
     {
         var schema = change.Table;
+        if (schema.HasPrimaryKey && TakeDisplaced(table, schema, change.OldRow) is { } displaced)
+        {
+            // The row's old key already holds the row that displaced it: only its new key changes.
+            var moved = MergeUnchanged(change.NewRow!, displaced);
+            if (CacheKey.Matches(new RowView(displaced), schema, keys.Of(moved, schema)))
+            {
+                // Still sharing its key: it stays displaced, changed; readers see nothing of it yet.
+                _displaced[(table, Convert.ToHexString(keys.Of(moved, schema)))].Add(moved);
+                return;
+            }
+            var replaced = InstallDisplacing(table, schema, moved, lsn);
+            applied.Add(new(ChangeKind.Insert, table, schema, replaced, moved));
+            return;
+        }
         var previous = Locate(table, schema, change.OldRow, change.NewRow);
         // Unchanged TOAST values come from the version held; a FULL old row (which PostgreSQL sends flattened) has them too.
         var complete = MergeUnchanged(change.NewRow!, previous ?? (schema.ReplicaIdentity == ReplicaIdentity.Full ? change.OldRow : null));
@@ -153,9 +180,54 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
         // The key is computed from the complete row, so it never depends on a value PostgreSQL left out.
         var newKey = keys.Of(complete, schema).ToArray();   // the scratch buffer is reused below
         if (previous is not null && !CacheKey.Matches(new RowView(previous), schema, newKey))
+        {
             Install(table, schema, Tombstone(previous), lsn);   // the key changed: the old key disappears
-        Install(table, schema, complete, lsn);
+            InstallDisplacing(table, schema, complete, lsn);
+        }
+        else Install(table, schema, complete, lsn);
         applied.Add(new(ChangeKind.Update, table, schema, previous, complete));
+    }
+
+    /// <summary>Installs a row that moved to its key; a live row already there is displaced, not lost (see
+    /// <see cref="_displaced"/>). Returns that row, or null.</summary>
+    private byte[]? InstallDisplacing(StoredTable table, TableSchema schema, byte[] row, ulong lsn)
+    {
+        var held = Live(table.Newest(keys.Of(row, schema, out int hash), hash));
+        if (held is not null)
+        {
+            var slot = (table, Convert.ToHexString(keys.Of(row, schema)));
+            if (!_displaced.TryGetValue(slot, out var rows)) _displaced[slot] = rows = [];
+            rows.Add(held);
+        }
+        Install(table, schema, row, lsn);
+        return held;
+    }
+
+    /// <summary>
+    /// The displaced row a FULL old row names, taken out of <see cref="_displaced"/>; null when none was displaced at its
+    /// key, or the row at the key is the one named.
+    /// </summary>
+    private byte[]? TakeDisplaced(StoredTable table, TableSchema schema, byte[]? oldRow)
+    {
+        if (_displaced.Count == 0 || oldRow is null || schema.ReplicaIdentity != ReplicaIdentity.Full || !schema.HasPrimaryKey) return null;
+        var key = keys.Of(oldRow, schema, out int hash);
+        if (Live(table.Newest(key, hash)) is { } present && SameValues(present, oldRow)) return null;
+        if (!_displaced.TryGetValue((table, Convert.ToHexString(key)), out var rows)) return null;
+        int i = rows.FindIndex(r => SameValues(r, oldRow));
+        if (i < 0) return null;
+        var row = rows[i];
+        rows.RemoveAt(i);
+        return row;
+    }
+
+    private static bool SameValues(byte[] a, byte[] b)
+    {
+        var x = new RowView(a);
+        var y = new RowView(b);
+        if (x.ColumnCount != y.ColumnCount) return false;
+        for (int i = 0; i < x.ColumnCount; i++)
+            if (x.State(i) != y.State(i) || !x.Value(i).SequenceEqual(y.Value(i))) return false;
+        return true;
     }
 
     /// <summary>Adds <paramref name="copies"/> copies of <paramref name="row"/> to a table without primary key; returns the

@@ -58,6 +58,7 @@ internal sealed class ShadowLoad : ITableLoad
                 _applier.ApplyTo(Shadow, change, lsn, _discarded);
                 _discarded.Clear();
             }
+            _applier.EndTransaction();
         }
     }
 
