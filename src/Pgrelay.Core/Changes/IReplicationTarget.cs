@@ -54,4 +54,8 @@ public interface IReplicationTarget : ISnapshotRowSink
 
     /// <summary>The highest end LSN every durable consumer has acknowledged; the slot is confirmed up to here.</summary>
     Lsn SafeToConfirmLsn { get; }
+
+    /// <summary>Never confirm the slot past this, not even to the server's position while idle: the newest checkpoint on
+    /// disk restarts from it (unbounded for a target without checkpoints).</summary>
+    Lsn ConfirmCeiling => new(ulong.MaxValue);
 }

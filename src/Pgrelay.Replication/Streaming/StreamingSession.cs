@@ -184,6 +184,7 @@ internal sealed class StreamingSession
                     var serverPosition = new Lsn((ulong)conn.LastReceivedLsn);
                     if (decoder.OpenTransactions == 0 && decoder.MessagesHandled == seen) candidate = Lsn.Max(candidate, serverPosition);
                 }
+                candidate = Lsn.Min(candidate, _target.ConfirmCeiling);
 
                 bool due = DateTime.UtcNow - lastSent >= _options.StatusInterval;
                 if (candidate > confirmed)

@@ -188,6 +188,8 @@ public sealed class StoredTable
     internal void Collapse(ReadOnlySpan<byte> rowKey, int hash, ulong horizon) => _rows.Collapse(rowKey, hash, horizon);
     internal void Prune(ReadOnlySpan<byte> rowKey, int hash, ulong horizon) => _rows.Prune(rowKey, hash, horizon);
     internal List<byte[]> NewestLiveRows() => _rows.NewestLiveRows();
+    /// <summary>The row versions visible at a pin, one per key (copies of identical rows stay one version).</summary>
+    internal IEnumerable<byte[]> Versions(StorePin pin) => _rows.All(pin.Lsn.Value);
     internal void StampSnapshot(ulong lsn) => _rows.StampSnapshot(lsn);
     internal void AddSchema(ulong from, TableSchema schema) => _schemas.Add(from, schema);
 
