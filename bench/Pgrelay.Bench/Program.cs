@@ -1,6 +1,7 @@
 using Pgrelay.Bench;
 
 // dotnet run -c Release --project bench/Pgrelay.Bench -- replication [snapshotRows] [transactions] [changesPerTxn] [lagSeconds] [lagRate]
+// dotnet run -c Release --project bench/Pgrelay.Bench -- snapshot [rows] [rounds] [parallelism] [both|direct|npgsql]
 // dotnet run -c Release --project bench/Pgrelay.Bench -- sinks [rows] [transactions] [changesPerTxn] [rounds] [both|pgrelay|subscription]
 var mode = args.FirstOrDefault() ?? "replication";
 int Arg(int i, int fallback) => args.Length > i && int.TryParse(args[i], out var v) ? v : fallback;
@@ -13,7 +14,7 @@ switch (mode)
         await WriteResults("sinks", await new SinksBench(Arg(1, 200_000), Arg(2, 2_000), Arg(3, 100), Arg(4, 2), args.ElementAtOrDefault(5) ?? "both").RunAsync());
         return 0;
     case "snapshot":
-        await SnapshotBench.RunAsync(Arg(1, 1_000_000), Arg(2, 3), Arg(3, 3));
+        await SnapshotBench.RunAsync(Arg(1, 1_000_000), Arg(2, 3), Arg(3, 3), args.ElementAtOrDefault(4) ?? "both");
         return 0;
     case "snapshot-cpu":
         SnapshotCpuBench.Run(Arg(1, 1_000_000));

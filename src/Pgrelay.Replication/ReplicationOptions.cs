@@ -57,6 +57,12 @@ public sealed class ReplicationOptions
     /// over the connections, big enough that a range's COPY start-up is noise.</summary>
     public int CopyRangePages { get; set; } = 1024;
 
+    /// <summary>
+    /// Frame the snapshot's COPY data directly from the copy connections' streams (<c>Pgrelay.Postgres.Wire.CopyOutSession</c>)
+    /// instead of through Npgsql's one-row-per-read COPY API. Off only to compare the two (benchmarks) or to rule it out.
+    /// </summary>
+    public bool DirectCopy { get; set; } = true;
+
     /// <summary>Rows per batch handed to the target during the snapshot.</summary>
     public int CopyBatchRows { get; set; } = 1000;
 
@@ -71,6 +77,16 @@ public sealed class ReplicationOptions
 
     /// <summary>Where spill files go; the system temp folder when null.</summary>
     public string? SpillDirectory { get; set; }
+
+    /// <summary>
+    /// Warn (log once per crossing, flag on status) when the slot makes the server keep more WAL than this. 0 turns it off.
+    /// </summary>
+    public long SlotRetentionWarningBytes { get; set; } = DefaultSlotRetentionWarningBytes;
+
+    public const long DefaultSlotRetentionWarningBytes = 1L << 30;
+
+    /// <summary>How often the WAL the slot holds is read from <c>pg_replication_slots</c>.</summary>
+    public TimeSpan SlotCheckInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     public TimeSpan ReconnectInitialDelay { get; set; } = TimeSpan.FromMilliseconds(500);
     public TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
@@ -89,6 +105,8 @@ public sealed class ReplicationOptions
         if (HeartbeatInterval < TimeSpan.Zero) throw new ReplicationSetupException("heartbeat-interval: must not be negative");
         if (StatusInterval <= TimeSpan.Zero) throw new ReplicationSetupException("status-interval: must be positive");
         if (PublicationPollInterval < TimeSpan.Zero) throw new ReplicationSetupException("publication-poll-interval: must not be negative");
+        if (SlotRetentionWarningBytes < 0) throw new ReplicationSetupException("slot-retention-warning: must not be negative");
+        if (SlotCheckInterval <= TimeSpan.Zero) throw new ReplicationSetupException("slot check interval: must be positive");
         if (SpillThresholdBytes < 0) throw new ReplicationSetupException("spill-threshold: must not be negative");
         if (ReconnectInitialDelay <= TimeSpan.Zero || ReconnectMaxDelay < ReconnectInitialDelay)
             throw new ReplicationSetupException("reconnect delays: initial must be positive and not above the maximum");

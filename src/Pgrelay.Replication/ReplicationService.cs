@@ -33,6 +33,8 @@ public sealed class ReplicationService
     private readonly SourceOptions _source;
     private readonly InstanceSlot _slot;
     private readonly SlotPosition _position = new();
+    private readonly SlotRetentionMonitor _retention;
+    private PreflightResult? _preflightDone;
 
     public ReplicationService(ReplicationOptions options, IReplicationTarget target, ReplicationStatus status, ILoggerFactory loggerFactory)
     {
@@ -44,6 +46,7 @@ public sealed class ReplicationService
         _source = SourceOptions.Parse(options.Source);
         _slot = InstanceSlot.Resolve(options.SlotName, _source.Database, options.StateDirectory);
         _status.SlotName = _slot.Name;
+        _retention = new SlotRetentionMonitor(_source, _slot.Name, options.SlotRetentionWarningBytes, status, _log);
     }
 
     public string SlotName => _slot.Name;
@@ -53,9 +56,24 @@ public sealed class ReplicationService
     public async Task<PreflightResult> PreflightAsync(CancellationToken ct = default)
     {
         var result = await Preflight.RunAsync(_source, _options.Publications.ToList(), ct).ConfigureAwait(false);
+        Adopt(result);
+        return result;
+    }
+
+    /// <summary>
+    /// A preflight the caller just ran against the same source (the command line checks before it opens any port):
+    /// the first start-up uses it instead of asking the server again. Later start-ups (after a failure) check afresh.
+    /// </summary>
+    public void UsePreflight(PreflightResult result)
+    {
+        Adopt(result);
+        Volatile.Write(ref _preflightDone, result);
+    }
+
+    private void Adopt(PreflightResult result)
+    {
         _status.ServerVersionNum = result.ServerVersionNum;
         _status.ProtocolVersion = result.ProtocolVersion;
-        return result;
     }
 
     /// <summary>
@@ -66,6 +84,8 @@ public sealed class ReplicationService
     {
         var backoff = new Backoff(_options.ReconnectInitialDelay, _options.ReconnectMaxDelay);
         bool leftoversChecked = false;
+        using var stopMonitor = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        Task? monitor = null;
         try
         {
             while (true)
@@ -77,10 +97,17 @@ public sealed class ReplicationService
                 try
                 {
                     _status.Phase = ReplicationPhase.Starting;
-                    preflight = await PreflightAsync(ct).ConfigureAwait(false);
+                    preflight = Interlocked.Exchange(ref _preflightDone, null) ?? await PreflightAsync(ct).ConfigureAwait(false);
                     if (!leftoversChecked) leftoversChecked = await WarnAboutLeftoverSlotsAsync(ct).ConfigureAwait(false);
+                    if (monitor is null)
+                    {
+                        // Before start-up touches the slot: what it held while pgrelay was down. Then every interval.
+                        await _retention.ReadAtStartAsync(ct).ConfigureAwait(false);
+                        monitor = Task.Run(() => _retention.RunAsync(_options.SlotCheckInterval, stopMonitor.Token), CancellationToken.None);
+                    }
                     started = await StartUpAsync(preflight, ct).ConfigureAwait(false);
                     conn = started.Connection;
+                    _retention.ReadSoon();
                 }
                 catch (Exception e) when (IsRetryable(e, ct))
                 {
@@ -134,6 +161,13 @@ public sealed class ReplicationService
             _status.Phase = ReplicationPhase.Failed;
             _status.LastError = e.Message;
             throw;
+        }
+        finally
+        {
+            stopMonitor.Cancel();
+            if (monitor is not null)
+                try { await monitor.ConfigureAwait(false); }
+                catch (OperationCanceledException) { }
         }
     }
 

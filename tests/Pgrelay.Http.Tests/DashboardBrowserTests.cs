@@ -32,6 +32,53 @@ public class DashboardBrowserTests
     private static string Text(string id) => $"document.getElementById('{id}').textContent";
 
     [ChromiumFact]
+    public async Task Dashboard_shows_the_WAL_the_slot_holds_and_warns_above_the_threshold()
+    {
+        var status = new ReplicationStatus { Phase = ReplicationPhase.Streaming, SlotName = "pgrelay_test", RetentionWarningBytes = 1L << 30 };
+        status.Retention = new SlotRetention(true, 5L << 20, "reserved", null, DateTimeOffset.UtcNow);
+        await using var server = await RelayServer.StartAsync(ReadyStore(Row("Tulsa", "OK", "1")), status);
+        await using var browser = await BrowserSession.StartAsync();
+        var page = await browser.OpenPageAsync(1280, 900);
+        await page.NavigateAsync(server.BaseAddress);
+        await page.WaitForAsync("document.body.dataset.loaded === 'true'", "the first status to render");
+        Assert.Equal("5.0 MiB", await page.TextAsync(Text("slot-retained")));
+        Assert.Equal("", await page.TextAsync(Text("slot-warning")));
+        Assert.False((await page.EvaluateAsync("document.getElementById('slot-retention').classList.contains('warn')")).GetBoolean());
+
+        // pgrelay fell behind (or was down): the slot holds more than the threshold, and the server is past max_wal_size.
+        status.Retention = new SlotRetention(true, 3L << 30, "unreserved", 1L << 20, DateTimeOffset.UtcNow);
+        status.RetentionWarning = true;
+        await page.WaitForAsync(Text("slot-retained") + " === '3.0 GiB'", "the new reading");
+        var warning = await page.TextAsync(Text("slot-warning"));
+        Assert.Contains("above the warning threshold of 1.0 GiB", warning);
+        Assert.Contains("wal_status is unreserved", warning);
+        Assert.True((await page.EvaluateAsync("document.getElementById('slot-retention').classList.contains('warn')")).GetBoolean());
+        Assert.Empty(page.Errors);
+    }
+
+    [ChromiumFact]
+    public async Task Dashboard_lists_tables_loading_beside_the_stream_until_they_swap_in()
+    {
+        var status = new ReplicationStatus { Phase = ReplicationPhase.Streaming, SlotName = "pgrelay_test" };
+        await using var server = await RelayServer.StartAsync(ReadyStore(Row("Tulsa", "OK", "1")), status);
+        await using var browser = await BrowserSession.StartAsync();
+        var page = await browser.OpenPageAsync(1280, 900);
+        await page.NavigateAsync(server.BaseAddress);
+        await page.WaitForAsync("document.body.dataset.loaded === 'true'", "the first status to render");
+        Assert.Equal("none", await page.TextAsync(Text("reloads")));
+
+        var reload = new TableReloadStatus("public.orders", "added to the publication", new Lsn(0x100)) { Phase = "copying" };
+        reload.CountRows(12000);
+        status.AddReload(reload);
+        await page.WaitForAsync(Text("reloads") + ".includes('public.orders')", "the load to show");
+        Assert.Equal("public.orders: copying, 12,000 rows copied (added to the publication)", await page.TextAsync(Text("reloads")));
+
+        status.RemoveReload(reload);
+        await page.WaitForAsync(Text("reloads") + " === 'none'", "the load to go once swapped in");
+        Assert.Empty(page.Errors);
+    }
+
+    [ChromiumFact]
     public async Task Dashboard_shows_the_store_and_follows_a_commit_without_reloading()
     {
         var store = ReadyStore(Row("Tulsa", "OK", "1"), Row("Salem", "OR", "2"));

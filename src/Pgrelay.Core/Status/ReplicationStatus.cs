@@ -14,6 +14,9 @@ public sealed class ReplicationStatus
     private long _lastCommitTicks, _lastMessageTicks, _changesApplied, _transactionsApplied, _reconnects;
     private long _snapshotTablesTotal, _snapshotTablesDone, _snapshotRowsCopied, _snapshotRowsEstimated;
     private string? _lastError;
+    private SlotRetention? _retention, _retentionAtStart;
+    private long _retentionWarningBytes;
+    private int _retentionWarning;
 
     public string SlotName { get; set; } = "";
     public int ProtocolVersion { get; set; }
@@ -105,6 +108,18 @@ public sealed class ReplicationStatus
         Volatile.Write(ref _lastResnapshotReason, reason);
         Interlocked.Increment(ref _resnapshots);
     }
+
+    /// <summary>The latest reading of the WAL the slot holds on the server; null before the first.</summary>
+    public SlotRetention? Retention { get => Volatile.Read(ref _retention); set => Volatile.Write(ref _retention, value); }
+
+    /// <summary>What the slot held when this process started, before anything was changed: WAL kept while pgrelay was down.</summary>
+    public SlotRetention? RetentionAtStart { get => Volatile.Read(ref _retentionAtStart); set => Volatile.Write(ref _retentionAtStart, value); }
+
+    /// <summary>The <c>slot-retention-warning</c> threshold in bytes; 0 when off.</summary>
+    public long RetentionWarningBytes { get => Interlocked.Read(ref _retentionWarningBytes); set => Interlocked.Exchange(ref _retentionWarningBytes, value); }
+
+    /// <summary>The latest reading is above <see cref="RetentionWarningBytes"/>.</summary>
+    public bool RetentionWarning { get => Volatile.Read(ref _retentionWarning) != 0; set => Volatile.Write(ref _retentionWarning, value ? 1 : 0); }
 
     /// <summary>Bytes of WAL the server has that we have not applied.</summary>
     public ulong LagBytes

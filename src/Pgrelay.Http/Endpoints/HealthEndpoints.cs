@@ -32,6 +32,11 @@ internal static class HealthEndpoints
             // Still ready: every read is complete and consistent, only older than the source until the new snapshot lands.
             else if (store.IsResnapshotting)
                 json.WriteString("note", "a fresh snapshot is loading; serving the previous consistent data until it replaces it");
+            // Still ready: the data served is exact. But the server is filling its disk with WAL for this slot.
+            if (status.RetentionWarning)
+                json.WriteString("warning", $"slot {status.SlotName} holds {status.Retention?.RetainedBytes} bytes of WAL on the server, " +
+                                            $"above slot-retention-warning ({status.RetentionWarningBytes} bytes)");
+            json.WriteBoolean("slot_retention_warning", status.RetentionWarning);
             json.WriteEndObject();
         });
     }

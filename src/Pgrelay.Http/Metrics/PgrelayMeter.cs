@@ -30,6 +30,16 @@ public sealed class PgrelayMeter
         m.CreateObservableGauge("pgrelay.replication.lag.seconds", () => status.LagSeconds(DateTimeOffset.UtcNow), description: "Age of the last applied commit while behind; 0 when caught up.");
         m.CreateObservableGauge("pgrelay.replication.phase", () => Phases(status.Phase), description: "1 for the current replication phase, 0 for the others.");
 
+        m.CreateObservableGauge("pgrelay.slot.retained.wal.bytes", () => Retained(status),
+            description: "WAL the replication slot makes the server keep (pg_current_wal_lsn() - restart_lsn), as last read.");
+        m.CreateObservableGauge("pgrelay.slot.safe.wal.size.bytes", () => SafeWalSize(status),
+            description: "WAL that can still be written before the slot may be invalidated (none when max_slot_wal_keep_size is unlimited).");
+        m.CreateObservableGauge("pgrelay.slot.wal.status", () => WalStatus(status),
+            description: "1 for the slot's wal_status (reserved, extended, unreserved, lost) as last read.");
+        m.CreateObservableGauge("pgrelay.slot.retention.warning", () => status.RetentionWarning ? 1 : 0,
+            description: "1 while the slot holds more WAL than slot-retention-warning.");
+        m.CreateObservableGauge("pgrelay.slot.retention.warning.threshold.bytes", () => status.RetentionWarningBytes,
+            description: "The slot-retention-warning threshold; 0 when off.");
         m.CreateObservableGauge("pgrelay.snapshot.rows.copied", () => status.SnapshotRowsCopied, description: "Rows copied by the initial snapshot.");
         m.CreateObservableGauge("pgrelay.snapshot.rows.estimated", () => status.SnapshotRowsEstimated, description: "Estimated rows in the published tables (pg_class.reltuples).");
         m.CreateObservableGauge("pgrelay.snapshot.tables.done", () => status.SnapshotTablesDone, description: "Tables whose snapshot copy is complete.");
@@ -45,6 +55,26 @@ public sealed class PgrelayMeter
                 yield return new Measurement<long>(value(table),
                     new KeyValuePair<string, object?>("publication", publication.Name),
                     new KeyValuePair<string, object?>("table", table.KeyName));
+    }
+
+    // No sample until there is a reading (or when the server does not say): an absent series, not a made-up 0.
+    private static IEnumerable<Measurement<long>> Retained(ReplicationStatus status)
+    {
+        if (status.Retention?.RetainedBytes is { } bytes) yield return new Measurement<long>(bytes);
+    }
+
+    private static IEnumerable<Measurement<long>> SafeWalSize(ReplicationStatus status)
+    {
+        if (status.Retention?.SafeWalSizeBytes is { } bytes) yield return new Measurement<long>(bytes);
+    }
+
+    private static readonly string[] WalStatuses = ["reserved", "extended", "unreserved", "lost"];
+
+    private static IEnumerable<Measurement<int>> WalStatus(ReplicationStatus status)
+    {
+        if (status.Retention is not { Exists: true, WalStatus: { } current }) yield break;
+        foreach (var walStatus in WalStatuses)
+            yield return new Measurement<int>(walStatus == current ? 1 : 0, new KeyValuePair<string, object?>("status", walStatus));
     }
 
     private static IEnumerable<Measurement<int>> Phases(ReplicationPhase current)

@@ -58,6 +58,7 @@ internal sealed class StatusDocument(
             json.WriteEndObject();
         }
         json.WriteEndArray();
+        WriteSlotRetention(json);
 
         json.WriteStartObject("snapshot");
         json.WriteNumber("tables_done", status.SnapshotTablesDone);
@@ -141,6 +142,31 @@ internal sealed class StatusDocument(
         if (historyAfter is { } after) WriteLagHistory(json, after);
 
         json.WriteEndObject();
+    }
+
+    /// <summary>What the slot makes the server keep; nulls until the first reading (or when the server does not say).</summary>
+    private void WriteSlotRetention(Utf8JsonWriter json)
+    {
+        var reading = status.Retention;
+        json.WriteStartObject("slot_retention");
+        json.WriteBoolean("warning", status.RetentionWarning);
+        json.WriteNumber("warning_threshold_bytes", status.RetentionWarningBytes);
+        if (reading is null) json.WriteNull("slot_exists");
+        else json.WriteBoolean("slot_exists", reading.Exists);
+        WriteNumberOrNull(json, "retained_wal_bytes", reading?.RetainedBytes);
+        if (reading?.WalStatus is { } walStatus) json.WriteString("wal_status", walStatus);
+        else json.WriteNull("wal_status");
+        WriteNumberOrNull(json, "safe_wal_size_bytes", reading?.SafeWalSizeBytes);
+        if (reading is not null) json.WriteString("checked_at", reading.At.UtcDateTime);
+        else json.WriteNull("checked_at");
+        WriteNumberOrNull(json, "retained_at_start_bytes", status.RetentionAtStart?.RetainedBytes);
+        json.WriteEndObject();
+    }
+
+    private static void WriteNumberOrNull(Utf8JsonWriter json, string name, long? value)
+    {
+        if (value is { } v) json.WriteNumber(name, v);
+        else json.WriteNull(name);
     }
 
     /// <summary>Compact rows of [unix milliseconds, seconds, bytes]: up to ten minutes of samples stay a few KiB.</summary>

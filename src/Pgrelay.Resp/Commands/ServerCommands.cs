@@ -300,6 +300,14 @@ internal static class InfoText
         Line(text, "pgrelay_transactions_applied", status.TransactionsApplied);
         Line(text, "pgrelay_changes_applied", status.ChangesApplied);
         Line(text, "pgrelay_reconnects", status.Reconnects);
+        // What the slot makes the server keep; fields without a reading yet are left out rather than shown as 0.
+        var retention = status.Retention;
+        if (retention?.RetainedBytes is { } retained) Line(text, "pgrelay_slot_retained_wal_bytes", retained);
+        if (retention?.WalStatus is { } walStatus) Line(text, "pgrelay_slot_wal_status", walStatus);
+        if (retention?.SafeWalSizeBytes is { } safe) Line(text, "pgrelay_slot_safe_wal_size_bytes", safe);
+        if (status.RetentionAtStart?.RetainedBytes is { } atStart) Line(text, "pgrelay_slot_retained_at_start_bytes", atStart);
+        Line(text, "pgrelay_slot_retention_warning", status.RetentionWarning ? 1 : 0);
+        Line(text, "pgrelay_slot_retention_warning_threshold_bytes", status.RetentionWarningBytes);
         if (status.LastError is { } error) Line(text, "pgrelay_last_error", error.ReplaceLineEndings(" "));
     }
 

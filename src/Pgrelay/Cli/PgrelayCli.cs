@@ -42,16 +42,30 @@ public static class PgrelayCli
         replicationOptions.Validate();
         ProtocolListeners.Validate(settings);
         HttpsListener.Validate(settings);
-        // Fail fast, before opening any port: wal_level, privileges, publications.
-        await new ReplicationService(replicationOptions, new Store.ReplicatedStore(), new Core.Status.ReplicationStatus(),
-            Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).PreflightAsync(ct);
-
-        await using var app = PgrelayHost.Build(settings);
+        // Fail fast, before opening any port: wal_level, privileges, publications. Building the host opens no port, so it
+        // runs meanwhile: in a fresh process both are mostly JIT work, which two cores share. The service then starts
+        // from this preflight instead of repeating it.
+        var preflight = Task.Run(() => PreflightAsync(replicationOptions, ct), ct);
+        WebApplication built;
+        try
+        {
+            built = PgrelayHost.Build(settings);
+        }
+        catch
+        {
+            await preflight;   // a source problem is the one to report, as when preflight ran first
+            throw;
+        }
+        await using var app = built;
+        app.Services.GetRequiredService<ReplicationService>().UsePreflight(await preflight);
         await app.StartAsync(ct);
         if (started is not null) await started(app);
         await app.WaitForShutdownAsync(ct);
         return Environment.ExitCode;
     }
+
+    private static Task<PreflightResult> PreflightAsync(ReplicationOptions options, CancellationToken ct) =>
+        Preflight.RunAsync(Replication.Connection.SourceOptions.Parse(options.Source), options.Publications.ToList(), ct);
 
     /// <summary>Problems a user can cause become one line on stderr and a non-zero exit.</summary>
     private static async Task<int> Guarded(Func<Task<int>> action)

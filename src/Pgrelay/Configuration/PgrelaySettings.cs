@@ -15,6 +15,8 @@ public sealed class PgrelaySettings
     public TimeSpan PublicationPoll { get; set; } = TimeSpan.FromSeconds(5);
     public long SpillThresholdBytes { get; set; } = 64L * 1024 * 1024;
     public string? SpillDirectory { get; set; }
+    /// <summary>Warn when the slot makes the server keep more WAL than this; 0 (<c>off</c>) turns the warning off.</summary>
+    public long SlotRetentionWarningBytes { get; set; } = Replication.ReplicationOptions.DefaultSlotRetentionWarningBytes;
     public ListenAddress? Http { get; set; }
     /// <summary>The HTTPS listener (off unless set); it serves what HTTP serves, with <see cref="Tls"/>.</summary>
     public ListenAddress? Https { get; set; }

@@ -69,5 +69,6 @@ public static class PgrelayHost
         HeartbeatInterval = settings.Heartbeat,
         SpillThresholdBytes = settings.SpillThresholdBytes,
         SpillDirectory = settings.SpillDirectory,
+        SlotRetentionWarningBytes = settings.SlotRetentionWarningBytes,
     };
 }
