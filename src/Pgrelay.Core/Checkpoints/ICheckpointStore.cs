@@ -21,12 +21,13 @@ public interface ICheckpointStore
     /// left empty and not ready.</summary>
     void Load(CheckpointInfo checkpoint);
 
-    /// <summary>Loudly gives up the checkpoints on disk (the error is logged once and counted): a fresh snapshot follows.</summary>
-    void Discard(string reason);
+    /// <summary>Gives up the checkpoints on disk: a fresh snapshot follows. With a <paramref name="reason"/> they were useless
+    /// (counted; the caller logs it); without one they are merely obsolete (a new slot replaces the one they resume).</summary>
+    void Discard(string? reason);
 
-    /// <summary>Who the checkpoints are for; written into every header and compared at the next start. Nothing is
-    /// written before this is known.</summary>
-    void SetSource(CheckpointSource source);
+    /// <summary>Who the checkpoints are for; written into every header and compared at the next start, with the membership
+    /// tokens <paramref name="membershipTokens"/> gives at the time of writing. Nothing is written before this is known.</summary>
+    void SetSource(CheckpointSource source, Func<IReadOnlyDictionary<uint, string>> membershipTokens);
 }
 
 /// <summary>The source a checkpoint was taken from: <c>IDENTIFY_SYSTEM</c>'s system identifier, the database, the slot

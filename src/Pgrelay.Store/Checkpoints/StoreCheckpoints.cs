@@ -24,6 +24,7 @@ public sealed class StoreCheckpoints : ICheckpointStore
     private readonly ReplicatedStore _store;
     private readonly CheckpointDirectory? _directory;
     private volatile CheckpointSource? _source;
+    private Func<IReadOnlyDictionary<uint, string>> _tokens = () => new Dictionary<uint, string>();
 
     public StoreCheckpoints(ReplicatedStore store, string? stateDirectory, TimeSpan interval, CheckpointStatus status)
     {
@@ -41,7 +42,11 @@ public sealed class StoreCheckpoints : ICheckpointStore
     public TimeSpan Interval { get; }
     public CheckpointStatus Status { get; }
 
-    public void SetSource(CheckpointSource source) => _source = source;
+    public void SetSource(CheckpointSource source, Func<IReadOnlyDictionary<uint, string>> membershipTokens)
+    {
+        _tokens = membershipTokens;
+        _source = source;
+    }
 
     public CheckpointInfo? Newest(out string? problem)
     {
@@ -74,9 +79,9 @@ public sealed class StoreCheckpoints : ICheckpointStore
         Status.LastLsn = header.Lsn;
     }
 
-    public void Discard(string reason)
+    public void Discard(string? reason)
     {
-        Status.CountUseless(reason);
+        if (reason is not null) Status.CountUseless(reason);
         _directory?.RemoveAllBut(null);
     }
 
@@ -95,7 +100,11 @@ public sealed class StoreCheckpoints : ICheckpointStore
     private async Task<(Lsn?, string?)> WriteOnceAsync(CancellationToken ct)
     {
         if (_directory is null) return (null, "checkpoints are off");
-        if (_source is not { } source) return (null, "the source is not known yet");
+        if (_source is not { } known) return (null, "the source is not known yet");
+        // Tokens as of the capture: a load beside the stream (which changes them) blocks captures until it is done, and one
+        // finishing during the write makes the file useless.
+        var tokens = _tokens();
+        var source = known with { MembershipTokens = tokens };
         var clock = Stopwatch.StartNew();
         string? temporary = null;
         try
@@ -115,6 +124,7 @@ public sealed class StoreCheckpoints : ICheckpointStore
                 var path = temporary;
                 (bytes, versions) = await Task.Run(() => CheckpointWriter.Write(path, capture, source, ct), ct).ConfigureAwait(false);
             }   // the pin goes: the file holds what it kept
+            if (!SameTokens(tokens, _tokens())) return (null, "a table's publication membership changed during the write");
 
             Status.State = "waiting-for-consumers";
             while (_store.ConsumersFloor < lsn.Value)
@@ -143,6 +153,9 @@ public sealed class StoreCheckpoints : ICheckpointStore
             Status.PendingLsn = Lsn.Zero;
         }
     }
+
+    private static bool SameTokens(IReadOnlyDictionary<uint, string> a, IReadOnlyDictionary<uint, string> b) =>
+        a.Count == b.Count && a.All(p => b.TryGetValue(p.Key, out var t) && t == p.Value);
 
     private static void TryDelete(string file)
     {

@@ -28,10 +28,11 @@ public static class SettingKeys
     public const string StateDir = "state-dir";
     public const string CacheServers = "cache-servers";
     public const string SlotRetentionWarning = "slot-retention-warning";
+    public const string CheckpointInterval = "checkpoint-interval";
 
     public static readonly string[] All =
         [Config, Source, Publication, Slot, CopyParallelism, Heartbeat, PublicationPoll, SpillThreshold, SpillDirectory, Http, Https, TlsCertFile, TlsKeyFile, TlsCaCertFile, TlsAuthClients, Resp, Memcached, RespPassword, AclFile, ProtectedMode, LogLevel,
-         Sink, StateDir, CacheServers, SlotRetentionWarning];
+         Sink, StateDir, CacheServers, SlotRetentionWarning, CheckpointInterval];
 
     /// <summary>copy-parallelism → PGRELAY_COPY_PARALLELISM</summary>
     public static string EnvironmentName(string key) => "PGRELAY_" + key.Replace('-', '_').ToUpperInvariant();

@@ -56,6 +56,7 @@ public static class SettingsLoader
         if (Get(SettingKeys.Heartbeat) is { } hb) settings.Heartbeat = Duration(SettingKeys.Heartbeat, hb);
         if (Get(SettingKeys.PublicationPoll) is { } poll) settings.PublicationPoll = Duration(SettingKeys.PublicationPoll, poll);
         if (Get(SettingKeys.SpillThreshold) is { } st) settings.SpillThresholdBytes = Size(SettingKeys.SpillThreshold, st);
+        if (Get(SettingKeys.CheckpointInterval) is { } ci) settings.CheckpointInterval = Duration(SettingKeys.CheckpointInterval, ci);
         if (Get(SettingKeys.SlotRetentionWarning) is { } srw)
             settings.SlotRetentionWarningBytes = srw.Trim().Equals("off", StringComparison.OrdinalIgnoreCase) ? 0 : Size(SettingKeys.SlotRetentionWarning, srw);
         if (Get(SettingKeys.LogLevel) is { } level)
