@@ -170,12 +170,12 @@ public sealed class StoredTable
         }
     }
 
-    /// <summary>A snapshot row whose key cannot be present yet (see <see cref="RowTable.InstallNew"/>).</summary>
+    /// <summary>A snapshot or checkpoint row whose key cannot be present yet (see <see cref="RowTable.InstallNew"/>).</summary>
     internal void InstallNew(int hash, byte[] row)
     {
         _rows.InstallNew(hash, row);
         Interlocked.Add(ref _rowBytes, row.Length + ArrayHeaderBytes);
-        Interlocked.Increment(ref _rowCount);
+        Interlocked.Add(ref _rowCount, RowFormat.ReadCopies(row));   // a checkpoint's version may stand for identical rows
         Interlocked.Increment(ref _keySetVersion);
     }
 
