@@ -187,7 +187,7 @@ public sealed class ReplicatedStore : IReplicationTarget
     /// <summary>
     /// Loads a checkpoint in place of a snapshot: the tables of <paramref name="publications"/> filled by
     /// <paramref name="read"/> (given a callback per table and one per row version), visible at once at
-    /// <paramref name="lsn"/> when it returns. Rows keep their version LSNs and key hashes. On failure the store is left
+    /// <paramref name="lsn"/> when it returns. Rows keep their version LSNs; their key hashes are computed again. On failure the store is left
     /// empty and not ready, for a snapshot to fill.
     /// </summary>
     internal long LoadCheckpoint(IReadOnlyList<PublicationSchema> publications, Lsn lsn, Func<Action<uint, long>, Action<byte[]>, long> read)
@@ -215,8 +215,11 @@ public sealed class ReplicatedStore : IReplicationTarget
                         if (table is null) throw new Core.Checkpoints.CheckpointUnusableException("checkpoint holds rows before any table");
                         // One schema per table after a load: every row written was row-compatible with it.
                         RowFormat.WriteShape(row, 0);
-                        table.InstallNew(RowFormat.ReadHash(row), row);
-                        table.Identities?.Add(row, keys.Of(row, schema!));
+                        // Key hashes are seeded per process (HashCode): the one written by another process means nothing here.
+                        var key = keys.Of(row, schema!, out int hash);
+                        RowFormat.WriteHash(row, hash);
+                        table.InstallNew(hash, row);
+                        table.Identities?.Add(row, key);
                     });
                 CompleteSnapshot(lsn);
                 return rows;

@@ -13,7 +13,8 @@ namespace Pgrelay.Store.Checkpoints;
 ///   1 header  UTF-8 JSON: source (system identifier, database, slot), LSN K, creation time, every table's schema
 ///             (columns, types, modifiers, key, replica identity) and membership token, the publications
 ///   2 table   u32 relation id, u64 versions that follow (each stands for its copies)
-///   3 rows    u32 count, then per row version: u32 length, the RowFormat bytes (version LSN ≤ K, key hash, flags...)
+///   3 rows    u32 count, then per row version: u32 length, the RowFormat bytes (version LSN ≤ K, flags...; the key hash is
+///             seeded per process, so the loader computes it again)
 ///   4 footer  u64 K again, u64 versions in the file, u32 blocks before it: proof the file is complete
 /// </code>
 /// A file is written as <c>checkpoint-&lt;K hex&gt;.tmp</c>, fsynced, renamed to <c>.ckpt</c> and its directory fsynced
