@@ -62,7 +62,8 @@ psqlc -c "create table accounts (id text primary key, owner text, balance numeri
   -c "insert into accounts select lpad(g::text, 12, '0'), 'owner ' || g, g * 1.25, date '2020-01-01' + g % 1000, g % 3 = 0, g % 7, 'u' || g || '@example.com', case when g % 4 = 0 then null else 'note ' || g end from generate_series(1, $N) g" \
   -c "vacuum analyze accounts" -c "create publication pub for table accounts" >/dev/null || exit 1
 
-# start <state-dir> <resp-port> <http-port> <log>: starts pgrelay, waits until it serves N rows; prints the wall seconds.
+# start_and_time <state-dir> <resp-port> <http-port> <log>: starts pgrelay (pid), waits until it serves N rows, sets
+# elapsed to the wall seconds. Not called in $(...): pid must stay visible here.
 start_and_time() {
   local t0 t1
   t0=$(now)
@@ -70,7 +71,7 @@ start_and_time() {
     --checkpoint-interval 1s --resp "127.0.0.1:$2" --http "127.0.0.1:$3" --memcached off >"$4" 2>&1 &
   pid=$!
   while kill -0 "$pid" 2>/dev/null; do
-    if [ "$(redis-cli -p "$2" DBSIZE 2>/dev/null)" = "$N" ]; then t1=$(now); echo "$t1 - $t0" | bc -l; return 0; fi
+    if [ "$(redis-cli -p "$2" DBSIZE 2>/dev/null)" = "$N" ]; then t1=$(now); elapsed=$(echo "$t1 - $t0" | bc -l); return 0; fi
     if [ "$(echo "$(now) - $t0 > $TIMEOUT" | bc -l)" = 1 ]; then kill -TERM "$pid"; break; fi   # a hang guard
     sleep "$POLL"
   done
@@ -86,7 +87,8 @@ start_and_time() {
     anchor=$(echo "$t1 - $t0" | bc -l)
     state="$WORK/state-$r"; mkdir -p "$state"
     rp=$(free_port); hp=$(free_port)
-    fresh=$(start_and_time "$state" "$rp" "$hp" "$WORK/fresh-$r.log") || exit 1
+    start_and_time "$state" "$rp" "$hp" "$WORK/fresh-$r.log" || exit 1
+    fresh=$elapsed
     fresh_cpu=$(cpu_of "$pid")
     # Wait for a checkpoint of the loaded data, then stop gracefully (the slot is kept for the restart).
     for _ in $(seq 1 600); do
@@ -95,7 +97,9 @@ start_and_time() {
     done
     size=$(du -b "$state"/checkpoints/*.ckpt 2>/dev/null | awk '{print $1}')
     kill -TERM "$pid"; wait "$pid" 2>/dev/null; pid=
-    restart=$(start_and_time "$state" "$rp" "$hp" "$WORK/restart-$r.log") || exit 1
+    rp=$(free_port); hp=$(free_port)   # fresh ports: nothing of the first process can answer
+    start_and_time "$state" "$rp" "$hp" "$WORK/restart-$r.log" || exit 1
+    restart=$elapsed
     restart_cpu=$(cpu_of "$pid")
     rss=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$pid/status")
     load_ms=$(status_field "$hp" "d['checkpoints']['load_ms']")

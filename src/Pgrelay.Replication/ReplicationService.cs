@@ -161,7 +161,8 @@ public sealed class ReplicationService
         {
             _status.Phase = ReplicationPhase.Stopped;
             // Checkpoints resume the slot: it outlives the stop.
-            if (_options.DropSlotOnStop && _slot.IsOwned && _checkpoints is null) await DropSlotOnStopAsync().ConfigureAwait(false);
+            if (_options.DropSlotOnStop && _slot.IsOwned && (_checkpoints is null || _checkpoints.Newest(out _) is null))
+                await DropSlotOnStopAsync().ConfigureAwait(false);
             throw;
         }
         catch (Exception e)
@@ -293,7 +294,8 @@ public sealed class ReplicationService
             return null;
         }
         var state = slot is { } s ? new CheckpointUsability.SlotState(s.Confirmed, s.WalStatus) : null;
-        var slotProblem = CheckpointUsability.SlotProblem(checkpoint, _slot.Name, state);
+        var slotProblem = CheckpointUsability.SlotProblem(checkpoint, _slot.Name, state)
+                          ?? CheckpointUsability.SinkProblem(checkpoint, _options.ResumeFrom);
         try
         {
             checkpoints.Load(checkpoint);

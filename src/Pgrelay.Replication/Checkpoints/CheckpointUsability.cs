@@ -66,6 +66,13 @@ internal static class CheckpointUsability
         return null;
     }
 
+    /// <summary>A sink whose own checkpoint is older than K (its file restored from a backup, say) needs transactions the
+    /// store would skip as contained: the start-up that replays them to it (a kept slot below a new snapshot) is taken.</summary>
+    public static string? SinkProblem(CheckpointInfo checkpoint, Lsn? oldestSinkCheckpoint) =>
+        oldestSinkCheckpoint is { } sink && sink < checkpoint.Lsn
+            ? $"checkpoint {Path.GetFileName(checkpoint.Path)} is at {checkpoint.Lsn}, past a sink's checkpoint at {sink}: that sink needs what lies between"
+            : null;
+
     private static bool SameSchema(TableSchema a, TableSchema b) =>
         a.SchemaName == b.SchemaName && a.TableName == b.TableName && a.IsRowCompatibleWith(b) && a.ReplicaIdentity == b.ReplicaIdentity &&
         a.IdentityColumns.AsSpan().SequenceEqual(b.IdentityColumns) && a.UnreplicatedChanges == b.UnreplicatedChanges &&
