@@ -298,6 +298,9 @@ public sealed class ReplicationService
                           ?? CheckpointUsability.SinkProblem(checkpoint, _options.ResumeFrom);
         try
         {
+            // Every row loaded survives: collections during the load would only mark and move them (see NoGcWindow). Rows in
+            // memory take about the file's bytes plus an array header each.
+            using var noGc = NoGcWindow.TryOpen(File.Exists(checkpoint.Path) ? new FileInfo(checkpoint.Path).Length * 2 : 0);
             checkpoints.Load(checkpoint);
         }
         catch (CheckpointUnusableException e)

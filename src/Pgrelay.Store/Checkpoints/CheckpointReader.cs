@@ -78,6 +78,8 @@ internal sealed class CheckpointReader : IDisposable
         }
     }
 
+    // Runs a million times within a second of the process starting: tier-0 code would stay in charge for most of it.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private long ReadRowsBlock(ReadOnlySpan<byte> payload, Action<byte[]> row)
     {
         if (payload.Length < 4) throw Unusable("has a malformed rows block");
