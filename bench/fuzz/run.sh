@@ -21,7 +21,7 @@ rm -rf "$out/bin"
 (cd "$here" && dotnet tool restore >/dev/null)
 dotnet publish "$here/Pgrelay.Fuzz/Pgrelay.Fuzz.csproj" -c Release -o "$out/bin" -v quiet -nologo
 # Our assemblies only: coverage of the runtime would drown the parsers' own edges.
-for dll in Pgrelay.Core Pgrelay.Store Pgrelay.Resp Pgrelay.Memcached Pgrelay.Http; do
+for dll in Pgrelay.Core Pgrelay.Store Pgrelay.Transport Pgrelay.Resp Pgrelay.Memcached Pgrelay.Http; do
   (cd "$here" && dotnet sharpfuzz "$out/bin/$dll.dll" >/dev/null)
 done
 

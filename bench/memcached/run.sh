@@ -5,10 +5,10 @@
 #
 # With an address, benchmarks that running pgrelay (the full host, replicating from PostgreSQL). Without one,
 # starts bench/memcached/BenchHost: pgrelay's memcached listener over a synthetic table of $ROWS rows, no PostgreSQL,
-# wired as `pgrelay run` wires it (its own socket transport with inline scheduling, MemcachedOptions.InlineScheduling),
-# and, for comparison, one whose connections share Kestrel's default scheduling (SHARED=0 skips it) and one with
-# process-wide runtime settings the host could adopt: socket completions run on the epoll thread instead of being
-# queued to the thread pool, and idle pool threads do not spin (TUNED=1 adds it; on 2 shared cores it was slower).
+# listening as `pgrelay run` listens (pgrelay's transport: epoll event loops, one per core, at most 4), and with
+# STREAMS=1 one whose connections use .NET's asynchronous sockets instead (the fallback elsewhere than Linux).
+# Each run also reports the server's CPU per operation (user+system time from /proc during the run, divided by the
+# operations): it depends far less on the machine's load than throughput does.
 # Either way the keys come from the
 # pgrelay side (memcdump, i.e. stats cachedump), every value is copied byte for byte into memcached (get from
 # pgrelay, set into memcached), and then the same bounded load (fixed request counts, one process-wide timeout)
@@ -16,7 +16,7 @@
 # Results: bench/memcached/results/<date>.md (markdown) and a line per run on stdout.
 #
 # Knobs (environment): ROWS=100000 KEYS=10000 REQUESTS=200000 CONNECTIONS=4 PIPELINE=16 MULTIGET=50 ROUNDS=3
-#                      TIMEOUT=900 SHARED=1 TUNED=0
+#                      TIMEOUT=540 DEADLINE=570 STREAMS=0
 # memcslap is not used for the numbers: its get test first stores keys of its own and then reads those, and
 # pgrelay refuses writes, so against pgrelay it reads nothing ("Time to get 0 keys"). LoadGen's get mode is the
 # same request (one "get <key>" per round trip) over keys that exist on both sides.
@@ -30,9 +30,8 @@ CONNECTIONS="${CONNECTIONS:-4}"
 PIPELINE="${PIPELINE:-16}"
 MULTIGET="${MULTIGET:-50}"
 ROUNDS="${ROUNDS:-3}"
-TIMEOUT="${TIMEOUT:-900}"
-SHARED="${SHARED:-1}"
-TUNED="${TUNED:-0}"
+TIMEOUT="${TIMEOUT:-540}"
+STREAMS="${STREAMS:-0}"
 PGRELAY="${1:-}"
 
 for tool in memcached memcdump dotnet python3; do
@@ -52,6 +51,11 @@ WORK="$(mktemp -d)"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
+# The whole run is bounded: past DEADLINE seconds the script and everything it started are stopped.
+DEADLINE="${DEADLINE:-570}"
+( trap 'kill $nap 2>/dev/null; exit 0' TERM; sleep "$DEADLINE" & nap=$!; wait $nap
+  echo "deadline of $DEADLINE s reached: stopping (no report)" >&2; kill -TERM $$ 2>/dev/null; pkill -TERM -P $$ ) &
+PIDS+=($!)
 
 echo "building the load generator..."
 dotnet build -c Release -v q --nologo "$HERE/LoadGen/LoadGen.csproj" >/dev/null
@@ -60,30 +64,34 @@ LOADGEN=(dotnet "$HERE/LoadGen/bin/Release/net10.0/LoadGen.dll")
 # Servers under test: label and address, memcached first.
 LABELS=()
 ADDRS=()
+SPIDS=()
+cpu_ticks() { [[ -n "$1" && -r "/proc/$1/stat" ]] && awk '{print $14 + $15}' "/proc/$1/stat" || echo 0; }
+TICKS="$(getconf CLK_TCK)"
 
 MC_PORT="$(free_port)"
 timeout "$TIMEOUT" memcached -l 127.0.0.1 -p "$MC_PORT" -U 0 -u root -m 1024 -t 4 >"$WORK/memcached.log" 2>&1 &
-PIDS+=($!)
+PIDS+=($!); SPIDS+=("$(sleep 0.2; pgrep -P $! | head -1)")
 wait_port "$MC_PORT"
 LABELS+=("memcached"); ADDRS+=("127.0.0.1:$MC_PORT")
 
 start_benchhost() {  # <label> [env...]
   local label="$1"; shift
   local port; port="$(free_port)"
-  env "$@" timeout "$TIMEOUT" dotnet "$HERE/BenchHost/bin/Release/net10.0/BenchHost.dll" "$port" "$ROWS" "$TIMEOUT" >"$WORK/$label.log" 2>&1 &
-  PIDS+=($!)
+  env "$@" timeout "$TIMEOUT" dotnet "$WORK/host/BenchHost.dll" "$port" "$ROWS" "$TIMEOUT" >"$WORK/$label.log" 2>&1 &
+  local tpid=$!
+  PIDS+=($tpid)
   wait_port "$port"
+  SPIDS+=("$(pgrep -P "$tpid" | head -1)")
   LABELS+=("$label"); ADDRS+=("127.0.0.1:$port")
 }
 
 if [[ -z "$PGRELAY" ]]; then
-  dotnet build -c Release -v q --nologo "$HERE/BenchHost/BenchHost.csproj" >/dev/null
+  dotnet publish -c Release -v q --nologo -r linux-x64 --self-contained false -o "$WORK/host" "$HERE/BenchHost/BenchHost.csproj" >/dev/null   # ReadyToRun, tiered PGO off: as pgrelay ships
   start_benchhost "pgrelay"
-  [[ "$SHARED" == 1 ]] && start_benchhost "pgrelay-shared-scheduling" BENCH_SHARED_SCHEDULING=1
-  [[ "$TUNED" == 1 ]] && start_benchhost "pgrelay-tuned" DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0
+  [[ "$STREAMS" == 1 ]] && start_benchhost "pgrelay-streams" BENCH_STREAMS=1
   SOURCE="BenchHost (synthetic table, $ROWS rows, no PostgreSQL)"
 else
-  LABELS+=("pgrelay"); ADDRS+=("$PGRELAY")
+  LABELS+=("pgrelay"); ADDRS+=("$PGRELAY"); SPIDS+=("")
   SOURCE="pgrelay host at $PGRELAY"
 fi
 PG="${ADDRS[1]}"
@@ -93,9 +101,13 @@ timeout 120 memcdump --servers="$PG" | head -n "$KEYS" >"$WORK/keys.txt" || true
 [[ -s "$WORK/keys.txt" ]] || { echo "no keys listed by memcdump on $PG" >&2; exit 1; }
 timeout 300 "${LOADGEN[@]}" copy "$PG" "${ADDRS[0]}" "$WORK/keys.txt"
 
-run() {  # <addr> <mode> <pipeline> <requests> -> "ops_per_sec p99_us"
-  timeout "$TIMEOUT" "${LOADGEN[@]}" bench "$1" "$WORK/keys.txt" "$4" "$CONNECTIONS" "$3" "$2" |
-    sed -n 's/.*ops_per_sec=\([0-9]*\).*p99_us=\([0-9]*\).*/\1 \2/p'
+run() {  # <addr> <mode> <pipeline> <requests> [server pid] -> "ops_per_sec p99_us cpu_us_per_op"
+  local before after line
+  before="$(cpu_ticks "${5:-}")"
+  line="$(timeout "$TIMEOUT" "${LOADGEN[@]}" bench "$1" "$WORK/keys.txt" "$4" "$CONNECTIONS" "$3" "$2" |
+    sed -n 's/.*ops=\([0-9]*\).*ops_per_sec=\([0-9]*\).*p99_us=\([0-9]*\).*/\1 \2 \3/p')"
+  after="$(cpu_ticks "${5:-}")"
+  awk -v line="$line" -v t=$((after - before)) -v hz="$TICKS" 'BEGIN { split(line, f, " "); printf "%s %s %.2f\n", f[2], f[3], (f[1] > 0 ? t / hz * 1e6 / f[1] : 0) }'
 }
 
 echo "warming up every server (JIT, connection pools); these runs are not reported..."
@@ -109,7 +121,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 SPECS=("get:1" "get:$PIPELINE" "mg:$PIPELINE" "multiget:$MULTIGET")
-declare -A OPS P99
+declare -A OPS P99 CPU
 for spec in "${SPECS[@]}"; do
   mode="${spec%%:*}"; depth="${spec##*:}"
   requests="$REQUESTS"; [[ "$depth" == 1 ]] && requests="$((REQUESTS / 10))"   # one round trip per request: slower
@@ -117,16 +129,16 @@ for spec in "${SPECS[@]}"; do
     order=("${!ADDRS[@]}")
     (( round % 2 == 0 )) && order=($(printf '%s\n' "${order[@]}" | tac))        # alternate who goes first
     for i in "${order[@]}"; do
-      read -r ops p99 < <(run "${ADDRS[$i]}" "$mode" "$depth" "$requests")
-      echo "$spec round $round ${LABELS[$i]}: $ops ops/s, p99 ${p99} us"
-      OPS["$spec,$i"]+="$ops "; P99["$spec,$i"]+="$p99 "
+      read -r ops p99 cpu < <(run "${ADDRS[$i]}" "$mode" "$depth" "$requests" "${SPIDS[$i]}")
+      echo "$spec round $round ${LABELS[$i]}: $ops ops/s, p99 ${p99} us, $cpu µs CPU/op"
+      OPS["$spec,$i"]+="$ops "; P99["$spec,$i"]+="$p99 "; CPU["$spec,$i"]+="$cpu "
     done
   done
 done
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 mkdir -p "$HERE/results"
-OUT="$HERE/results/$(date -u +%Y-%m-%d).md"
+OUT="$HERE/results/$(date -u +%Y-%m-%d-%H%M).md"
 {
   echo "# pgrelay memcached vs memcached $(memcached -V | awk '{print $2}'), $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
@@ -134,18 +146,19 @@ OUT="$HERE/results/$(date -u +%Y-%m-%d).md"
   echo "- $(wc -l <"$WORK/keys.txt") keys, $CONNECTIONS connections, $REQUESTS requests per run ($((REQUESTS / 10)) for pipeline 1), median of $ROUNDS alternating rounds"
   echo "- $(nproc) cores shared by the servers, the load generator and other work; load average $LOAD_BEFORE before, $LOAD_AFTER after"
   echo "- p99: 99th percentile of one batch's round trip (a batch = the pipeline, or one multi-key get), in microseconds"
+  echo "- CPU: the server's user+system time during the run per operation (key), in microseconds"
   echo
-  header="| workload | ${LABELS[0]} ops/s | p99 µs |"; rule="|---|---:|---:|"
-  for ((i = 1; i < ${#LABELS[@]}; i++)); do header+=" ${LABELS[$i]} ops/s | p99 µs | ratio |"; rule+="---:|---:|---:|"; done
+  header="| workload | ${LABELS[0]} ops/s | p99 µs | µs CPU/op |"; rule="|---|---:|---:|---:|"
+  for ((i = 1; i < ${#LABELS[@]}; i++)); do header+=" ${LABELS[$i]} ops/s | p99 µs | µs CPU/op | ratio |"; rule+="---:|---:|---:|---:|"; done
   echo "$header"; echo "$rule"
   for spec in "${SPECS[@]}"; do
     mode="${spec%%:*}"; depth="${spec##*:}"
     label="$mode, pipeline $depth"; [[ "$mode" == multiget ]] && label="get, $depth keys per request"
     mc="$(tr ' ' '\n' <<<"${OPS[$spec,0]}" | grep . | median)"
-    line="| $label | $mc | $(tr ' ' '\n' <<<"${P99[$spec,0]}" | grep . | median) |"
+    line="| $label | $mc | $(tr ' ' '\n' <<<"${P99[$spec,0]}" | grep . | median) | $(tr ' ' '\n' <<<"${CPU[$spec,0]}" | grep . | median) |"
     for ((i = 1; i < ${#LABELS[@]}; i++)); do
       ops="$(tr ' ' '\n' <<<"${OPS[$spec,$i]}" | grep . | median)"
-      line+=" $ops | $(tr ' ' '\n' <<<"${P99[$spec,$i]}" | grep . | median) | $(python3 -c "print(f'{$ops/$mc:.2f}×')") |"
+      line+=" $ops | $(tr ' ' '\n' <<<"${P99[$spec,$i]}" | grep . | median) | $(tr ' ' '\n' <<<"${CPU[$spec,$i]}" | grep . | median) | $(python3 -c "print(f'{$ops/$mc:.2f}×')") |"
     done
     echo "$line"
   done

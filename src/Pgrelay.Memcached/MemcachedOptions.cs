@@ -12,14 +12,24 @@ public sealed class MemcachedOptions
     public IPAddress BindAddress { get; set; } = IPAddress.Loopback;
     public int Port { get; set; } = 11211;
 
-    /// <summary>Longest command line other than get/gets (memcached closes a connection after 2048 bytes without a newline).</summary>
+    /// <summary>
+    /// memcached closes a connection whose line reaches this many bytes without a newline, unless it is a get/gets (a
+    /// multi-get may be long); a line whose newline has arrived is read whatever its length, as memcached reads it.
+    /// </summary>
     public int MaxLineLength { get; set; } = 2048;
 
-    /// <summary>Most keys in one get/gets; also bounds the length of a multi-get line.</summary>
-    public int MaxKeysPerGet { get; set; } = 1024;
+    /// <summary>
+    /// Longest get/gets line accepted (any number of keys, as memcached). memcached has no bound here; pgrelay closes a
+    /// longer line with <c>CLIENT_ERROR line too long</c>, so one connection cannot hold unbounded memory.
+    /// </summary>
+    public int MaxGetLineLength { get; set; } = 1024 * 1024;
 
-    /// <summary>Connections beyond this get <c>SERVER_ERROR Too many open connections</c> and are closed.</summary>
-    public int MaxConnections { get; set; } = 10_000;
+    /// <summary>
+    /// memcached's <c>maxconns</c> (<c>-c</c>, default 1024): connections beyond this get <c>ERROR Too many open
+    /// connections</c> and are closed. memcached counts its own file descriptors against it, so it refuses a few
+    /// connections earlier; pgrelay counts client connections only.
+    /// </summary>
+    public int MaxConnections { get; set; } = 1024;
 
     /// <summary>
     /// Memory for the JSON of recently read rows, so hot rows are rendered once per version rather than once per
@@ -36,18 +46,15 @@ public sealed class MemcachedOptions
 
     public IPEndPoint EndPoint => new(BindAddress, Port);
 
-    /// <summary>Longest get/gets line accepted: every key at full length.</summary>
-    public int MaxGetLineLength => Math.Max(MaxLineLength, 5 + MaxKeysPerGet * (MaxKeyLength + 1) + 2);
-
     /// <summary>Checks the settings as the host starts; throws with one line naming the setting.</summary>
     public void Validate()
     {
         if (Port is < 0 or > 65535) throw new InvalidOperationException($"memcached.port: {Port} is not a TCP port (0-65535)");
         if (MaxLineLength < 512) throw new InvalidOperationException($"memcached.max-line-length: must be at least 512 (got {MaxLineLength})");
-        if (MaxKeysPerGet is < 1 or > 1_000_000) throw new InvalidOperationException($"memcached.max-keys-per-get: must be 1-1000000 (got {MaxKeysPerGet})");
+        if (MaxGetLineLength < MaxLineLength) throw new InvalidOperationException($"memcached: the longest get line ({MaxGetLineLength}) must be at least the line limit ({MaxLineLength})");
         if (RenderCacheBytes is < 0 or > 64L * 1024 * 1024 * 1024)
             throw new InvalidOperationException($"memcached.render-cache-bytes: must be 0-68719476736 (got {RenderCacheBytes})");
-        if (MaxConnections < 1) throw new InvalidOperationException($"memcached.max-connections: must be at least 1 (got {MaxConnections})");
+        if (MaxConnections < 1) throw new InvalidOperationException($"memcached.maxconns: must be at least 1 (got {MaxConnections})");
         if (string.IsNullOrWhiteSpace(ReportedVersion) || ReportedVersion.Any(c => c is ' ' or '\r' or '\n' || c > 126))
             throw new InvalidOperationException($"memcached.version: '{ReportedVersion}' must be one printable ASCII word such as 1.6.21");
     }

@@ -7,8 +7,8 @@ public static class MemcachedServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the memcached-protocol server. The host also registers <see cref="Store.ReplicatedStore"/> as a
-    /// singleton and listens with <c>kestrel.Listen(options.EndPoint, l =&gt; l.UseConnectionHandler&lt;MemcachedConnectionHandler&gt;())</c>.
-    /// Scheduling (inline on the socket thread, as pgrelay runs it) is the host's choice of transport, not this room's.
+    /// singleton and listens with a <see cref="Transport.TransportListener"/> built from <see cref="MemcachedServer.Sessions"/>,
+    /// <see cref="MemcachedServer.Quota"/> and <see cref="MemcachedServer.ConnectionLimits"/>.
     /// </summary>
     public static IServiceCollection AddPgrelayMemcached(this IServiceCollection services, MemcachedOptions options)
     {

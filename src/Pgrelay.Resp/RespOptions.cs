@@ -9,20 +9,26 @@ public sealed class RespOptions
     public IPAddress BindAddress { get; set; } = IPAddress.Loopback;
     public int Port { get; set; } = 6379;
 
-    /// <summary>Connections beyond this get <c>-ERR max number of clients reached</c> and are closed.</summary>
+    /// <summary>Redis <c>maxclients</c>: connections beyond this get <c>-ERR max number of clients reached</c> and are closed.</summary>
     public int MaxClients { get; set; } = 10_000;
 
-    /// <summary>Largest single argument a client may send. Requests here are keys and field names, so 1 MiB is plenty.</summary>
-    public int MaxBulkLength { get; set; } = 1024 * 1024;
+    /// <summary>Redis <c>timeout</c>: a client idle this long is closed (pub/sub clients excepted). Zero: never.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.Zero;
 
-    /// <summary>Most arguments in one request (HMGET with many fields, EXISTS with many keys).</summary>
-    public int MaxArguments { get; set; } = 65_536;
+    /// <summary>Redis <c>client-query-buffer-limit</c>: the most a request still arriving may buffer before the client is closed.</summary>
+    public long QueryBufferLimit { get; set; } = 1024L * 1024 * 1024;
 
-    /// <summary>Longest inline (telnet-style) command line.</summary>
-    public int MaxInlineLength { get; set; } = 64 * 1024;
+    /// <summary>Redis <c>proto-max-bulk-len</c>: the longest argument a client may announce.</summary>
+    public long ProtoMaxBulkLength { get; set; } = 512L * 1024 * 1024;
 
-    /// <summary>Bytes of pub/sub messages and invalidations queued for one slow client before it is disconnected (Redis's client-output-buffer-limit pubsub).</summary>
-    public long PubSubOutputLimitBytes { get; set; } = 32L * 1024 * 1024;
+    /// <summary>Redis <c>client-output-buffer-limit normal</c> (default 0 0 0: none).</summary>
+    public Transport.OutputBufferLimit OutputLimitNormal { get; set; } = Transport.OutputBufferLimit.None;
+
+    /// <summary>
+    /// Redis <c>client-output-buffer-limit pubsub</c> (default 32mb 8mb 60): bounds what a subscriber lets pile up. It
+    /// also applies to clients with CLIENT TRACKING on, whose output is mostly invalidations the server pushes.
+    /// </summary>
+    public Transport.OutputBufferLimit OutputLimitPubSub { get; set; } = Transport.OutputBufferLimit.PubSubDefault;
 
     /// <summary>Tracked keys kept for CLIENT TRACKING default mode before the oldest entries are invalidated (tracking-table-max-keys).</summary>
     public int MaxTrackedKeys { get; set; } = 1_000_000;
@@ -39,20 +45,33 @@ public sealed class RespOptions
     /// <summary>Reported as INFO's redis_version and HELLO's version: clients use it to pick features.</summary>
     public string ReportedRedisVersion { get; set; } = "7.0.15";
 
-    public Protocol.RespLimits Limits => new(MaxBulkLength, MaxArguments, MaxInlineLength);
+    public Protocol.RespLimits Limits => new(ProtoMaxBulkLength);
+
+    /// <summary>What the transport enforces on each Redis connection.</summary>
+    public Transport.ConnectionLimits ConnectionLimits => new()
+    {
+        IdleTimeout = IdleTimeout,
+        QueryBufferLimit = QueryBufferLimit,
+        Normal = OutputLimitNormal,
+        PubSub = OutputLimitPubSub,
+    };
 
     /// <summary>
     /// Checks the settings as the host starts; throws <see cref="InvalidOperationException"/> with one line
     /// naming the setting. Also loads the ACL file, so a broken one stops start-up instead of the first login.
     /// </summary>
+    /// <summary>A request is held in one array, so no limit can pass what an array holds.</summary>
+    private const long MaxBuffer = 2047L * 1024 * 1024;
+
     public void Validate()
     {
         if (Port is < 0 or > 65535) throw new InvalidOperationException($"resp.port: {Port} is not a TCP port (0-65535)");
-        if (MaxClients < 1) throw new InvalidOperationException($"resp.max-clients: must be at least 1 (got {MaxClients})");
-        if (MaxBulkLength < 1024) throw new InvalidOperationException($"resp.max-bulk-length: must be at least 1024 (got {MaxBulkLength})");
-        if (MaxArguments < 16) throw new InvalidOperationException($"resp.max-arguments: must be at least 16 (got {MaxArguments})");
-        if (MaxInlineLength < 1024) throw new InvalidOperationException($"resp.max-inline-length: must be at least 1024 (got {MaxInlineLength})");
-        if (PubSubOutputLimitBytes < 1024) throw new InvalidOperationException($"resp.pubsub-output-limit: must be at least 1024 bytes (got {PubSubOutputLimitBytes})");
+        if (MaxClients < 1) throw new InvalidOperationException($"maxclients: must be at least 1 (got {MaxClients})");
+        if (IdleTimeout < TimeSpan.Zero) throw new InvalidOperationException($"timeout: must not be negative (got {IdleTimeout.TotalSeconds}s)");
+        if (QueryBufferLimit is < 1024 * 1024 or > MaxBuffer)
+            throw new InvalidOperationException($"client-query-buffer-limit: must be 1mb to 2047mb (got {QueryBufferLimit})");
+        if (ProtoMaxBulkLength is < 1024 * 1024 or > MaxBuffer)
+            throw new InvalidOperationException($"proto-max-bulk-len: must be 1mb to 2047mb (got {ProtoMaxBulkLength})");
         // The names below are Redis's settings, which pgrelay's settings share (requirepass, aclfile, protected-mode).
         if (Password is { Length: 0 }) throw new InvalidOperationException("requirepass: is empty; leave it unset for no password");
         var users = Acl.AclStore.Create(this);

@@ -7,8 +7,8 @@ public static class RespServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the Redis-protocol server. The host also registers <see cref="Store.ReplicatedStore"/> and
-    /// <see cref="Core.Status.ReplicationStatus"/> as singletons and listens with
-    /// <c>listenOptions.UseConnectionHandler&lt;RespConnectionHandler&gt;()</c>.
+    /// <see cref="Core.Status.ReplicationStatus"/> as singletons, and listens with a <see cref="Transport.TransportListener"/>
+    /// built from <see cref="RespServer.Sessions"/>, <see cref="RespServer.Quota"/> and <see cref="RespOptions.ConnectionLimits"/>.
     /// </summary>
     public static IServiceCollection AddPgrelayResp(this IServiceCollection services, RespOptions options)
     {

@@ -36,7 +36,12 @@ public sealed class RealMemcachedFixture : IDisposable
 {
     private readonly Process _process;
 
-    public RealMemcachedFixture()
+    public RealMemcachedFixture() : this([])
+    {
+    }
+
+    /// <summary>With more command-line options (say <c>-c 40</c>); not for xunit, which wants one public constructor.</summary>
+    internal RealMemcachedFixture(string[] options)
     {
         for (int attempt = 0; ; attempt++)
         {
@@ -46,7 +51,7 @@ public sealed class RealMemcachedFixture : IDisposable
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
             };
-            foreach (var a in new[] { "-l", "127.0.0.1", "-p", Port.ToString(), "-U", "0", "-u", "root", "-m", "16" }) info.ArgumentList.Add(a);
+            foreach (var a in new[] { "-l", "127.0.0.1", "-p", Port.ToString(), "-U", "0", "-u", "root", "-m", "16" }.Concat(options)) info.ArgumentList.Add(a);
             _process = Process.Start(info)!;
             if (WaitUntilListening()) return;
             _process.Kill();

@@ -1,70 +1,46 @@
-using System.Net;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Pgrelay.Store;
+using Pgrelay.Transport.Tls;
 
 namespace Pgrelay.Memcached.Tests;
 
 /// <summary>
-/// A real Kestrel server on a free loopback port running <see cref="MemcachedConnectionHandler"/> over a real
+/// A real memcached listener (pgrelay's transport, its own event loop) on a free loopback port over a real
 /// <see cref="ReplicatedStore"/>, as the host wires it.
 /// </summary>
 public class MemcachedServerFixture : IAsyncLifetime
 {
-    private WebApplication? _app;
+    private TestListener? _listener;
 
     public ReplicatedStore Store { get; } = TestData.NewStore();
-    public int Port { get; private set; }
+    public int Port => _listener!.Port;
 
     /// <summary>The server object the host would show on its dashboard.</summary>
-    public Server.MemcachedServer Server => _app!.Services.GetRequiredService<Server.MemcachedServer>();
+    public Server.MemcachedServer Server { get; private set; } = null!;
 
-    /// <summary>Listening where the options say, as the host does, so the endpoint gets the memcached transport;
-    /// a fixture whose options name another port exercises the transport that binds everything else.</summary>
-    protected virtual MemcachedOptions Options => new() { Port = Port };
+    protected virtual MemcachedOptions Options => new();
 
-    public async Task InitializeAsync()
+    /// <summary>TLS instead of plain TCP (null: plain).</summary>
+    protected virtual TlsEndpointOptions? Tls => null;
+
+    public Task InitializeAsync()
     {
-        // A port can be taken between probing and binding; try a few.
-        for (int attempt = 0; ; attempt++)
-        {
-            Port = FreeTcpPort.Next();
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            builder.Services.AddSingleton(Store);
-            builder.Services.AddPgrelayMemcached(Options);
-            // Far beyond any test's bound: a connection that held a stop would show as a hang, not be aborted quietly.
-            builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(5));
-            builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, Port, l => l.UseConnectionHandler<MemcachedConnectionHandler>()));
-            var app = builder.Build();
-            try
-            {
-                await app.StartAsync();
-                _app = app;
-                return;
-            }
-            catch (IOException) when (attempt < 5)
-            {
-                await app.DisposeAsync();
-            }
-        }
+        var options = Options;
+        options.Validate();
+        Server = new Server.MemcachedServer(Store, options);
+        _listener = TestListener.Start(Server.Sessions, Server.Quota, Server.ConnectionLimits, Tls);
+        options.Port = _listener.Port;
+        return Task.CompletedTask;
     }
 
     public async Task DisposeAsync()
     {
-        if (_app is null) return;
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await _app.StopAsync(cts.Token);
-        await _app.DisposeAsync();
+        if (_listener is not null) await _listener.DisposeAsync();
     }
 
     public RawClient Connect() => new(Port);
 
     /// <summary>Stops the server gracefully, as the host does on Ctrl+C.</summary>
-    public Task StopAsync(CancellationToken ct = default) => _app!.StopAsync(ct);
+    public Task StopAsync(CancellationToken ct = default) => _listener!.StopAsync(ct);
 }
 
 /// <summary>A server that admits only two connections at once.</summary>

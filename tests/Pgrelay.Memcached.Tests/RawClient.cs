@@ -87,6 +87,25 @@ public sealed class RawClient : IDisposable
         }
     }
 
+    /// <summary>Every byte the server sends until it closes the connection (a reset ends it too).</summary>
+    public byte[] ReadToEnd()
+    {
+        var all = new List<byte>();
+        try
+        {
+            while (true)
+            {
+                all.AddRange(_buffer.AsSpan(_start, _end - _start));
+                _start = _end;
+                if (!Fill()) break;
+            }
+        }
+        catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset })
+        {
+        }
+        return all.ToArray();
+    }
+
     /// <summary>True when the server has closed the connection (reads end of stream).</summary>
     public bool IsClosedByServer()
     {

@@ -12,7 +12,7 @@ namespace Pgrelay.Resp.Tests;
 public sealed class ProtectedModeTests
 {
     /// <summary>An address of this machine other than loopback; null on a machine with loopback only.</summary>
-    private static string? OwnNonLoopbackAddress() => NetworkInterface.GetAllNetworkInterfaces()
+    internal static string? OwnNonLoopbackAddress() => NetworkInterface.GetAllNetworkInterfaces()
         .Where(n => n.OperationalStatus == OperationalStatus.Up && n.NetworkInterfaceType != NetworkInterfaceType.Loopback)
         .SelectMany(n => n.GetIPProperties().UnicastAddresses)
         .Select(a => a.Address)

@@ -7,14 +7,25 @@ namespace Pgrelay.Resp.Tests;
 
 public sealed class ProtocolTests
 {
-    private static (RespReader.Result Result, string[] Args, int Consumed) Parse(string input, RespLimits? limits = null)
+    private static unsafe (RespParseResult Result, string[] Args, int Consumed, string Error) Parse(string input, RespLimits? limits = null, bool authRequired = false)
     {
+        var parser = new RespParser(limits ?? RespLimits.Default);
         var request = new RespRequest();
         var bytes = Encoding.UTF8.GetBytes(input);
-        var buffer = new ReadOnlySequence<byte>(bytes);
-        var result = RespReader.TryParse(ref buffer, request, limits ?? RespLimits.Default);
-        var args = result == RespReader.Result.Command ? Enumerable.Range(0, request.Count).Select(request.ArgString).ToArray() : [];
-        return (result, args, bytes.Length - (int)buffer.Length);
+        var result = parser.Parse(bytes, request, authRequired, out int consumed);
+        string[] args = [];
+        if (result == RespParseResult.Command)
+        {
+            fixed (byte* start = bytes)
+            {
+                request.Bind(start);
+                args = Enumerable.Range(0, request.Count).Select(request.ArgString).ToArray();
+                request.Bind(null);
+            }
+        }
+        Span<byte> error = stackalloc byte[128];
+        string text = result == RespParseResult.Error ? Encoding.UTF8.GetString(error[..parser.FormatError(error)]) : "";
+        return (result, args, consumed, text);
     }
 
     [Fact]
@@ -22,12 +33,12 @@ public sealed class ProtocolTests
     {
         var full = "*3\r\n$4\r\nHGET\r\n$11\r\npub.users.1\r\n$4\r\nname\r\n";
         var parsed = Parse(full);
-        Assert.Equal(RespReader.Result.Command, parsed.Result);
+        Assert.Equal(RespParseResult.Command, parsed.Result);
         Assert.Equal(new[] { "HGET", "pub.users.1", "name" }, parsed.Args);
         Assert.Equal(full.Length, parsed.Consumed);
         for (int cut = 1; cut < full.Length; cut++)
-            Assert.Equal(RespReader.Result.Incomplete, Parse(full[..cut]).Result);
-        Assert.Equal(RespReader.Result.Empty, Parse("*0\r\n").Result);
+            Assert.Equal(RespParseResult.Incomplete, Parse(full[..cut]).Result);
+        Assert.Equal(RespParseResult.Empty, Parse("*0\r\n").Result);
     }
 
     [Fact]
@@ -35,18 +46,21 @@ public sealed class ProtocolTests
     {
         Assert.Equal(new[] { "HGET", "pub.cities.Tulsa/OK", "a b", "it's" }, Parse("HGET pub.cities.Tulsa/OK \"a b\" 'it\\'s'\r\n").Args);
         Assert.Equal(new[] { "ECHO", "aA\n" }, Parse("ECHO \"a\\x41\\n\"\n").Args);
-        Assert.Equal(RespReader.Result.Empty, Parse("\r\n").Result);
-        Assert.Equal(RespReader.Result.Incomplete, Parse("PING").Result);
-        Assert.Equal("unbalanced quotes in request", Assert.Throws<RespProtocolException>(() => Parse("ECHO \"abc\r\n")).Message);
+        Assert.Equal(RespParseResult.Empty, Parse("\r\n").Result);
+        Assert.Equal(RespParseResult.Incomplete, Parse("PING").Result);
+        Assert.Equal("ERR Protocol error: unbalanced quotes in request", Parse("ECHO \"abc\r\n").Error);
     }
 
     [Fact]
     public void Limits_are_enforced()
     {
-        var limits = new RespLimits(MaxBulkLength: 1024, MaxArguments: 16, MaxInlineLength: 1024);
-        Assert.Equal("invalid bulk length", Assert.Throws<RespProtocolException>(() => Parse("*1\r\n$2000\r\n", limits)).Message);
-        Assert.Equal("invalid multibulk length", Assert.Throws<RespProtocolException>(() => Parse("*17\r\n", limits)).Message);
-        Assert.Equal("too big inline request", Assert.Throws<RespProtocolException>(() => Parse(new string('a', 2000), limits)).Message);
+        var limits = new RespLimits(ProtoMaxBulkLength: 1024);
+        Assert.Equal("ERR Protocol error: invalid bulk length", Parse("*1\r\n$2000\r\n", limits).Error);
+        Assert.Equal("ERR Protocol error: invalid multibulk length", Parse("*2147483648\r\n", limits).Error);
+        Assert.Equal("ERR Protocol error: too big inline request", Parse(new string('a', 70_000), limits).Error);
+        Assert.Equal("ERR Protocol error: unauthenticated multibulk length", Parse("*11\r\n", limits, authRequired: true).Error);
+        Assert.Equal("ERR Protocol error: unauthenticated bulk length", Parse("*1\r\n$16385\r\n", RespLimits.Default, authRequired: true).Error);
+        Assert.Equal(RespParseResult.Incomplete, Parse("*10\r\n$16384\r\n", RespLimits.Default, authRequired: true).Result);
     }
 
     [Theory]

@@ -48,7 +48,7 @@ public sealed class PubSubTests
     [Fact]
     public async Task A_subscriber_that_does_not_read_is_disconnected_at_the_output_limit()
     {
-        await using var server = await TestServer.StartAsync(new RespOptions { PubSubOutputLimitBytes = 64 * 1024 });
+        await using var server = await TestServer.StartAsync(new RespOptions { OutputLimitPubSub = new(64 * 1024, 0, 0) });
         using var slow = await RawClient.ConnectAsync(server.Port);
         using var pub = await RawClient.ConnectAsync(server.Port);
         await slow.CommandAsync("SUBSCRIBE", "firehose");

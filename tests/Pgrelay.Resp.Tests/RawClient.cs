@@ -52,6 +52,8 @@ public sealed class RawClient : IDisposable
 
     public async Task SendRawAsync(byte[] bytes) => await _stream.WriteAsync(bytes);
 
+    public async Task SendRawAsync(ReadOnlyMemory<byte> bytes) => await _stream.WriteAsync(bytes);
+
     public Task SendAsync(params string[] args)
     {
         var text = new StringBuilder().Append('*').Append(args.Length).Append("\r\n");

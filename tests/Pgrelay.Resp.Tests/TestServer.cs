@@ -1,20 +1,16 @@
-using System.Net;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Pgrelay.Core.Changes;
 using Pgrelay.Core.Model;
 using Pgrelay.Core.Rows;
 using Pgrelay.Core.Status;
+using Pgrelay.Resp.Server;
 using Pgrelay.Store;
+using Pgrelay.Transport.Tls;
 
 namespace Pgrelay.Resp.Tests;
 
 /// <summary>
-/// A real Kestrel server on a free loopback port serving a real <see cref="ReplicatedStore"/>, filled through
-/// its replication-target methods the way replication fills it.
+/// A real Redis listener (pgrelay's transport, its own event loop) on a free loopback port serving a real
+/// <see cref="ReplicatedStore"/>, filled through its replication-target methods the way replication fills it.
 /// </summary>
 public sealed class TestServer : IAsyncDisposable
 {
@@ -28,38 +24,31 @@ public sealed class TestServer : IAsyncDisposable
          new ColumnSchema("email", PgTypes.Text, -1, false)],
         ReplicaIdentity.Default);
 
-    private readonly WebApplication _app;
+    private readonly TestListener _listener;
     private ulong _lsn = 1000;
     private uint _xid = 700;
 
-    private TestServer(WebApplication app, ReplicatedStore store, int port)
+    private TestServer(TestListener listener, RespServer server)
     {
-        _app = app;
-        Store = store;
-        Port = port;
+        _listener = listener;
+        Server = server;
     }
 
-    public ReplicatedStore Store { get; }
-    public int Port { get; }
+    public RespServer Server { get; }
+    public ReplicatedStore Store => Server.Store;
+    public int Port => _listener.Port;
+    public Transport.TransportListener Listener => _listener.Listener;
+    public ListLoggerFactory Logs => _listener.Logs;
 
-    public static async Task<TestServer> StartAsync(RespOptions? options = null, int extraUsers = 0)
+    public static Task<TestServer> StartAsync(RespOptions? options = null, int extraUsers = 0, TlsEndpointOptions? tls = null, bool streams = false)
     {
         var store = CreateStore(extraUsers);
-
-        int port = FreeTcpPort.Next();
         options ??= new RespOptions();
-        options.Port = port;
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(store);
-        builder.Services.AddSingleton(new ReplicationStatus { SlotName = "pgrelay_test" });
-        builder.Services.AddPgrelayResp(options);
-        // Far beyond any test's bound: a connection that held a stop would show as a hang, not be aborted quietly.
-        builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(5));
-        builder.WebHost.ConfigureKestrel(k => k.Listen(options.BindAddress, port, l => l.UseConnectionHandler<RespConnectionHandler>()));
-        var app = builder.Build();
-        await app.StartAsync();
-        return new TestServer(app, store, port);
+        options.Validate();
+        var server = new RespServer(store, new ReplicationStatus { SlotName = "pgrelay_test" }, options);
+        var listener = TestListener.Start(server.Sessions, server.Quota, options.ConnectionLimits, tls, streams, options.BindAddress);
+        options.Port = listener.Port;
+        return Task.FromResult(new TestServer(listener, server));
     }
 
     /// <summary>The test rows: three cities and two users (plus <paramref name="extraUsers"/>), committed at LSN 1000.</summary>
@@ -86,11 +75,11 @@ public sealed class TestServer : IAsyncDisposable
 
 
     /// <summary>Stops the server gracefully, as the host does on Ctrl+C.</summary>
-    public Task StopAsync(CancellationToken ct = default) => _app.StopAsync(ct);
+    public Task StopAsync(CancellationToken ct = default) => _listener.StopAsync(ct);
 
     public async ValueTask DisposeAsync()
     {
-        using (var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10))) await _app.StopAsync(bound.Token);
-        await _app.DisposeAsync();
+        await _listener.DisposeAsync();
+        Server.Dispose();
     }
 }

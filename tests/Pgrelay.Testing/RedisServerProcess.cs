@@ -41,7 +41,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
                 await stream.WriteAsync("PING\r\n"u8.ToArray());
                 var buffer = new byte[16];
                 int n = await stream.ReadAsync(buffer);
-                if (n >= 5 && System.Text.Encoding.ASCII.GetString(buffer, 0, n).StartsWith("+PONG")) return new RedisServerProcess(process, listen);
+                if (n >= 5 && System.Text.Encoding.ASCII.GetString(buffer, 0, n) is var reply && (reply.StartsWith("+PONG") || reply.StartsWith("-NOAUTH"))) return new RedisServerProcess(process, listen);
             }
             catch (SocketException) { }
             catch (IOException) { }

@@ -3,9 +3,10 @@ using Microsoft.Extensions.Logging;
 namespace Pgrelay.Fuzz;
 
 /// <summary>
-/// The sessions catch every exception so that a bug costs one connection, not the listener, and log it. For the
-/// fuzzer that hides the bug, so this logger keeps the first exception logged at Warning or above; the target
-/// rethrows it and afl records the input as a crash.
+/// The server logs what fails outside a request (a notification, a tracking invalidation) and carries on. For the
+/// fuzzer that would hide the bug, so this logger keeps the first exception logged at Warning or above; the target
+/// rethrows it and afl records the input as a crash. (A request's own exception reaches the target directly: the
+/// in-process driver does not catch what the event loop would log.)
 /// </summary>
 internal sealed class FailureLogger<T> : ILogger<T>
 {

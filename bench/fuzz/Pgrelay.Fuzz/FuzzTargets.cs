@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Net;
 using System.Text;
 using Pgrelay.Core.Status;
 using Pgrelay.Http;
@@ -9,6 +7,7 @@ using Pgrelay.Resp;
 using Pgrelay.Resp.Protocol;
 using Pgrelay.Resp.Server;
 using Pgrelay.Store;
+using Pgrelay.Transport;
 
 namespace Pgrelay.Fuzz;
 
@@ -47,61 +46,99 @@ public static class FuzzTargets
     }
 
     /// <summary>
-    /// The RESP request parser alone: every request in the input, read in one piece and in the chosen pieces, must give
-    /// the same commands (or the same protocol error), and every command must consume bytes.
+    /// The RESP request parser alone, fed as the transport feeds it: the unconsumed bytes grow by each piece and the
+    /// parser resumes where it stopped. Every request in the input, read in one piece and in the chosen pieces, must give
+    /// the same commands (or the same protocol error), with and without the pre-authentication caps; every command must
+    /// consume bytes; and the bytes the parser looks at must stay linear in the bytes received.
     /// </summary>
     public static void RespParser(byte[] input)
     {
-        var pieces = Pieces(input);
-        var whole = Parse(new ReadOnlySequence<byte>(input.AsMemory(Math.Min(1, input.Length))));
-        var split = Parse(Segments.Of(pieces));
-        if (whole != split) throw new InvalidOperationException($"split reads parsed differently:\n whole: {whole}\n split: {split}");
-    }
-
-    private static string Parse(ReadOnlySequence<byte> buffer)
-    {
-        var limits = new RespOptions { MaxBulkLength = 4096, MaxArguments = 64, MaxInlineLength = 1024 }.Limits;
-        var request = new RespRequest();
-        var seen = new StringBuilder();
-        while (true)
+        var payload = input.AsMemory(Math.Min(1, input.Length));
+        foreach (bool authRequired in (ReadOnlySpan<bool>)[false, true])
         {
-            long before = buffer.Length;
-            RespReader.Result result;
-            try
-            {
-                result = RespReader.TryParse(ref buffer, request, limits);
-            }
-            catch (RespProtocolException e)
-            {
-                return seen.Append("error: ").Append(e.Message).ToString();
-            }
-            if (result == RespReader.Result.Incomplete) return seen.Append("incomplete ").Append(buffer.Length).ToString();
-            if (buffer.Length >= before) throw new InvalidOperationException($"{result} consumed nothing");
-            for (int i = 0; i < request.Count; i++) seen.Append(Convert.ToHexString(request[i])).Append(' ');
-            seen.Append('\n');
+            var whole = Parse([payload], authRequired);
+            var split = Parse(Pieces(input), authRequired);
+            if (whole != split) throw new InvalidOperationException($"split reads parsed differently:\n whole: {whole}\n split: {split}");
         }
     }
 
-    /// <summary>A whole Redis connection: reader, dispatcher, commands, ACL, MULTI, pub/sub and tracking state.</summary>
+    /// <summary>Examined bytes allowed per received byte: a parser restarting on every read would need the input's length.</summary>
+    private const int ExaminedPerByte = 8;
+
+    private static unsafe string Parse(IReadOnlyList<ReadOnlyMemory<byte>> pieces, bool authRequired)
+    {
+        // Small enough for the fuzzer to reach the bulk-length refusal.
+        var parser = new RespParser(new RespLimits(4096));
+        var request = new RespRequest();
+        var seen = new StringBuilder();
+        // The receive buffer: what arrived so far, from the first byte not consumed; a request's slices are offsets from there.
+        var buffer = new byte[pieces.Sum(p => p.Length)];
+        int start = 0, end = 0;
+        foreach (var piece in pieces)
+        {
+            piece.Span.CopyTo(buffer.AsSpan(end));
+            end += piece.Length;
+            while (end > start)
+            {
+                var result = parser.Parse(buffer.AsSpan(start, end - start), request, authRequired, out int consumed);
+                if (parser.BytesExamined > ExaminedPerByte * end + 64)
+                    throw new InvalidOperationException($"the parser examined {parser.BytesExamined} bytes of {end} received");
+                if (result == RespParseResult.Incomplete) break;
+                if (result == RespParseResult.Error)
+                {
+                    Span<byte> error = stackalloc byte[256];
+                    return seen.Append("error: ").Append(Encoding.UTF8.GetString(error[..parser.FormatError(error)])).ToString();
+                }
+                if (consumed <= 0) throw new InvalidOperationException($"{result} consumed nothing");
+                if (result == RespParseResult.Command)
+                {
+                    fixed (byte* first = &buffer[start])
+                    {
+                        request.Bind(first);
+                        for (int i = 0; i < request.Count; i++) seen.Append(Convert.ToHexString(request[i])).Append(' ');
+                        request.Bind(null);
+                    }
+                }
+                seen.Append(result == RespParseResult.Empty ? "empty\n" : "\n");
+                start += consumed;
+            }
+        }
+        return seen.Append("incomplete ").Append(end - start).ToString();
+    }
+
+    /// <summary>
+    /// A whole Redis connection through the transport's in-process driver (the pump the event loops run: parser,
+    /// dispatcher, commands, ACL, MULTI, pub/sub and tracking state, limits). Replies are dropped as they come.
+    /// </summary>
     public static void RespSessionTarget(byte[] input)
     {
         var logger = new FailureLogger<RespServer>();
-        var options = new RespOptions { MaxBulkLength = 64 * 1024, MaxArguments = 1024, MaxInlineLength = 4096, PubSubOutputLimitBytes = 1024 * 1024 };
+        var options = new RespOptions { ProtoMaxBulkLength = 1024 * 1024, QueryBufferLimit = 1024 * 1024 };
         using var server = new RespServer(Store, new ReplicationStatus { SlotName = "fuzz" }, options, logger);
-        var handler = new RespConnectionHandler(server);
-        InMemoryConnection.RunAsync(c => { c.RemoteEndPoint = new IPEndPoint(IPAddress.Loopback, 1); return handler.OnConnectedAsync(c); }, Pieces(input))
-            .GetAwaiter().GetResult();
+        Drive(server.Sessions, Pieces(input));
         if (logger.Failure is { } failure) throw new InvalidOperationException("the session failed", failure);
     }
 
     /// <summary>A whole memcached connection: text and meta commands, and whatever a binary-protocol client sends.</summary>
     public static void MemcachedSessionTarget(byte[] input)
     {
-        var logger = new FailureLogger<MemcachedConnectionHandler>();
         var server = new MemcachedServer(Store, new MemcachedOptions { RenderCacheBytes = 1024 * 1024 });
-        var handler = new MemcachedConnectionHandler(server, logger);
-        InMemoryConnection.RunAsync(handler.OnConnectedAsync, Pieces(input)).GetAwaiter().GetResult();
-        if (logger.Failure is { } failure) throw new InvalidOperationException("the session failed", failure);
+        Drive(server.Sessions, Pieces(input));
+    }
+
+    /// <summary>
+    /// Hands the pieces to a session as reads, until the server side would close; a session's exception surfaces
+    /// here (the event loop would log it and close the connection), which afl records as a crash.
+    /// </summary>
+    private static void Drive(ISessionFactory sessions, IReadOnlyList<ReadOnlyMemory<byte>> pieces)
+    {
+        using var connection = new InProcessConnection(sessions);
+        foreach (var piece in pieces)
+        {
+            connection.Receive(piece.Span);
+            connection.DiscardOutput();   // a reply flood costs no memory here
+            if (connection.IsClosed) break;
+        }
     }
 
     /// <summary>

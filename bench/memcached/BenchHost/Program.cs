@@ -1,13 +1,8 @@
-// Usage: BenchHost <port> <rows> [max-seconds]   (wired as `pgrelay run` wires the memcached listener)
+// Usage: BenchHost <port> <rows> [max-seconds]   (listening as `pgrelay run` listens: pgrelay's transport)
 // Serves publication "bench", table "products" (id bigint key, name text, price numeric, in_stock bool,
 // tags text[], updated_at timestamptz) with <rows> rows at bench.products.<id>, then exits after max-seconds.
 using System.Globalization;
 using System.Net;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Pgrelay.Core.Model;
 using Pgrelay.Core.Rows;
 using Pgrelay.Memcached;
@@ -49,23 +44,12 @@ for (int i = 1; i <= rows; i++)
 store.LoadSnapshotRows(products, batch);
 store.CompleteSnapshot(new Lsn(0x1000000));
 
-var web = WebApplication.CreateSlimBuilder();
-web.Logging.ClearProviders();
-web.Services.AddSingleton(store);
-// BENCH_SHARED_SCHEDULING=1: memcached connections use Kestrel's default scheduling, as HTTP does (for comparison).
-bool shared = Environment.GetEnvironmentVariable("BENCH_SHARED_SCHEDULING") == "1";
-web.Services.AddPgrelayMemcached(new MemcachedOptions { Port = port });
-// As `pgrelay run` runs the cache protocols (the host's InlineTransportFactory): inline on the socket thread.
-web.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = !shared);
-web.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, l => l.UseConnectionHandler<MemcachedConnectionHandler>()));
-var app = web.Build();
-await app.StartAsync();
-Console.WriteLine($"pgrelay memcached listener on 127.0.0.1:{port} with {rows} rows (bench.products.<1..{rows}>)");
-// SIGTERM (run.sh's cleanup, timeout) reaches the host's lifetime, which stops the app: wait on that too.
-using var stop = CancellationTokenSource.CreateLinkedTokenSource(app.Lifetime.ApplicationStopping);
-stop.CancelAfter(TimeSpan.FromSeconds(maxSeconds));
+var options = new MemcachedOptions { Port = port };
+var server = new Pgrelay.Memcached.Server.MemcachedServer(store, options);
+await using var listeners = new Pgrelay.Bench.Hosts.BenchListeners(port, server.Sessions, server.Quota, server.ConnectionLimits);
+Console.WriteLine($"pgrelay memcached listener on 127.0.0.1:{port} ({listeners.Describe}) with {rows} rows (bench.products.<1..{rows}>)");
+using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(maxSeconds));
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
 try { await Task.Delay(Timeout.Infinite, stop.Token); } catch (OperationCanceledException) { }
-using var stopTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-await app.StopAsync(stopTimeout.Token);
 Console.WriteLine($"allocated {GC.GetTotalAllocatedBytes() / 1024} KiB, gen0 {GC.CollectionCount(0)}, gen1 {GC.CollectionCount(1)}, gen2 {GC.CollectionCount(2)}");

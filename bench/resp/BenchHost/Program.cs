@@ -3,11 +3,6 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Pgrelay.Core.Model;
 using Pgrelay.Core.Rows;
 using Pgrelay.Core.Status;
@@ -46,29 +41,33 @@ for (int i = 0; i < rows; i++)
 store.LoadSnapshotRows(BenchRows.Accounts, batch);
 store.CompleteSnapshot(new Lsn(0x1000000));
 
-var web = WebApplication.CreateSlimBuilder();
-web.Logging.ClearProviders();
-web.Services.AddSingleton(store);
-web.Services.AddSingleton(new ReplicationStatus { SlotName = "bench" });
-web.Services.AddPgrelayResp(new RespOptions { Port = port });
-if (Environment.GetEnvironmentVariable("BENCH_INLINE_SCHEDULING") == "1")
-    web.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
-web.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, l => l.UseConnectionHandler<RespConnectionHandler>()));
-var app = web.Build();
-await app.StartAsync();
-Console.WriteLine($"pgrelay Redis listener on 127.0.0.1:{port} with {rows} rows ({BenchRows.Key(0)}..)");
+// BENCH_PASSWORD: clients must AUTH (the hostile-input bench's pre-auth rows); BENCH_MAXCLIENTS: Redis's maxclients.
+var options = new RespOptions
+{
+    Port = port,
+    Password = Environment.GetEnvironmentVariable("BENCH_PASSWORD") is { Length: > 0 } password ? password : null,
+    MaxClients = int.TryParse(Environment.GetEnvironmentVariable("BENCH_MAXCLIENTS"), out int maxClients) ? maxClients : 10_000,
+};
+using var server = new Pgrelay.Resp.Server.RespServer(store, new ReplicationStatus { SlotName = "bench" }, options);
+await using var listeners = new Pgrelay.Bench.Hosts.BenchListeners(port, server.Sessions, server.Quota, options.ConnectionLimits);
+Console.WriteLine($"pgrelay Redis listener on 127.0.0.1:{port} ({listeners.Describe}) with {rows} rows ({BenchRows.Key(0)}..)");
 long allocatedAtStart = GC.GetTotalAllocatedBytes();
-using var stop = CancellationTokenSource.CreateLinkedTokenSource(app.Lifetime.ApplicationStopping);
-stop.CancelAfter(TimeSpan.FromSeconds(maxSeconds));
+using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(maxSeconds));
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+// SIGHUP: report memory, collect, report again (to see what a spike left behind).
+using var hup = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGHUP, c =>
+{
+    c.Cancel = true;
+    Console.WriteLine($"heap {GC.GetTotalMemory(false) >> 20} MB, committed {GC.GetGCMemoryInfo().TotalCommittedBytes >> 20} MB, rss {Environment.WorkingSet >> 20} MB");
+    GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+    Console.WriteLine($"after collect: heap {GC.GetTotalMemory(false) >> 20} MB, committed {GC.GetGCMemoryInfo().TotalCommittedBytes >> 20} MB, rss {Environment.WorkingSet >> 20} MB");
+});
 try { await Task.Delay(Timeout.Infinite, stop.Token); } catch (OperationCanceledException) { }
 long allocated = GC.GetTotalAllocatedBytes() - allocatedAtStart;
-var server = app.Services.GetRequiredService<Pgrelay.Resp.Server.RespServer>();
 long commands = server.Stats.CommandsProcessed;
 Console.WriteLine($"served {commands} commands; allocated {allocated / 1024} KiB while serving ({(commands == 0 ? 0 : (double)allocated / commands):F1} B/command), " +
                   $"gen0 {GC.CollectionCount(0)}, gen1 {GC.CollectionCount(1)}, gen2 {GC.CollectionCount(2)}");
-using var stopTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-await app.StopAsync(stopTimeout.Token);
 
 static void WriteHsetCommands(int rows)
 {

@@ -12,7 +12,6 @@ internal static class Replies
     public static ReadOnlySpan<byte> MetaMiss => "EN"u8;
     public static ReadOnlySpan<byte> BadFormat => "CLIENT_ERROR bad command line format\r\n"u8;
     public static ReadOnlySpan<byte> LineTooLong => "CLIENT_ERROR line too long\r\n"u8;
-    public static ReadOnlySpan<byte> TooManyKeys => "CLIENT_ERROR too many keys in one get\r\n"u8;
     public static ReadOnlySpan<byte> InvalidFlag => "CLIENT_ERROR invalid flag\r\n"u8;
     public static ReadOnlySpan<byte> DuplicateFlag => "CLIENT_ERROR duplicate flag\r\n"u8;
     public static ReadOnlySpan<byte> OpaqueTooLong => "CLIENT_ERROR opaque token too long\r\n"u8;
@@ -23,5 +22,6 @@ internal static class Replies
     /// <summary>The answer to every write: the data lives in PostgreSQL, and pgrelay only mirrors it.</summary>
     public static ReadOnlySpan<byte> ReadOnly => "SERVER_ERROR pgrelay is a read-only replica of PostgreSQL; write to the database\r\n"u8;
 
-    public static ReadOnlySpan<byte> TooManyConnections => "SERVER_ERROR Too many open connections\r\n"u8;
+    /// <summary>memcached 1.6's words to a connection over maxconns, written before it closes it.</summary>
+    public static ReadOnlySpan<byte> TooManyConnections => "ERROR Too many open connections\r\n"u8;
 }

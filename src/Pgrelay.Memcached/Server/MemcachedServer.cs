@@ -13,6 +13,17 @@ public sealed class MemcachedServer(ReplicatedStore store, MemcachedOptions opti
     public MemcachedOptions Options { get; } = options;
     public MemcachedStats Stats { get; } = new();
 
+    /// <summary>maxconns, shared by the plain and TLS listeners.</summary>
+    public Transport.ConnectionQuota Quota { get; } = new(options.MaxConnections);
+
+    /// <summary>What the listeners build sessions with.</summary>
+    public MemcachedSessionFactory Sessions => _sessions ??= new MemcachedSessionFactory(this);
+
+    private MemcachedSessionFactory? _sessions;
+
+    /// <summary>What the transport enforces on each memcached connection (no idle timeout or output limits, as in memcached's defaults).</summary>
+    public Transport.ConnectionLimits ConnectionLimits { get; } = new() { PubSub = Transport.OutputBufferLimit.None };
+
     /// <summary>Clients connected to the memcached listener right now (memcached's <c>curr_connections</c>).</summary>
     public long ConnectedClients => Interlocked.Read(ref Stats.CurrentConnections);
 

@@ -43,7 +43,6 @@ internal sealed partial class MemcachedSession
             keys++;
         }
         if (keys == 0) return Reply(Replies.Error);
-        if (keys > _options.MaxKeysPerGet) return Reply(Replies.TooManyKeys);
 
         // Several keys are read at one pinned LSN, so a multi-get never shows half of a transaction.
         StorePin? pin = keys > 1 ? PinSnapshot() : null;

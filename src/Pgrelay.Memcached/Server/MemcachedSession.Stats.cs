@@ -31,6 +31,12 @@ internal sealed partial class MemcachedSession
 
     private Step GeneralStats()
     {
+        WriteGeneralStats(_out);
+        return Step.Continue;
+    }
+
+    private void WriteGeneralStats(ResponseWriter _out)
+    {
         var s = _server.Stats;
         var process = System.Diagnostics.Process.GetCurrentProcess();
         _out.Stat("pid"u8, Environment.ProcessId);
@@ -72,7 +78,6 @@ internal sealed partial class MemcachedSession
         _out.Stat("pgrelay_render_cache_bytes"u8, _server.Rendered.Bytes);
         _out.Stat("pgrelay_render_cache_limit"u8, _server.Rendered.BudgetBytes);
         _out.Write(Replies.End);
-        return Step.Continue;
     }
 
     /// <summary>memcached's "seconds.microseconds".</summary>
@@ -90,11 +95,11 @@ internal sealed partial class MemcachedSession
         _out.Stat("verbosity"u8, _server.Verbosity);
         _out.Stat("evictions"u8, "off"u8);
         _out.Stat("cas_enabled"u8, "yes"u8);
-        _out.Stat("binding_protocol"u8, "ascii"u8);
+        _out.Stat("binding_protocol"u8, "auto-negotiate"u8);
         _out.Stat("item_size_max"u8, 1024 * 1024);
         _out.Stat("num_threads"u8, Environment.ProcessorCount);
         _out.Stat("max_line_length"u8, _options.MaxLineLength);
-        _out.Stat("max_keys_per_get"u8, _options.MaxKeysPerGet);
+        _out.Stat("pgrelay_max_get_line_length"u8, _options.MaxGetLineLength);
         _out.Stat("pgrelay_read_only"u8, "yes"u8);
         _out.Write(Replies.End);
         return Step.Continue;
@@ -156,15 +161,15 @@ internal sealed partial class MemcachedSession
                 if ((ulong)++id != classId) continue;
                 known = true;
                 using var pin = _store.Pin();
-                long start = _out.Pending;
+                long start = _out.Output.TotalWritten;
                 ulong listed = 0;
                 foreach (var row in table.Rows(pin))
                 {
-                    if ((limit != 0 && listed >= limit) || _out.Pending - start > CachedumpLimitBytes) break;
+                    if ((limit != 0 && listed >= limit) || _out.Output.TotalWritten - start > CachedumpLimitBytes) break;
                     listed++;
                     int size = Render(row).Length;
                     _out.Write("ITEM "u8);
-                    row.WriteFullKey(publication.Utf8KeyName, _out);
+                    row.WriteFullKey(publication.Utf8KeyName, _out.Output);
                     _out.Write(" ["u8);
                     _out.WriteNumber((long)size);
                     _out.Write(" b; 0 s]\r\n"u8);

@@ -1,211 +1,140 @@
-using System.Buffers;
-using System.IO.Pipelines;
-using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Pgrelay.Memcached.Protocol;
 using Pgrelay.Store;
 using Pgrelay.Store.Snapshots;
+using Pgrelay.Transport;
+using Pgrelay.Transport.Buffers;
 
 namespace Pgrelay.Memcached.Server;
 
 /// <summary>
-/// One client connection: frames command lines out of the input pipe, runs them in order and writes replies
-/// straight into the output pipe. Pipelined commands are answered in one flush; a long pipeline is flushed
-/// every <see cref="FlushThreshold"/> bytes so a slow reader holds back the server instead of filling memory.
+/// One client connection, as a consumer of bytes: the transport hands it what arrived, it frames command lines (or
+/// binary-protocol packets, chosen by the first byte as memcached negotiates), runs them in order and writes replies
+/// in place into the connection's output buffer. A partial line is searched for its end only where the last search
+/// stopped, so a long multi-get trickled in small pieces costs its length, not its square.
 /// </summary>
-internal sealed partial class MemcachedSession
+internal sealed partial class MemcachedSession : IProtocolSession
 {
-    private const int FlushThreshold = 64 * 1024;
-
     private readonly MemcachedServer _server;
     private readonly ReplicatedStore _store;
     private readonly MemcachedOptions _options;
-    private readonly ConnectionContext _connection;
-    private readonly ILogger _logger;
-    private readonly PipeReader _input;
-    private readonly PipeWriter _output;
+    private readonly Connection _connection;
     private readonly ResponseWriter _out;
     private readonly ValueBuffer _value = new();
     private readonly RenderedRowCache _rendered;
     private StorePin? _pin;
     private SessionCounts _counts;
 
-    /// <summary>Where a line split across pipe segments is joined; most lines are short.</summary>
-    private const int LineScratchSize = 4096;
-    private byte[]? _lineScratch;
-
     /// <summary>Bytes of a storage command's data block still to discard.</summary>
     private long _skip;
 
-    private enum Step { Continue, NeedMore, Flush, Close }
+    /// <summary>How far the unfinished line at the start of the input has been searched for its newline.</summary>
+    private int _scanned;
 
-    public MemcachedSession(MemcachedServer server, ConnectionContext connection, ILogger logger)
+    private enum Framing : byte { Unknown, Text, Binary }
+    private Framing _framing;
+    private int _missing;
+
+    private enum Step { Continue, NeedMore, Close }
+
+    public MemcachedSession(MemcachedServer server, Connection connection)
     {
         _server = server;
         _store = server.Store;
         _options = server.Options;
         _connection = connection;
-        _logger = logger;
-        _input = connection.Transport.Input;
-        _output = connection.Transport.Output;
-        _out = new ResponseWriter(_output);
+        _out = new ResponseWriter(connection.Output);
         _rendered = server.Rendered;
     }
 
-    public async Task RunAsync()
-    {
-        try
-        {
-            while (true)
-            {
-                var result = await _input.ReadAsync();
-                var buffer = result.Buffer;
-                long available = buffer.Length;
-                Step step;
-                while (true)
-                {
-                    step = Process(ref buffer);
-                    if (_out.Pending > 0)
-                    {
-                        _counts.BytesWritten += _out.TakePending();
-                        var flush = await _output.FlushAsync();
-                        if (flush.IsCompleted || flush.IsCanceled) step = Step.Close;
-                    }
-                    if (step != Step.Flush) break;
-                }
-                _counts.BytesRead += available - buffer.Length;
-                _counts.FlushTo(_server.Stats);
-                _value.Trim();
-                if (step == Step.Close)
-                {
-                    _input.AdvanceTo(buffer.End);
-                    break;
-                }
-                _input.AdvanceTo(buffer.Start, buffer.End);
-                if (result.IsCompleted || result.IsCanceled) break;
-            }
-        }
-        catch (Exception e) when (Sessions.IsDisconnect(e))
-        {
-        }
-        catch (Exception e)
-        {
-            // A bug must cost one connection, never the listener.
-            _logger.LogWarning(e, "memcached connection {ConnectionId} from {Remote} failed; closing it",
-                _connection.ConnectionId, _connection.RemoteEndPoint);
-        }
-        finally
-        {
-            _counts.FlushTo(_server.Stats);
-            _value.Dispose();
-            _pin?.Dispose();
-            await _input.CompleteAsync();
-            await _output.CompleteAsync();
-        }
-    }
+    public int MissingBytes => _missing;
 
-    /// <summary>Runs every complete command in <paramref name="buffer"/>, slicing off what it consumed.</summary>
-    private Step Process(ref ReadOnlySequence<byte> buffer)
+    public OutputLimitClass OutputClass => OutputLimitClass.Normal;
+
+    public bool ExemptFromIdleTimeout => false;
+
+    public long WritePending(OutputBuffer output) => 0;
+
+    public int Consume(ReadOnlySpan<byte> input, OutputBuffer output)
     {
+        int done = 0;
+        long writtenBefore = output.TotalWritten;
+        _missing = 0;
         while (true)
         {
             if (_skip > 0)
             {
-                long n = Math.Min(_skip, buffer.Length);
-                buffer = buffer.Slice(n);
+                int n = (int)Math.Min(_skip, input.Length - done);
+                done += n;
                 _skip -= n;
-                if (_skip > 0) return Step.NeedMore;
+                if (_skip > 0)
+                {
+                    _missing = (int)Math.Min(_skip, int.MaxValue);
+                    break;
+                }
             }
-            if (buffer.IsEmpty) return Step.NeedMore;
-
-            // Lines inside the first segment (nearly all of them) are run straight off its span; the sequence is
-            // sliced once for all of them, since ReadOnlySequence positions cost more than the commands themselves.
-            var step = ProcessSegment(buffer.FirstSpan, out int consumed);
-            if (consumed > 0)
+            if (done == input.Length) break;
+            if (_framing == Framing.Unknown) _framing = input[done] == BinaryMagic ? Framing.Binary : Framing.Text;
+            var step = _framing == Framing.Binary ? ExecuteBinary(input[done..], out int consumed) : ExecuteLine(input[done..], out consumed);
+            done += consumed;
+            if (step == Step.Close)
             {
-                buffer = buffer.Slice(consumed);
-                if (step == Step.Close) return Step.Close;
-                if (_out.Pending >= FlushThreshold) return Step.Flush;
-                continue;
+                _connection.CloseAfterReply();
+                done = input.Length;
+                break;
             }
-
-            // The next line ends in a later segment, or not at all yet.
-            var newline = buffer.PositionOf((byte)'\n');
-            if (newline is null)
-            {
-                if (buffer.Length > LineLimit(buffer)) return LineTooLong();
-                return Step.NeedMore;
-            }
-            var line = buffer.Slice(0, newline.Value);
-            buffer = buffer.Slice(buffer.GetPosition(1, newline.Value));
-
-            step = line.IsSingleSegment ? Execute(line.FirstSpan) : ExecuteCopied(line);
-            if (step == Step.Close) return Step.Close;
-            if (_out.Pending >= FlushThreshold) return Step.Flush;
+            if (step == Step.NeedMore || output.Length >= ConnectionLimits.FlushThreshold) break;
         }
+        _counts.BytesRead += done;
+        _counts.BytesWritten += output.TotalWritten - writtenBefore;
+        _counts.FlushTo(_server.Stats);
+        _value.Trim();
+        return done;
     }
 
-    /// <summary>Runs the complete lines at the start of <paramref name="span"/> until one closes, asks for a flush
-    /// or starts a data block to skip; <paramref name="consumed"/> counts the bytes of the lines run.</summary>
-    private Step ProcessSegment(ReadOnlySpan<byte> span, out int consumed)
+    /// <summary>Runs the line at the start of <paramref name="input"/> once its newline is there.</summary>
+    private Step ExecuteLine(ReadOnlySpan<byte> input, out int consumed)
     {
         consumed = 0;
-        while (true)
+        int from = Math.Min(_scanned, input.Length);
+        int newline = input[from..].IndexOf((byte)'\n');
+        if (newline < 0)
         {
-            int newline = span[consumed..].IndexOf((byte)'\n');
-            if (newline < 0) return Step.NeedMore;
-            var step = Execute(span.Slice(consumed, newline));
-            consumed += newline + 1;
-            if (step == Step.Close || _skip > 0 || _out.Pending >= FlushThreshold) return step;
+            _scanned = input.Length;
+            return input.Length > _options.MaxLineLength ? LineWithoutNewline(input) : Step.NeedMore;
         }
+        newline += from;
+        _scanned = 0;
+        consumed = newline + 1;
+        return Execute(input[..newline]);
     }
 
-    /// <summary>A line that straddles the pipe's segments: copy it into one pooled array first.</summary>
-    private Step ExecuteCopied(ReadOnlySequence<byte> line)
+    /// <summary>
+    /// memcached 1.6 with 2048 bytes and no newline: a multi-get may go on (up to this server's own bound on a get
+    /// line); anything else is closed without a word, exactly as memcached closes it.
+    /// </summary>
+    private Step LineWithoutNewline(ReadOnlySpan<byte> input)
     {
-        if (line.Length > LineLimit(line)) return LineTooLong();
-        int length = (int)line.Length;
-        if (length <= LineScratchSize)
-        {
-            _lineScratch ??= new byte[LineScratchSize];
-            line.CopyTo(_lineScratch);
-            return Execute(_lineScratch.AsSpan(0, length));
-        }
-        var rented = ArrayPool<byte>.Shared.Rent(length);   // a long multi-get: rare, and bounded by the limit
-        try
-        {
-            line.CopyTo(rented);
-            return Execute(rented.AsSpan(0, length));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(rented);
-        }
-    }
-
-    /// <summary>get/gets may carry many keys (memcached lets multi-gets run past its 2048-byte line limit too).</summary>
-    private int LineLimit(ReadOnlySpan<byte> start) =>
-        start.StartsWith("get "u8) || start.StartsWith("gets "u8) ? _options.MaxGetLineLength : _options.MaxLineLength;
-
-    private int LineLimit(ReadOnlySequence<byte> buffer)
-    {
-        Span<byte> start = stackalloc byte[5];
-        int n = (int)Math.Min(buffer.Length, start.Length);
-        buffer.Slice(0, n).CopyTo(start);
-        return LineLimit(start[..n]);
-    }
-
-    /// <summary>No newline within the limit: the client is not speaking memcached (or is hostile). Say so and close.</summary>
-    private Step LineTooLong()
-    {
+        int spaces = 0;
+        while (spaces < input.Length && input[spaces] == (byte)' ') spaces++;
+        var start = input[spaces..];
+        if (spaces > 100 || !(start.StartsWith("get "u8) || start.StartsWith("gets "u8))) return Step.Close;
+        if (input.Length <= _options.MaxGetLineLength) return Step.NeedMore;
         _out.Write(Replies.LineTooLong);
         return Step.Close;
     }
 
+    void IProtocolSession.Closed()
+    {
+        _counts.FlushTo(_server.Stats);
+        _value.Dispose();
+        _pin?.Dispose();
+        Interlocked.Decrement(ref _server.Stats.CurrentConnections);
+    }
+
     private Step Execute(ReadOnlySpan<byte> line)
     {
-        if (!line.IsEmpty && line[^1] == (byte)'\r') line = line[..^1];
-        if (line.Length > LineLimit(line)) return LineTooLong();
+        if (line.Length > 1 && line[^1] == (byte)'\r') line = line[..^1];   // memcached keeps a lone "\r"
         var tokens = new LineTokens(line);
         if (!tokens.Next(out var command))
         {

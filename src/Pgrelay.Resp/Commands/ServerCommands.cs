@@ -143,17 +143,21 @@ internal static class ServerCommands
         yield return ("notify-keyspace-events", "KEgh");
         yield return ("replica-read-only", "yes");
         yield return ("slave-read-only", "yes");
-        yield return ("timeout", "0");
+        yield return ("timeout", ((long)o.IdleTimeout.TotalSeconds).ToString());
         yield return ("save", "");
         yield return ("appendonly", "no");
         yield return ("maxmemory", "0");
         yield return ("maxmemory-policy", "noeviction");
-        yield return ("proto-max-bulk-len", o.MaxBulkLength.ToString());
-        yield return ("client-output-buffer-limit", $"normal 0 0 0 slave 0 0 0 pubsub {o.PubSubOutputLimitBytes} 0 0");
+        yield return ("proto-max-bulk-len", o.ProtoMaxBulkLength.ToString());
+        yield return ("client-query-buffer-limit", o.QueryBufferLimit.ToString());
+        yield return ("client-output-buffer-limit",
+            $"normal {Limit(o.OutputLimitNormal)} slave 268435456 67108864 60 pubsub {Limit(o.OutputLimitPubSub)}");
         yield return ("tracking-table-max-keys", o.MaxTrackedKeys.ToString());
         yield return ("cluster-enabled", "no");
         yield return ("aclfile", o.AclFile ?? "");
     }
+
+    private static string Limit(Transport.OutputBufferLimit l) => $"{l.HardBytes} {l.SoftBytes} {l.SoftSeconds}";
 
     public static void Time(RespSession session, RespRequest request, RespWriter writer)
     {

@@ -2,8 +2,11 @@ using System.Collections.Concurrent;
 
 namespace Pgrelay.Resp.Server;
 
-/// <summary>Connected clients by id, for CLIENT LIST/KILL, tracking redirects and the max-clients limit.</summary>
-public sealed class ClientRegistry(int maxClients)
+/// <summary>
+/// Connected clients by id, for CLIENT LIST/KILL, tracking redirects and INFO. The maxclients limit itself is the
+/// transport's (<see cref="RespServer.Quota"/>), checked before a session exists.
+/// </summary>
+public sealed class ClientRegistry
 {
     private readonly ConcurrentDictionary<long, RespSession> _clients = new();
     private long _nextId;
@@ -13,23 +16,15 @@ public sealed class ClientRegistry(int maxClients)
 
     public long NextId() => Interlocked.Increment(ref _nextId);
 
-    /// <summary>Reserves a place; false when the server is full.</summary>
-    public bool TryReserve()
+    public void Add(RespSession session)
     {
-        if (Interlocked.Increment(ref _count) <= maxClients) return true;
-        Interlocked.Decrement(ref _count);
-        return false;
+        if (_clients.TryAdd(session.Id, session)) Interlocked.Increment(ref _count);
     }
-
-    public void Add(RespSession session) => _clients[session.Id] = session;
 
     public void Remove(RespSession session)
     {
         if (_clients.TryRemove(session.Id, out _)) Interlocked.Decrement(ref _count);
     }
-
-    /// <summary>Gives back a reservation that never became a session.</summary>
-    public void Unreserve() => Interlocked.Decrement(ref _count);
 
     public RespSession? Find(long id) => _clients.GetValueOrDefault(id);
 

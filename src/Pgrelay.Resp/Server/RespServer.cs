@@ -24,7 +24,9 @@ public sealed class RespServer : IDisposable
         Logger = (ILogger?)logger ?? NullLogger.Instance;
         Keyspace = new KeyspaceMap(store);
         Acl = AclStore.Create(options);
-        Clients = new ClientRegistry(options.MaxClients);
+        Clients = new ClientRegistry();
+        Quota = new Transport.ConnectionQuota(options.MaxClients);
+        Sessions = new RespSessionFactory(this);
         Tracking = new TrackingTable(this);
         Hub = new NotificationHub(this);
     }
@@ -38,6 +40,12 @@ public sealed class RespServer : IDisposable
     public AclStore Acl { get; }
     public ClientRegistry Clients { get; }
 
+    /// <summary>maxclients, shared by the plain and TLS listeners.</summary>
+    public Transport.ConnectionQuota Quota { get; }
+
+    /// <summary>What the listeners build sessions with.</summary>
+    public RespSessionFactory Sessions { get; }
+
     /// <summary>Redis connections open right now (INFO's connected_clients), for the dashboard and metrics.</summary>
     public int ConnectedClients => Clients.Count;
     public TrackingTable Tracking { get; }
@@ -45,6 +53,12 @@ public sealed class RespServer : IDisposable
     public ServerStats Stats { get; } = new();
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
     public string RunId { get; } = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20));
+
+    /// <summary>
+    /// Bytes the request parsers have examined, all connections together, so tests can show parsing stays linear in
+    /// the bytes received. Kept per connection and summed here, so the hot path touches no shared counter for it.
+    /// </summary>
+    public long ParsedBytes => Stats.ParsedBytesOfClosed + Clients.All.Sum(c => c.ParsedBytes);
 
     public void Dispose() => Hub.Dispose();
 }

@@ -1,7 +1,5 @@
-using System.IO.Pipelines;
+using System.Collections.Concurrent;
 using System.Text;
-using System.Threading.Channels;
-using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Pgrelay.Resp.Acl;
 using Pgrelay.Resp.Commands;
@@ -11,48 +9,45 @@ using Pgrelay.Resp.Tracking;
 using Pgrelay.Store;
 using Pgrelay.Store.Snapshots;
 using Pgrelay.Store.Tables;
+using Pgrelay.Transport;
+using Pgrelay.Transport.Buffers;
 
 namespace Pgrelay.Resp.Server;
 
 /// <summary>
-/// One client connection: reads requests, runs them in order and writes replies to the same pipe. Pub/sub
-/// messages and invalidations arrive from the notification thread into an outbox; a pump writes them between
-/// replies, so the two never interleave inside one reply.
+/// One client connection, as a consumer of bytes: the transport hands it what arrived, it runs the complete requests
+/// in order and writes replies in place into the connection's output buffer. Pub/sub messages and invalidations
+/// arrive from the notification thread into an outbox; the transport has them written between batches, on the
+/// connection's own thread, so the two never interleave inside one reply.
 /// </summary>
-public sealed class RespSession
+public sealed unsafe class RespSession : IProtocolSession
 {
-    /// <summary>Replies are flushed at least this often during a pipelined batch, so memory stays bounded.</summary>
-    private const int FlushThreshold = 64 * 1024;
-
-    private readonly ConnectionContext _connection;
-    private readonly PipeWriter _output;
+    private readonly Connection _connection;
+    private readonly RespParser _parser;
     private readonly RespRequest _request = new();
     private readonly RespRequest _queuedRequest = new();
-    private readonly SemaphoreSlim _writeGate = new(1, 1);
     private readonly object _subscriptionGate = new();
     private readonly HashSet<string> _channels = new(StringComparer.Ordinal);
     private readonly HashSet<string> _patterns = new(StringComparer.Ordinal);
     private readonly HashSet<string> _shardChannels = new(StringComparer.Ordinal);
-    private Channel<OutboundMessage>? _outbox;
-    private long _outboxBytes;
-    private long _lastInteractionTicks;
+    private ConcurrentQueue<OutboundMessage>? _outbox;   // made on the first push: most clients never get one
     private CommandDefinition? _lastCommand;
     private int _uncountedCommands;
     private volatile bool _closed;
+    private volatile bool _subscriber;
 
-    internal RespSession(RespServer server, ConnectionContext connection, long id)
+    internal RespSession(RespServer server, Connection connection, long id)
     {
         Server = server;
         _connection = connection;
-        _output = connection.Transport.Output;
-        Writer = new RespWriter(_output);
+        _parser = new RespParser(server.Options.Limits);
+        Writer = new RespWriter(connection.Output);
         Id = id;
-        RemoteAddress = connection.RemoteEndPoint?.ToString() ?? "?";
-        LocalAddress = connection.LocalEndPoint?.ToString() ?? "?";
+        RemoteAddress = connection.RemoteAddress;
+        LocalAddress = connection.LocalAddress;
         User = server.Acl.Default;
         IsAuthenticated = !server.Acl.RequiresAuthentication;
         Tracking = new TrackingState();
-        _lastInteractionTicks = DateTime.UtcNow.Ticks;
     }
 
     public RespServer Server { get; }
@@ -65,13 +60,20 @@ public sealed class RespSession
     public AclUser User { get; internal set; }
     public bool IsAuthenticated { get; internal set; }
     public DateTimeOffset CreatedAt { get; } = DateTimeOffset.UtcNow;
-    public DateTimeOffset LastInteraction => new(Interlocked.Read(ref _lastInteractionTicks), TimeSpan.Zero);
+    public DateTimeOffset LastInteraction => DateTimeOffset.UtcNow - TimeSpan.FromMilliseconds(Environment.TickCount64 - _connection.LastInteraction);
     public string LastCommandName => _lastCommand?.FullName ?? "NULL";
     public TrackingState Tracking { get; }
 
-    /// <summary>A reusable buffer for replies that must be rendered before their length is known (JSON.GET).</summary>
-    internal Keyspace.KeyBuffer Scratch { get; } = new();
-    public long OutboxBytes => Interlocked.Read(ref _outboxBytes);
+    /// <summary>The transport's view of this client (TLS, buffer sizes), for CLIENT LIST and tests.</summary>
+    public Connection Connection => _connection;
+
+    /// <summary>A reusable buffer for replies that must be rendered before their length is known (JSON.GET); made on first use.</summary>
+    internal Keyspace.KeyBuffer Scratch => _scratch ??= new();
+
+    private Keyspace.KeyBuffer? _scratch;
+
+    /// <summary>Out-of-band messages queued and output not yet sent, in bytes (CLIENT LIST omem).</summary>
+    public long OutboxBytes => _connection.PendingOutputBytes;
 
     // ---- MULTI state ----
     internal List<byte[][]>? Queued { get; set; }
@@ -80,71 +82,89 @@ public sealed class RespSession
     /// <summary>Set while EXEC runs: every read sees this one snapshot.</summary>
     internal StorePin? Pin { get; set; }
 
-    /// <summary>Set by QUIT: close once the reply is written.</summary>
-    internal bool CloseAfterReply { get; set; }
-
-    // ---------------- request loop ----------------
-
-    internal async Task RunAsync()
+    /// <summary>Set by QUIT, a protocol error, or a command that removes this client's own rights: close once the reply is sent.</summary>
+    internal bool CloseAfterReply
     {
-        var input = _connection.Transport.Input;
-        var limits = Server.Options.Limits;
-        try
+        get => _closeAfterReply;
+        set
         {
-            while (!_closed)
-            {
-                var read = await input.ReadAsync(_connection.ConnectionClosed);
-                var buffer = read.Buffer;
-                bool close = false;
-                await _writeGate.WaitAsync();
-                // Once per batch of requests, not per command: a shared clock read and a contended counter
-                // per command cost more than a pipelined HGET itself.
-                Interlocked.Exchange(ref _lastInteractionTicks, DateTime.UtcNow.Ticks);
-                try
-                {
-                    while (!close)
-                    {
-                        RespReader.Result result;
-                        try
-                        {
-                            result = RespReader.TryParse(ref buffer, _request, limits);
-                        }
-                        catch (RespProtocolException e)
-                        {
-                            Server.Stats.ProtocolError();
-                            Writer.WriteError("ERR Protocol error: " + e.Message);
-                            close = true;
-                            break;
-                        }
-                        if (result == RespReader.Result.Incomplete) break;
-                        if (result == RespReader.Result.Empty) continue;
-                        Execute(_request);
-                        if (CloseAfterReply) close = true;
-                        if (_output.UnflushedBytes > FlushThreshold) await _output.FlushAsync();
-                    }
-                    PublishCommandCount();
-                    input.AdvanceTo(buffer.Start, buffer.End);
-                    await _output.FlushAsync();
-                }
-                finally
-                {
-                    _writeGate.Release();
-                }
-                if (close || read.IsCompleted || read.IsCanceled) break;   // canceled: the server is stopping
-            }
-        }
-        catch (OperationCanceledException) { }
-        catch (ConnectionResetException) { }
-        catch (IOException) { }
-        catch (Exception e)
-        {
-            Server.Logger.LogError(e, "Redis client {Id} ({Address}) failed", Id, RemoteAddress);
-        }
-        finally
-        {
-            Close();
+            _closeAfterReply = value;
+            if (value) _connection.CloseAfterReply();
         }
     }
+
+    private bool _closeAfterReply;
+
+    // ---------------- the transport's side ----------------
+
+    /// <summary>Redis's authRequired(): the pre-authentication caps apply until this client has authenticated.</summary>
+    private bool AuthRequired => !IsAuthenticated;
+
+    public int MissingBytes => _parser.MissingBytes;
+
+    public OutputLimitClass OutputClass => _subscriber || Tracking.Enabled ? OutputLimitClass.PubSub : OutputLimitClass.Normal;
+
+    public bool ExemptFromIdleTimeout => _subscriber;
+
+    /// <summary>Bytes the parser has examined on this connection (linearity checks).</summary>
+    internal long ParsedBytes => _parser.BytesExamined;
+
+    public int Consume(ReadOnlySpan<byte> input, OutputBuffer output)
+    {
+        int done = 0;
+        fixed (byte* start = input)
+        {
+            try
+            {
+                while (done < input.Length && !_closeAfterReply && !_closed)
+                {
+                    var result = _parser.Parse(input[done..], _request, AuthRequired, out int consumed);
+                    if (result == RespParseResult.Incomplete) break;
+                    if (result == RespParseResult.Error)
+                    {
+                        ProtocolError();
+                        done = input.Length;   // like Redis, nothing after a protocol error is read
+                        break;
+                    }
+                    if (result == RespParseResult.Command)
+                    {
+                        _request.Bind(start + done);
+                        Execute(_request);
+                    }
+                    done += consumed;
+                    if (output.Length >= ConnectionLimits.FlushThreshold) break;
+                }
+            }
+            finally
+            {
+                _request.Bind(null);
+            }
+        }
+        PublishCommandCount();
+        return done;
+    }
+
+    private void ProtocolError()
+    {
+        Server.Stats.ProtocolError();
+        Span<byte> message = stackalloc byte[64];
+        Writer.WriteError(message[.._parser.FormatError(message)]);
+        CloseAfterReply = true;
+    }
+
+    public long WritePending(OutputBuffer output)
+    {
+        long written = 0;
+        var outbox = _outbox;
+        while (!_closed && outbox is not null && outbox.TryDequeue(out var message))
+        {
+            message.Write(this);
+            written += message.Size;
+        }
+        return written;
+    }
+
+    void IProtocolSession.Closed() => Close();
 
     /// <summary>Runs one request through the checks Redis makes, in Redis's order, then the command.</summary>
     internal void Execute(RespRequest request)
@@ -305,12 +325,12 @@ public sealed class RespSession
 
     internal bool AddShardSubscription(string channel)
     {
-        lock (_subscriptionGate) return _shardChannels.Add(channel);
+        lock (_subscriptionGate) return Subscribed(_shardChannels.Add(channel));
     }
 
     internal bool RemoveShardSubscription(string channel)
     {
-        lock (_subscriptionGate) return _shardChannels.Remove(channel);
+        lock (_subscriptionGate) return Subscribed(_shardChannels.Remove(channel));
     }
 
     internal string[] ShardSubscriptions()
@@ -320,12 +340,19 @@ public sealed class RespSession
 
     internal bool AddSubscription(string name, bool pattern)
     {
-        lock (_subscriptionGate) return (pattern ? _patterns : _channels).Add(name);
+        lock (_subscriptionGate) return Subscribed((pattern ? _patterns : _channels).Add(name));
     }
 
     internal bool RemoveSubscription(string name, bool pattern)
     {
-        lock (_subscriptionGate) return (pattern ? _patterns : _channels).Remove(name);
+        lock (_subscriptionGate) return Subscribed((pattern ? _patterns : _channels).Remove(name));
+    }
+
+    /// <summary>Keeps the flag the transport reads without a lock (output class, idle timeout) in step; under the gate.</summary>
+    private bool Subscribed(bool changed)
+    {
+        _subscriber = _channels.Count + _patterns.Count + _shardChannels.Count > 0;
+        return changed;
     }
 
     internal string[] Subscriptions(bool pattern)
@@ -344,84 +371,39 @@ public sealed class RespSession
     // ---------------- out-of-band messages ----------------
 
     /// <summary>
-    /// Queues a message for this client; safe from any thread. A client that lets more than the output limit
-    /// pile up is disconnected, like Redis's client-output-buffer-limit for pub/sub clients.
+    /// Queues a message for this client; safe from any thread. The transport applies Redis's client-output-buffer-limit
+    /// to what is queued and unsent: a client that lets too much pile up is disconnected.
     /// </summary>
     public void Push(OutboundMessage message)
     {
         if (_closed) return;
-        var outbox = _outbox ?? StartOutbox();
-        if (Interlocked.Add(ref _outboxBytes, message.Size) > Server.Options.PubSubOutputLimitBytes)
-        {
-            Server.Stats.OutputLimitDisconnect();
-            Server.Logger.LogWarning("Redis client {Id} ({Address}) disconnected: output buffer limit exceeded", Id, RemoteAddress);
-            Kill("output buffer limit exceeded");
-            return;
-        }
-        outbox.Writer.TryWrite(message);
-    }
-
-    private Channel<OutboundMessage> StartOutbox()
-    {
-        lock (_subscriptionGate)
-        {
-            if (_outbox is not null) return _outbox;
-            var outbox = Channel.CreateUnbounded<OutboundMessage>(new UnboundedChannelOptions { SingleReader = true });
-            _ = Task.Run(() => PumpAsync(outbox.Reader));
-            _outbox = outbox;
-            return outbox;
-        }
-    }
-
-    private async Task PumpAsync(ChannelReader<OutboundMessage> reader)
-    {
-        try
-        {
-            while (await reader.WaitToReadAsync())
-            {
-                await _writeGate.WaitAsync();
-                try
-                {
-                    if (_closed) return;
-                    while (reader.TryRead(out var message))
-                    {
-                        message.Write(this);
-                        Interlocked.Add(ref _outboxBytes, -message.Size);
-                        if (_output.UnflushedBytes > FlushThreshold) await _output.FlushAsync();
-                    }
-                    await _output.FlushAsync();
-                }
-                finally
-                {
-                    _writeGate.Release();
-                }
-            }
-        }
-        catch (Exception e) when (e is InvalidOperationException or IOException or OperationCanceledException or ConnectionAbortedException)
-        {
-            // The connection went away while a message was being written.
-        }
+        var outbox = _outbox ?? Interlocked.CompareExchange(ref _outbox, new(), null) ?? _outbox;
+        outbox.Enqueue(message);
+        if (!_connection.TryQueueOutput(message.Size) && _connection.CloseReason == CloseReason.OutputBufferLimit)
+            outbox.Clear();
     }
 
     // ---------------- closing ----------------
 
-    /// <summary>Closes the connection from outside the request loop (CLIENT KILL, output limit, deleted user).</summary>
+    /// <summary>Closes the connection from outside the request loop (CLIENT KILL, a deleted user).</summary>
     public void Kill(string reason)
     {
         if (_closed) return;
-        _closed = true;
-        _connection.Abort(new ConnectionAbortedException(reason));
+        Server.Logger.LogDebug("Redis client {Id} ({Address}) closed: {Reason}", Id, RemoteAddress, reason);
+        _connection.Close();
     }
 
     private void Close()
     {
         _closed = true;
+        if (_connection.CloseReason == CloseReason.OutputBufferLimit) Server.Stats.OutputLimitDisconnect();
         Server.Hub.RemoveAll(this);
         Server.Tracking.Disable(this);
         Pin?.Dispose();
         Pin = null;
-        _outbox?.Writer.TryComplete();
+        _outbox?.Clear();
         Server.Clients.Remove(this);
+        Server.Stats.AddParsedBytes(_parser.BytesExamined);
     }
 
     /// <summary>One line of CLIENT LIST / CLIENT INFO, in Redis's field order.</summary>
@@ -436,7 +418,7 @@ public sealed class RespSession
         if (flags.Length == 0) flags.Append('N');
         return $"id={Id} addr={RemoteAddress} laddr={LocalAddress} fd=-1 name={Name} age={(long)(now - CreatedAt).TotalSeconds} " +
                $"idle={(long)(now - LastInteraction).TotalSeconds} flags={flags} db=0 sub={ChannelCount} psub={PatternCount} ssub={ShardSubscriptionCount} " +
-               $"multi={(Queued is null ? -1 : Queued.Count)} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 " +
+               $"multi={(Queued is null ? -1 : Queued.Count)} qbuf={_connection.QueryBufferLength} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 " +
                $"omem={OutboxBytes} tot-mem=0 events=r cmd={LastCommandName} user={User.Name} redir={(Tracking.Enabled ? Tracking.RedirectId : -1)} resp={Writer.Protocol}";
     }
 }

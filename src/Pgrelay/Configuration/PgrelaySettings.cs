@@ -39,6 +39,15 @@ public sealed class PgrelaySettings
     /// load) and the instance takes a new slot at each start.</summary>
     public string? StateDirectory { get; set; }
 
+    /// <summary>Redis and memcached connection limits (maxclients, timeout, buffer limits, maxconns).</summary>
+    public ListenerLimitSettings Limits { get; set; } = new();
+
+    /// <summary>Redis's tls-port: a Redis TLS listener on the <see cref="Resp"/> address, with <see cref="Tls"/> (0: none).</summary>
+    public int TlsPort { get; set; }
+
+    /// <summary>memcached over TLS, with <see cref="Tls"/>: a listen address like <c>memcached</c>; off by default.</summary>
+    public ListenAddress? MemcachedTls { get; set; }
+
     public const string DefaultHttp = "127.0.0.1:8080";
     public const string DefaultResp = "127.0.0.1:6379";
     public const string DefaultMemcached = "127.0.0.1:11211";

@@ -30,9 +30,21 @@ public static class SettingKeys
     public const string SlotRetentionWarning = "slot-retention-warning";
     public const string CheckpointInterval = "checkpoint-interval";
 
+    // Redis listener limits and TLS listeners, named as in redis.conf; memcached's as in its -o options and stats.
+    public const string MaxClients = "maxclients";
+    public const string Timeout = "timeout";
+    public const string ClientQueryBufferLimit = "client-query-buffer-limit";
+    public const string ProtoMaxBulkLen = "proto-max-bulk-len";
+    public const string ClientOutputBufferLimit = "client-output-buffer-limit";
+    public const string MaxConns = "maxconns";
+    public const string TlsPort = "tls-port";
+    public const string MemcachedTls = "memcached-tls";
+    public const string IoThreads = "io-threads";
+
     public static readonly string[] All =
         [Config, Source, Publication, Slot, CopyParallelism, Heartbeat, PublicationPoll, SpillThreshold, SpillDirectory, Http, Https, TlsCertFile, TlsKeyFile, TlsCaCertFile, TlsAuthClients, Resp, Memcached, RespPassword, AclFile, ProtectedMode, LogLevel,
-         Sink, StateDir, CacheServers, SlotRetentionWarning, CheckpointInterval];
+         Sink, StateDir, CacheServers, SlotRetentionWarning, CheckpointInterval,
+         MaxClients, Timeout, ClientQueryBufferLimit, ProtoMaxBulkLen, ClientOutputBufferLimit, MaxConns, TlsPort, MemcachedTls, IoThreads];
 
     /// <summary>copy-parallelism → PGRELAY_COPY_PARALLELISM</summary>
     public static string EnvironmentName(string key) => "PGRELAY_" + key.Replace('-', '_').ToUpperInvariant();

@@ -36,10 +36,12 @@ public static class SettingsLoader
         // Repeated --sink flags arrive joined by newlines (one sink a line in PGRELAY_SINK too); file sinks are a "sinks" object.
         if (Get(SettingKeys.Sink) is { } sinks)
             settings.Sinks = sinks.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        bool cacheServersOff = false;
         if (Get(SettingKeys.CacheServers) is { } servers)
         {
             if (servers.Trim().ToLowerInvariant() is "off" or "false" or "no")
             {
+                cacheServersOff = true;
                 // Sinks only: no Redis or memcached listener. HTTP stays for /metrics and /status ('--http off' turns it off too).
                 settings.Resp = null;
                 settings.Memcached = null;
@@ -59,6 +61,8 @@ public static class SettingsLoader
         if (Get(SettingKeys.CheckpointInterval) is { } ci) settings.CheckpointInterval = Duration(SettingKeys.CheckpointInterval, ci);
         if (Get(SettingKeys.SlotRetentionWarning) is { } srw)
             settings.SlotRetentionWarningBytes = srw.Trim().Equals("off", StringComparison.OrdinalIgnoreCase) ? 0 : Size(SettingKeys.SlotRetentionWarning, srw);
+        LoadListenerLimits(settings.Limits, Get);
+        if (!cacheServersOff) LoadTlsListeners(settings, Get);
         if (Get(SettingKeys.LogLevel) is { } level)
         {
             if (!Enum.TryParse<Microsoft.Extensions.Logging.LogLevel>(level, true, out var parsed))
@@ -66,6 +70,28 @@ public static class SettingsLoader
             settings.LogLevel = parsed.ToString();
         }
         return settings;
+    }
+
+    private static void LoadListenerLimits(ListenerLimitSettings limits, Func<string, string?> get)
+    {
+        if (get(SettingKeys.MaxClients) is { } maxClients) limits.MaxClients = Integer(SettingKeys.MaxClients, maxClients, 1, 1_000_000);
+        if (get(SettingKeys.Timeout) is { } timeout) limits.Timeout = Duration(SettingKeys.Timeout, timeout);
+        if (get(SettingKeys.ClientQueryBufferLimit) is { } query) limits.ClientQueryBufferLimit = RedisMemory.Parse(SettingKeys.ClientQueryBufferLimit, query);
+        if (get(SettingKeys.ProtoMaxBulkLen) is { } bulk) limits.ProtoMaxBulkLen = RedisMemory.Parse(SettingKeys.ProtoMaxBulkLen, bulk);
+        if (get(SettingKeys.ClientOutputBufferLimit) is { } output) limits.ParseOutputLimits(output);
+        if (get(SettingKeys.MaxConns) is { } maxConns) limits.MaxConns = Integer(SettingKeys.MaxConns, maxConns, 1, 1_000_000);
+        if (get(SettingKeys.IoThreads) is { } threads) limits.IoThreads = Integer(SettingKeys.IoThreads, threads, 0, 64);
+    }
+
+    /// <summary>tls-port and memcached-tls: TLS listeners for the cache protocols, with the TLS files every listener shares.</summary>
+    private static void LoadTlsListeners(PgrelaySettings settings, Func<string, string?> get)
+    {
+        if (get(SettingKeys.TlsPort) is { } port) settings.TlsPort = Integer(SettingKeys.TlsPort, port, 0, 65535);
+        settings.MemcachedTls = get(SettingKeys.MemcachedTls) is { } memcachedTls ? ListenAddress.Parse(SettingKeys.MemcachedTls, memcachedTls, "off") : null;
+        if ((settings.TlsPort != 0 || settings.MemcachedTls is not null) && settings.Tls is null)
+            throw new SettingsException($"{(settings.TlsPort != 0 ? SettingKeys.TlsPort : SettingKeys.MemcachedTls)}: needs --{SettingKeys.TlsCertFile} and --{SettingKeys.TlsKeyFile}");
+        if (settings.TlsPort != 0 && settings.Resp is null)
+            throw new SettingsException($"{SettingKeys.TlsPort}: the Redis listener is off ('{SettingKeys.Resp}'), so there is no address to serve TLS on");
     }
 
     /// <summary>Checks what <c>run</c> needs beyond well-formed values.</summary>

@@ -9,8 +9,9 @@ using Pgrelay.Store.Checkpoints;
 namespace Pgrelay.Hosting;
 
 /// <summary>
-/// Wires one pgrelay process: the store, replication into it, and every listener (HTTP, Redis,
-/// memcached) on one Kestrel server, so limits, TLS and graceful shutdown come from one place.
+/// Wires one pgrelay process: the store, replication into it, HTTP on Kestrel, and the Redis and memcached
+/// listeners on pgrelay's own transport (<see cref="CacheListeners"/>), which keeps their limits, TLS and graceful
+/// shutdown in one place.
 /// </summary>
 public static class PgrelayHost
 {
@@ -49,13 +50,16 @@ public static class PgrelayHost
         ProtocolListeners.AddServices(builder.Services, settings);
         SinkHosting.AddServices(builder.Services, sinks);
 
-        builder.WebHost.UseKestrel(kestrel =>
+        if (settings.Http is not null || settings.Https is not null)
         {
-            kestrel.AddServerHeader = false;
-            if (settings.Http is { } http) kestrel.Listen(http.EndPoint, l => l.Protocols = HttpProtocols.Http1AndHttp2);
-            HttpsListener.Listen(kestrel, settings);
-            ProtocolListeners.Listen(kestrel, settings);
-        });
+            builder.WebHost.UseKestrel(kestrel =>
+            {
+                kestrel.AddServerHeader = false;
+                if (settings.Http is { } http) kestrel.Listen(http.EndPoint, l => l.Protocols = HttpProtocols.Http1AndHttp2);
+                HttpsListener.Listen(kestrel, settings);
+            });
+        }
+        else builder.Services.AddSingleton<Microsoft.AspNetCore.Hosting.Server.IServer, NoHttpServer>();
 
         var app = builder.Build();
         app.MapPgrelayHttp();

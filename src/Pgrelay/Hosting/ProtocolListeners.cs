@@ -1,5 +1,3 @@
-using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Pgrelay.Configuration;
 using Pgrelay.Http.Status;
 using Pgrelay.Memcached;
@@ -10,33 +8,27 @@ using Pgrelay.Resp.Server;
 namespace Pgrelay.Hosting;
 
 /// <summary>
-/// The Redis and memcached listeners: Kestrel connection handlers next to HTTP, so limits and graceful
-/// shutdown come from one server. Each protocol's options are validated here, before any port opens.
+/// The Redis and memcached servers and their listeners. They run on pgrelay's own transport (Pgrelay.Transport), not
+/// Kestrel, which keeps only HTTP. Each protocol's options are validated here, before any port opens.
 /// </summary>
 internal static class ProtocolListeners
 {
     public static void AddServices(IServiceCollection services, PgrelaySettings settings)
     {
-        var inline = new HashSet<System.Net.IPEndPoint>();
         if (RespOptionsFrom(settings) is { } resp)
         {
             Guard(() => services.AddPgrelayResp(resp));
             services.AddSingleton<IProtocolConnectionCounter>(sp =>
                 new ProtocolConnectionCounter("redis", () => sp.GetRequiredService<RespServer>().ConnectedClients));
-            inline.Add(settings.Resp!.EndPoint);
         }
         if (MemcachedOptionsFrom(settings) is { } memcached)
         {
             Guard(() => services.AddPgrelayMemcached(memcached));
             services.AddSingleton<IProtocolConnectionCounter>(sp =>
                 new ProtocolConnectionCounter("memcached", () => sp.GetRequiredService<MemcachedServer>().ConnectedClients));
-            inline.Add(settings.Memcached!.EndPoint);
         }
-        if (inline.Count > 0)
-        {
-            services.AddSingleton(new InlineEndpoints(inline));
-            services.AddSingleton<IConnectionListenerFactory, InlineTransportFactory>();
-        }
+        // TLS listeners take their certificates from the reloader HttpsListener registers for every TLS listener.
+        if (settings.Resp is not null || settings.Memcached is not null || settings.MemcachedTls is not null) services.AddHostedService<CacheListeners>();
     }
 
     /// <summary>Checks every protocol's settings (and loads the ACL file) without registering anything: run before preflight.</summary>
@@ -46,12 +38,6 @@ internal static class ProtocolListeners
         Guard(() => MemcachedOptionsFrom(settings)?.Validate());
     }
 
-    public static void Listen(KestrelServerOptions kestrel, PgrelaySettings settings)
-    {
-        if (settings.Resp is { } resp) kestrel.Listen(resp.EndPoint, l => l.UseConnectionHandler<RespConnectionHandler>());
-        if (settings.Memcached is { } memcached) kestrel.Listen(memcached.EndPoint, l => l.UseConnectionHandler<MemcachedConnectionHandler>());
-    }
-
     public static RespOptions? RespOptionsFrom(PgrelaySettings settings) => settings.Resp is not { } address ? null : new RespOptions
     {
         BindAddress = address.Address,
@@ -59,13 +45,21 @@ internal static class ProtocolListeners
         Password = settings.RespPassword,
         AclFile = settings.AclFile,
         ProtectedMode = settings.ProtectedMode,
+        MaxClients = settings.Limits.MaxClients,
+        IdleTimeout = settings.Limits.Timeout,
+        QueryBufferLimit = settings.Limits.ClientQueryBufferLimit,
+        ProtoMaxBulkLength = settings.Limits.ProtoMaxBulkLen,
+        OutputLimitNormal = settings.Limits.OutputNormal,
+        OutputLimitPubSub = settings.Limits.OutputPubSub,
     };
 
-    public static MemcachedOptions? MemcachedOptionsFrom(PgrelaySettings settings) => settings.Memcached is not { } address ? null : new MemcachedOptions
-    {
-        BindAddress = address.Address,
-        Port = address.Port,
-    };
+    public static MemcachedOptions? MemcachedOptionsFrom(PgrelaySettings settings) =>
+        (settings.Memcached ?? settings.MemcachedTls) is not { } address ? null : new MemcachedOptions
+        {
+            BindAddress = address.Address,
+            Port = address.Port,
+            MaxConnections = settings.Limits.MaxConns,
+        };
 
     /// <summary>A protocol's own validation (an unreadable ACL file, a bad limit) is a settings error: one line, exit 2.</summary>
     private static void Guard(Action register)

@@ -1,0 +1,301 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using Pgrelay.Transport.Buffers;
+
+namespace Pgrelay.Transport.Epoll;
+
+/// <summary>
+/// A plain TCP connection served by an <see cref="EventLoop"/>: everything below runs on the loop's thread, except
+/// <see cref="Connection.TryQueueOutput"/> and closing, which only set flags and post the connection to its loop.
+/// </summary>
+internal sealed unsafe class EpollConnection : Connection
+{
+    private const int PendingRegister = 1, PendingWrite = 2, PendingClose = 4;
+
+    private readonly EventLoop _loop;
+    private readonly Socket _socket;
+    private readonly int _fd;
+    private readonly TransportListener _owner;
+    private readonly ReceiveBuffer _in = new();
+    private int _pending;
+    private bool _registered, _closed, _writeBlocked;
+
+    public EpollConnection(EventLoop loop, Socket socket, TransportListener owner, ConnectionLimits limits)
+        : base(limits, socket.RemoteEndPoint, socket.LocalEndPoint)
+    {
+        _loop = loop;
+        _socket = socket;
+        _fd = (int)socket.Handle;
+        _owner = owner;
+    }
+
+    /// <summary>epoll's data word for this connection: slot and generation, so a stale event for a reused slot is ignored.</summary>
+    internal ulong EventData { get; private set; } = ulong.MaxValue - 1;
+
+    public override int QueryBufferLength => _in.Length;
+
+    /// <summary>Hands the connection to its loop (any thread).</summary>
+    internal void Start() => Post(PendingRegister);
+
+    private protected override void RequestWrite() => Post(PendingWrite);
+
+    private protected override void OnCloseRequested() => Post(PendingClose);
+
+    private void Post(int flag)
+    {
+        int old, updated;
+        do
+        {
+            old = Volatile.Read(ref _pending);
+            updated = old | flag;
+            if (old == updated) return;
+        } while (Interlocked.CompareExchange(ref _pending, updated, old) != old);
+        if (old == 0) _loop.Post(this);
+    }
+
+    // ---------------- loop thread ----------------
+
+    internal void OnPosted()
+    {
+        int pending = Interlocked.Exchange(ref _pending, 0);
+        if (_closed) return;
+        try
+        {
+            if ((pending & PendingRegister) != 0)
+            {
+                EventData = _loop.Add(this, _fd);
+                _registered = true;
+            }
+            if (IsClosing)
+            {
+                // A session's own request (QUIT) ends after its reply; every other close drops what is unsent.
+                if (CloseReason is CloseReason.Requested or CloseReason.ServerStopping && !_writeBlocked) FlushOnce();
+                CloseNow(CloseReason.Requested);
+                return;
+            }
+            if ((pending & PendingWrite) != 0) WritePushes();
+        }
+        catch (Exception e)
+        {
+            Fault(e);
+        }
+    }
+
+    internal void OnEvents(uint events)
+    {
+        try
+        {
+            if (_writeBlocked)
+            {
+                if ((events & (Native.EpollOut | Native.EpollHup | Native.EpollErr)) != 0)
+                {
+                    if (!Flush())
+                    {
+                        if (_closed) return;
+                        if ((events & (Native.EpollHup | Native.EpollErr)) != 0)
+                        {
+                            CloseNow(CloseReason.ClientGone);
+                            return;
+                        }
+                    }
+                    else if (_in.Length > 0)
+                    {
+                        Process(_in.Data, fromScratch: false);
+                        return;
+                    }
+                }
+                // Blocked and still reading only when an output limit will decide (see Flush).
+                if (_closed || !_writeBlocked || (events & Native.EpollIn) == 0 || !ReadsWhileBlocked) return;
+            }
+            if ((events & (Native.EpollIn | Native.EpollHup | Native.EpollErr)) != 0) Read();
+        }
+        catch (Exception e)
+        {
+            Fault(e);
+        }
+    }
+
+    private void Read()
+    {
+        bool fromScratch = _in.Length == 0;
+        Span<byte> target = fromScratch ? _loop.ReadScratch : _in.GetWritable(Session!.MissingBytes).Span;
+        nint n;
+        fixed (byte* p = target)
+        {
+            do n = Native.recv(_fd, p, target.Length, Native.MsgDontWait);
+            while (n < 0 && Marshal.GetLastPInvokeError() == Native.EIntr);
+        }
+        if (n <= 0)
+        {
+            int errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+            if (errno == Native.EAgain) return;
+            _loop.Logger.LogDebug("recv from {Address}: {Result} (errno {Errno})", RemoteAddress, n, errno);
+            CloseNow(CloseReason.ClientGone);
+            return;
+        }
+        Touch();
+        if (fromScratch) Process(_loop.ReadScratch.AsSpan(0, (int)n), fromScratch: true);
+        else
+        {
+            _in.Commit((int)n);
+            Process(_in.Data, fromScratch: false);
+        }
+    }
+
+    /// <summary>Runs what <paramref name="input"/> holds, sends the replies, keeps an unfinished request.</summary>
+    private void Process(ReadOnlySpan<byte> input, bool fromScratch)
+    {
+        var session = Session!;
+        Output.Borrow(_loop.WriteScratch);
+        int done = 0;
+        while (true)
+        {
+            int consumed = session.Consume(input[done..], Output);
+            done += consumed;
+            if (IsClosing || CloseAfterReplyRequested || consumed == 0 || done == input.Length) break;
+            if (Flush()) continue;   // stopped at the flush threshold, and the socket took it all
+            if (_closed) return;
+            if (!ReadsWhileBlocked) break;   // the socket is full: go on once it drains
+            if (!CheckOutputLimit())
+            {
+                CloseNow(CloseReason.OutputBufferLimit);
+                return;
+            }
+        }
+        if (_closed) return;
+        if (fromScratch)
+        {
+            if (done < input.Length) _in.Append(input[done..]);
+        }
+        else _in.Consume(done);
+
+        if (_in.Length > Limits.QueryBufferLimit)
+        {
+            _loop.Logger.LogWarning("Closing client {Address} that reached max query buffer length ({Bytes} bytes)", RemoteAddress, _in.Length);
+            Output.KeepUnsent();
+            CloseNow(CloseReason.QueryBufferLimit);
+            return;
+        }
+        if (IsClosing && !CloseAfterReplyRequested)
+        {
+            Output.KeepUnsent();
+            CloseNow(CloseReason.Requested);
+            return;
+        }
+        if (!_writeBlocked) Flush();
+        else
+        {
+            Output.KeepUnsent();
+            if (!CheckOutputLimit()) CloseNow(CloseReason.OutputBufferLimit);
+        }
+    }
+
+    private void WritePushes()
+    {
+        Output.Borrow(_loop.WriteScratch);
+        Dequeued(Session!.WritePending(Output));
+        if (_writeBlocked)
+        {
+            Output.KeepUnsent();
+            if (!CheckOutputLimit()) CloseNow(CloseReason.OutputBufferLimit);
+        }
+        else Flush();
+    }
+
+    /// <summary>
+    /// Whether to go on reading requests while replies cannot be sent. With no output limit for the client's class
+    /// (Redis's default for normal clients), no: the client is held back, and what the server keeps for it stays at
+    /// about one batch. With a limit, yes, as Redis does: replies pile up and the limit decides, byte for byte as in
+    /// redis-server.
+    /// </summary>
+    private bool ReadsWhileBlocked => Session is { } session && !Limits.For(session.OutputClass).IsNone;
+
+    /// <summary>
+    /// Sends what is written. True: all of it went. False: the socket is full (reading pauses until it drains, the
+    /// rest is kept) or the connection closed.
+    /// </summary>
+    private bool Flush()
+    {
+        while (Output.Length > 0)
+        {
+            var unsent = Output.Unsent;
+            nint n;
+            fixed (byte* p = unsent) n = Native.send(_fd, p, unsent.Length, Native.MsgDontWait | Native.MsgNoSignal);
+            if (n > 0)
+            {
+                Output.MarkSent((int)n);
+                continue;
+            }
+            int errno = Marshal.GetLastPInvokeError();
+            if (n < 0 && errno == Native.EIntr) continue;
+            if (n < 0 && errno == Native.EAgain)
+            {
+                Output.KeepUnsent();
+                if (!_writeBlocked)
+                {
+                    _writeBlocked = true;
+                    Native.Control(_loop.Epoll, Native.EpollCtlMod, _fd, ReadsWhileBlocked ? Native.EpollIn | Native.EpollOut : Native.EpollOut, EventData);
+                }
+                if (!CheckOutputLimit())
+                {
+                    CloseNow(CloseReason.OutputBufferLimit);
+                    return false;
+                }
+                return false;
+            }
+            _loop.Logger.LogDebug("send to {Address}: {Result} (errno {Errno})", RemoteAddress, n, errno);
+            CloseNow(CloseReason.ClientGone);
+            return false;
+        }
+        Touch();
+        Output.ReleaseIfEmpty();
+        CheckOutputLimit();
+        if (_writeBlocked)
+        {
+            _writeBlocked = false;
+            Native.Control(_loop.Epoll, Native.EpollCtlMod, _fd, Native.EpollIn, EventData);
+        }
+        if (CloseAfterReplyRequested)
+        {
+            CloseNow(CloseReason.Requested);
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>One last attempt to send, without waiting (a connection closing on request).</summary>
+    private void FlushOnce()
+    {
+        var unsent = Output.Unsent;
+        if (unsent.IsEmpty) return;
+        fixed (byte* p = unsent) Native.send(_fd, p, unsent.Length, Native.MsgDontWait | Native.MsgNoSignal);
+    }
+
+    private void Fault(Exception e)
+    {
+        _loop.Logger.LogError(e, "Connection {Address} failed; closing it", RemoteAddress);
+        Output.KeepUnsent();
+        CloseNow(CloseReason.Fault);
+    }
+
+    /// <summary>Closes at once (loop thread, or the loop's own shutdown). Idempotent.</summary>
+    internal void CloseNow(CloseReason reason)
+    {
+        if (_closed) return;
+        _closed = true;
+        Close(reason);
+        if (_registered) _loop.Remove(_fd, EventData);
+        Output.Discard();
+        _in.Release();
+        try
+        {
+            _socket.Dispose();
+        }
+        catch (Exception)
+        {
+            // Closing a socket the peer already reset: nothing to do.
+        }
+        _owner.Closed(this);
+    }
+}
