@@ -3,8 +3,10 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using Npgsql.Replication;
 using Pgrelay.Core.Changes;
+using Pgrelay.Core.Checkpoints;
 using Pgrelay.Core.Model;
 using Pgrelay.Core.Status;
+using Pgrelay.Replication.Checkpoints;
 using Pgrelay.Replication.Connection;
 using Pgrelay.Replication.Reloads;
 using Pgrelay.Replication.Schema;
@@ -35,9 +37,13 @@ public sealed class ReplicationService
     private readonly SlotPosition _position = new();
     private readonly SlotRetentionMonitor _retention;
     private PreflightResult? _preflightDone;
+    private readonly ICheckpointStore? _checkpoints;
 
-    public ReplicationService(ReplicationOptions options, IReplicationTarget target, ReplicationStatus status, ILoggerFactory loggerFactory)
+    /// <param name="checkpoints">The store's checkpoints on disk: start from the newest usable one instead of copying.</param>
+    public ReplicationService(ReplicationOptions options, IReplicationTarget target, ReplicationStatus status, ILoggerFactory loggerFactory,
+        ICheckpointStore? checkpoints = null)
     {
+        _checkpoints = checkpoints is { Enabled: true } ? checkpoints : null;
         options.Validate();
         _options = options;
         _target = target;
@@ -120,6 +126,7 @@ public sealed class ReplicationService
                 // Tables added to the publications, removed from them, or reshaped by DDL are loaded beside the stream.
                 await using var reloads = new TableReloads(_source, _options, _target, _status, _log, started.Held, started.Membership);
                 reloads.Start();
+                _checkpoints?.SetSource(started.Source, reloads.MembershipTokens);
 
                 // Streaming: the first session reuses the connection that created the slot.
                 bool restartFromScratch = false;
@@ -153,7 +160,9 @@ public sealed class ReplicationService
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             _status.Phase = ReplicationPhase.Stopped;
-            if (_options.DropSlotOnStop && _slot.IsOwned) await DropSlotOnStopAsync().ConfigureAwait(false);
+            // Checkpoints resume the slot: it outlives the stop.
+            if (_options.DropSlotOnStop && _slot.IsOwned && (_checkpoints is null || _checkpoints.Newest(out _) is null))
+                await DropSlotOnStopAsync().ConfigureAwait(false);
             throw;
         }
         catch (Exception e)
@@ -184,7 +193,11 @@ public sealed class ReplicationService
     };
 
     private sealed record StartedUp(LogicalReplicationConnection? Connection, RelationCatalog Catalog, IReadOnlyList<TableSchema> Held,
-        IReadOnlyDictionary<uint, PublishedRelation> Membership);
+        IReadOnlyDictionary<uint, PublishedRelation> Membership)
+    {
+        /// <summary>Who checkpoints written from here on are for.</summary>
+        public CheckpointSource Source { get; init; } = null!;
+    }
 
     /// <summary>Slot with exported snapshot, introspection and copy inside it, CompleteSnapshot. Returns the still-open replication
     /// connection (null when streaming resumes a kept slot on a new one).</summary>
@@ -193,6 +206,8 @@ public sealed class ReplicationService
         var conn = await OpenReplicationAsync(ct).ConfigureAwait(false);
         try
         {
+            var system = await conn.IdentifySystem(ct).ConfigureAwait(false);
+            var source = new CheckpointSource(system.SystemId, system.DbName ?? _source.Database, _slot.Name, new Dictionary<uint, string>());
             var existing = await FindSlotAsync(ct).ConfigureAwait(false);
             // Sinks' checkpoints on this slot make it this instance's too (they were written while streaming from it).
             bool owned = _slot.IsOwned || _options.KeepSlot;
@@ -200,10 +215,19 @@ public sealed class ReplicationService
                 throw new ReplicationSetupException(existing.Value.ActivePid is { } user
                     ? $"slot: {_slot.Name} is in use by another process (pid {user}); each pgrelay instance needs a slot of its own: omit --slot to get one"
                     : $"slot: {_slot.Name} already exists and this instance did not create it; omit --slot to get a slot of this instance's own, or drop it (SELECT pg_drop_replication_slot('{_slot.Name}')) if nothing needs it");
+            // A store that never held data starts from the newest usable checkpoint, with no copy.
+            if (_checkpoints is not null && _target.AppliedLsn == Lsn.Zero &&
+                await TryResumeFromCheckpointAsync(_checkpoints, source, existing, preflight, ct).ConfigureAwait(false) is { } resumed)
+            {
+                await conn.DisposeAsync().ConfigureAwait(false);
+                return resumed with { Source = source };
+            }
+            // A new snapshot (on a new slot, or the kept one at another position) makes any checkpoint on disk obsolete.
+            _checkpoints?.Discard(null);
             if (_options.KeepSlot && existing is { Confirmed: { } confirmed } && (_options.ResumeFrom is not { } floor || confirmed <= floor))
             {
                 await conn.DisposeAsync().ConfigureAwait(false);
-                return await StartUpOnKeptSlotAsync(existing.Value.ActivePid, confirmed, preflight, ct).ConfigureAwait(false);
+                return await StartUpOnKeptSlotAsync(existing.Value.ActivePid, confirmed, preflight, ct).ConfigureAwait(false) with { Source = source };
             }
             if (_options.KeepSlot && existing is { Confirmed: { } beyond })
                 _log.LogWarning("slot {Slot} is confirmed at {Confirmed}, past the oldest checkpoint {Checkpoint}: consumers behind it start over",
@@ -231,13 +255,82 @@ public sealed class ReplicationService
             _status.AppliedLsn = _target.AppliedLsn;
             _log.LogInformation("snapshot complete: {Rows} rows in {Tables} tables", _status.SnapshotRowsCopied, schema.Tables.Count);
             var held = schema.Tables.Select(t => t.Schema).ToList();
-            return new StartedUp(conn, new RelationCatalog(held), held, membership);
+            return new StartedUp(conn, new RelationCatalog(held), held, membership) { Source = source };
         }
         catch
         {
             await conn.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Loads the newest checkpoint when it is usable (<see cref="CheckpointUsability"/>) and returns the start-up that streams
+    /// from the kept slot at its confirmed position C ≤ K: the store holds every commit below K, and the one rule applies
+    /// every commit at or above it. Otherwise says why, loudly (ERROR, /status), and returns null for a fresh snapshot;
+    /// when only the slot is unusable, the checkpoint's consistent data is served meanwhile.
+    /// </summary>
+    private async Task<StartedUp?> TryResumeFromCheckpointAsync(ICheckpointStore checkpoints, CheckpointSource source,
+        (int? ActivePid, Lsn? Confirmed, string? WalStatus)? slot, PreflightResult preflight, CancellationToken ct)
+    {
+        var checkpoint = checkpoints.Newest(out var corrupt);
+        if (checkpoint is null)
+        {
+            if (corrupt is not null) Useless(checkpoints, corrupt);
+            return null;
+        }
+        SourceSchema schema;
+        Dictionary<uint, PublishedRelation> membership;
+        await using (var catalog = await Preflight.OpenAsync(_source, ct).ConfigureAwait(false))
+        {
+            schema = await new PublicationIntrospector(_log).LoadAsync(catalog, preflight.ServerVersionNum, _options.Publications.ToList(), ct)
+                .ConfigureAwait(false);
+            membership = await PublicationMembership.ReadAsync(catalog, preflight.ServerVersionNum, _options.Publications.ToList(), ct)
+                .ConfigureAwait(false);
+        }
+        if (CheckpointUsability.DataProblem(checkpoint, source, schema, membership) is { } data)
+        {
+            Useless(checkpoints, data);
+            return null;
+        }
+        var state = slot is { } s ? new CheckpointUsability.SlotState(s.Confirmed, s.WalStatus) : null;
+        var slotProblem = CheckpointUsability.SlotProblem(checkpoint, _slot.Name, state)
+                          ?? CheckpointUsability.SinkProblem(checkpoint, _options.ResumeFrom);
+        try
+        {
+            // Every row loaded survives: collections during the load would only mark and move them (see NoGcWindow). Rows in
+            // memory take about the file's bytes plus an array header each.
+            using var noGc = NoGcWindow.TryOpen(File.Exists(checkpoint.Path) ? new FileInfo(checkpoint.Path).Length * 2 : 0);
+            checkpoints.Load(checkpoint);
+        }
+        catch (CheckpointUnusableException e)
+        {
+            Useless(checkpoints, e.Message);
+            return null;
+        }
+        if (slotProblem is not null)
+        {
+            // Consistent, old: served (resnapshotting) until the fresh snapshot replaces it.
+            _status.AppliedLsn = _target.AppliedLsn;
+            Useless(checkpoints, slotProblem);
+            return null;
+        }
+        var confirmed = state!.Confirmed!.Value;
+        if (slot!.Value.ActivePid is { } pid) await TerminateAsync(pid, ct).ConfigureAwait(false);   // a previous run's walsender
+        _status.ConsistentPoint = checkpoint.Lsn;
+        _status.ConfirmedLsn = confirmed;
+        _status.AppliedLsn = _target.AppliedLsn;
+        _position.Reset(confirmed);
+        _log.LogInformation("resumed from checkpoint {Checkpoint} at {Lsn} (no snapshot copy): slot {Slot} confirmed at {Confirmed}",
+            Path.GetFileName(checkpoint.Path), checkpoint.Lsn, _slot.Name, confirmed);
+        var held = checkpoint.Publications.SelectMany(p => p.Tables).DistinctBy(t => t.RelationId).ToList();
+        return new StartedUp(null, new RelationCatalog(held), held, membership);
+    }
+
+    private void Useless(ICheckpointStore checkpoints, string reason)
+    {
+        _log.LogError("{Reason}; taking a fresh snapshot", reason);
+        checkpoints.Discard(reason);
     }
 
     /// <summary>
@@ -334,11 +427,11 @@ public sealed class ReplicationService
         }
     }
 
-    private async Task<(int? ActivePid, Lsn? Confirmed)?> FindSlotAsync(CancellationToken ct)
+    private async Task<(int? ActivePid, Lsn? Confirmed, string? WalStatus)?> FindSlotAsync(CancellationToken ct)
     {
         await using var conn = await Preflight.OpenAsync(_source, ct).ConfigureAwait(false);
         await using var cmd = new NpgsqlCommand(
-            "SELECT active_pid, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = @slot AND slot_type = 'logical' AND database = current_database()", conn);
+            "SELECT active_pid, confirmed_flush_lsn, wal_status FROM pg_replication_slots WHERE slot_name = @slot AND slot_type = 'logical' AND database = current_database()", conn);
         cmd.Parameters.AddWithValue("slot", _slot.Name);
         await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         if (!await reader.ReadAsync(ct).ConfigureAwait(false))
@@ -348,11 +441,11 @@ public sealed class ReplicationService
             await using var any = new NpgsqlCommand("SELECT active_pid FROM pg_replication_slots WHERE slot_name = @slot", conn);
             any.Parameters.AddWithValue("slot", _slot.Name);
             var found = await any.ExecuteScalarAsync(ct).ConfigureAwait(false);
-            return found is null ? null : (found as int?, null);
+            return found is null ? null : (found as int?, null, null);
         }
         int? pid = reader.IsDBNull(0) ? null : reader.GetInt32(0);
         Lsn? confirmed = reader.IsDBNull(1) ? null : new Lsn((ulong)reader.GetFieldValue<NpgsqlTypes.NpgsqlLogSequenceNumber>(1));
-        return (pid, confirmed);
+        return (pid, confirmed, reader.IsDBNull(2) ? null : reader.GetString(2));
     }
 
     private async Task TerminateAsync(int pid, CancellationToken ct)

@@ -1,6 +1,8 @@
 using Pgrelay.Core.Changes;
 using Pgrelay.Core.Model;
+using Pgrelay.Core.Rows;
 using Pgrelay.Store.Catalog;
+using Pgrelay.Store.Checkpoints;
 using Pgrelay.Store.Feed;
 using Pgrelay.Store.Snapshots;
 using Pgrelay.Store.Tables;
@@ -35,6 +37,11 @@ public sealed class ReplicatedStore : IReplicationTarget
     private volatile bool _resnapshotting;
     private long _changesApplied;
     private Lsn? _replayFrom;        // set between BeginSnapshot and CompleteSnapshot when streaming resumes below the snapshot
+    private long _generation;        // counts snapshots (and checkpoint loads): a checkpoint of an older one is never made valid
+    private bool _holdSlotForCheckpoints;
+    // The slot is never confirmed past this: the newest valid checkpoint's LSN K (or, before the first one, the LSN the
+    // data was loaded at), so a restart can always stream from at or below K. Unbounded without checkpoints.
+    private ulong _confirmCeiling = ulong.MaxValue;
 
     public ChangeFeed Feed { get; } = new();
 
@@ -130,7 +137,104 @@ public sealed class ReplicatedStore : IReplicationTarget
 
     public Lsn AppliedLsn => VisibleLsn;
 
-    public Lsn SafeToConfirmLsn => new(_consumers.Floor(_visibility.Visible));
+    public Lsn SafeToConfirmLsn => new(Math.Min(_consumers.Floor(_visibility.Visible), Volatile.Read(ref _confirmCeiling)));
+
+    public Lsn ConfirmCeiling => new(Volatile.Read(ref _confirmCeiling));
+
+    /// <summary>The lowest position every durable consumer has acknowledged (unbounded with none).</summary>
+    internal ulong ConsumersFloor => _consumers.Floor(ulong.MaxValue);
+
+    // ---------------- checkpoints ----------------
+
+    /// <summary>From now on the slot is held at the LSN the data was loaded at until a checkpoint is valid, then at its LSN.</summary>
+    internal void HoldSlotForCheckpoints()
+    {
+        lock (_write)
+        {
+            _holdSlotForCheckpoints = true;
+            if (_ready) Volatile.Write(ref _confirmCeiling, Math.Min(_confirmCeiling, _visibility.Visible));
+        }
+    }
+
+    /// <summary>Pins the visible state with its publications and schemas for a checkpoint, or says why not now: a
+    /// snapshot loading, or a table waiting for its load beside the stream (its held rows are not what the source has).</summary>
+    internal CheckpointCapture? CaptureCheckpoint(out string? notNow)
+    {
+        lock (_write)
+        {
+            notNow = !_ready || _resnapshotting ? "a snapshot is loading"
+                : _loads.Count > 0 || _catalog.Tables.Any(t => t.AwaitingReload) ? "a table is being loaded beside the stream"
+                : null;
+            if (notNow is not null) return null;
+            var pin = _pins.Pin();
+            var publications = _catalog.Publications
+                .Select(p => new PublicationSchema(p.Name, [.. p.Tables.Select(t => t.Schema)])).ToList();
+            var tables = _catalog.Tables.Select(t => (t, t.Schema)).ToList();
+            return new CheckpointCapture(pin, publications, tables, _generation);
+        }
+    }
+
+    /// <summary>A checkpoint at <paramref name="capture"/>'s LSN is now on disk: the slot may be confirmed up to it. False
+    /// when the data it was taken from was replaced by a fresh snapshot meanwhile (the file must not be kept).</summary>
+    internal bool CheckpointValid(CheckpointCapture capture)
+    {
+        lock (_write)
+        {
+            if (capture.Generation != _generation) return false;
+            Volatile.Write(ref _confirmCeiling, Math.Max(_confirmCeiling == ulong.MaxValue ? 0 : _confirmCeiling, capture.Lsn.Value));
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Loads a checkpoint in place of a snapshot: the tables of <paramref name="publications"/> filled by
+    /// <paramref name="read"/> (given a callback per table and one per row version), visible at once at
+    /// <paramref name="lsn"/> when it returns. Rows keep their version LSNs; their key hashes are computed again. On failure the store is left
+    /// empty and not ready, for a snapshot to fill.
+    /// </summary>
+    internal long LoadCheckpoint(IReadOnlyList<PublicationSchema> publications, Lsn lsn, Func<Action<uint, long>, Action<byte[]>, long> read)
+    {
+        lock (_write)
+        {
+            if (_ready) throw new InvalidOperationException("a checkpoint is loaded only into an empty store");
+            BeginSnapshot(publications);
+            var schemas = publications.SelectMany(p => p.Tables).DistinctBy(t => t.RelationId).ToDictionary(t => t.RelationId);
+            var keys = new RowKeys();
+            StoredTable? table = null;
+            TableSchema? schema = null;
+            try
+            {
+                long rows = read(
+                    (relationId, versions) =>
+                    {
+                        if (!schemas.TryGetValue(relationId, out schema))
+                            throw new Core.Checkpoints.CheckpointUnusableException($"checkpoint holds rows of relation {relationId}, which its header does not name");
+                        table = _catalog.SnapshotTable(schema);
+                        table.Reserve((int)Math.Min(versions, int.MaxValue));
+                    },
+                    // A million calls within a second of the process starting: tier-0 code would stay in charge for most of them.
+                    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+                    (byte[] row) =>
+                    {
+                        if (table is null) throw new Core.Checkpoints.CheckpointUnusableException("checkpoint holds rows before any table");
+                        // One schema per table after a load: every row written was row-compatible with it.
+                        RowFormat.WriteShape(row, 0);
+                        // Key hashes are seeded per process (HashCode): the one written by another process means nothing here.
+                        var key = keys.Of(row, schema!, out int hash);
+                        RowFormat.WriteHash(row, hash);
+                        table.InstallNew(hash, row);
+                        table.Identities?.Add(row, key);
+                    });
+                CompleteSnapshot(lsn);
+                return rows;
+            }
+            catch
+            {
+                BeginSnapshot([]);
+                throw;
+            }
+        }
+    }
 
     // ---------------- writer: snapshot ----------------
 
@@ -141,6 +245,7 @@ public sealed class ReplicatedStore : IReplicationTarget
             // A store that serves data keeps serving it, unchanged and consistent, until the new snapshot replaces it.
             bool keepServing = _ready;
             _resnapshotting = keepServing;
+            _generation++;
             _catalog.Reset(publications, keepServing);
             foreach (var load in _loads.Values.ToList()) load.Abandon();
             _replayFrom = replayFrom;
@@ -174,6 +279,8 @@ public sealed class ReplicatedStore : IReplicationTarget
             _catalog.PublishReset();
             _resnapshotting = false;
             Feed.Restart(consistentPoint, _replayFrom);
+            // Until a checkpoint of this data is valid, a restart could only take a snapshot again: hold the slot here.
+            if (_holdSlotForCheckpoints) Volatile.Write(ref _confirmCeiling, consistentPoint.Value);
             if (_replayFrom is { } from) _router.Open(from.Value, consistentPoint.Value);
             _replayFrom = null;
             _ready = true;

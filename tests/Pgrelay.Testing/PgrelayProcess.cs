@@ -27,7 +27,10 @@ public sealed class PgrelayProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
     public int ExitCode => _process.ExitCode;
 
-    public static PgrelayProcess Start(params string[] args)
+    public static PgrelayProcess Start(params string[] args) => StartWith(new Dictionary<string, string>(), args);
+
+    /// <summary>Starts with extra environment variables (set after the caller's PGRELAY_* variables are cleared).</summary>
+    public static PgrelayProcess StartWith(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -39,6 +42,7 @@ public sealed class PgrelayProcess : IAsyncDisposable
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pgrelay.dll"));
         foreach (var a in args) info.ArgumentList.Add(a);
         foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("PGRELAY_")).ToList()) info.Environment.Remove(key);
+        foreach (var (key, value) in environment) info.Environment[key] = value;
         return new PgrelayProcess(Process.Start(info)!);
     }
 

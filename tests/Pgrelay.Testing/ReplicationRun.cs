@@ -32,7 +32,13 @@ public sealed class ReplicationRun : IAsyncDisposable
     public Task Running { get; private set; } = Task.CompletedTask;
 
     public static ReplicationRun Start(PostgresHarness harness, string database, IReplicationTarget target,
-        Action<ReplicationOptions>? configure = null, ILoggerFactory? loggers = null, params string[] publications)
+        Action<ReplicationOptions>? configure = null, ILoggerFactory? loggers = null, params string[] publications) =>
+        Start(harness, database, target, configure, loggers, null, publications);
+
+    /// <summary>Starts with the store's checkpoints (made for the run's status, whose <c>Checkpoints</c> they report to).</summary>
+    public static ReplicationRun Start(PostgresHarness harness, string database, IReplicationTarget target,
+        Action<ReplicationOptions>? configure, ILoggerFactory? loggers, Func<ReplicationStatus, Core.Checkpoints.ICheckpointStore>? checkpoints,
+        params string[] publications)
     {
         var options = new ReplicationOptions
         {
@@ -45,7 +51,7 @@ public sealed class ReplicationRun : IAsyncDisposable
         };
         configure?.Invoke(options);
         var status = new ReplicationStatus();
-        var service = new ReplicationService(options, target, status, loggers ?? NullLoggerFactory.Instance);
+        var service = new ReplicationService(options, target, status, loggers ?? NullLoggerFactory.Instance, checkpoints?.Invoke(status));
         var run = new ReplicationRun(harness, database, target, service, status);
         run.Running = Task.Run(() => service.RunAsync(run._stop.Token));
         return run;

@@ -60,4 +60,8 @@ public interface IReplicationTarget : ISnapshotRowSink
     /// below it has been delivered. Lets a target finish what waits on the stream passing a point (the replay window).
     /// </summary>
     void Reached(Lsn position) { }
+
+    /// <summary>Never confirm the slot past this, not even to the server's position while idle: the newest checkpoint on
+    /// disk restarts from it (unbounded for a target without checkpoints).</summary>
+    Lsn ConfirmCeiling => new(ulong.MaxValue);
 }

@@ -19,6 +19,9 @@ public sealed class ReplicationStatus
     private int _retentionWarning;
 
     public string SlotName { get; set; } = "";
+
+    /// <summary>The store's checkpoints (off unless a state directory and an interval are set).</summary>
+    public CheckpointStatus Checkpoints { get; } = new();
     public int ProtocolVersion { get; set; }
     public int ServerVersionNum { get; set; }
 

@@ -37,6 +37,7 @@ internal static class HealthEndpoints
                 json.WriteString("warning", $"slot {status.SlotName} holds {status.Retention?.RetainedBytes} bytes of WAL on the server, " +
                                             $"above slot-retention-warning ({status.RetentionWarningBytes} bytes)");
             json.WriteBoolean("slot_retention_warning", status.RetentionWarning);
+            if (status.Checkpoints.LastUselessReason is { } useless) json.WriteString("checkpoint_unusable", useless);
             json.WriteEndObject();
         });
     }

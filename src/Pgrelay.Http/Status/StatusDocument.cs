@@ -17,6 +17,31 @@ internal sealed class StatusDocument(
     IEnumerable<ISinkCheckpointSource> sinks,
     LagHistory lagHistory)
 {
+    private static void WriteCheckpoints(Utf8JsonWriter json, CheckpointStatus checkpoints)
+    {
+        json.WriteStartObject("checkpoints");
+        json.WriteBoolean("enabled", checkpoints.Enabled);
+        json.WriteString("state", checkpoints.State);
+        if (checkpoints.Directory is { } directory) json.WriteString("directory", directory);
+        json.WriteNumber("interval_seconds", checkpoints.Interval.TotalSeconds);
+        json.WriteString("last_lsn", checkpoints.LastLsn.ToString());
+        if (checkpoints.PendingLsn > Lsn.Zero) json.WriteString("pending_lsn", checkpoints.PendingLsn.ToString());
+        if (checkpoints.LastWritten is { } written) json.WriteString("last_written", written.UtcDateTime);
+        json.WriteNumber("last_rows", checkpoints.LastRows);
+        json.WriteNumber("last_bytes", checkpoints.LastBytes);
+        json.WriteNumber("last_write_ms", checkpoints.LastWriteMilliseconds);
+        json.WriteNumber("written", checkpoints.Written);
+        json.WriteNumber("failures", checkpoints.Failures);
+        if (checkpoints.LastError is { } error) json.WriteString("last_error", error);
+        // Started from a checkpoint (no snapshot copy) when non-zero.
+        json.WriteString("loaded_lsn", checkpoints.LoadedLsn.ToString());
+        json.WriteNumber("loaded_rows", checkpoints.LoadedRows);
+        json.WriteNumber("load_ms", checkpoints.LoadMilliseconds);
+        json.WriteNumber("useless", checkpoints.Useless);
+        if (checkpoints.LastUselessReason is { } reason) json.WriteString("last_useless_reason", reason);
+        json.WriteEndObject();
+    }
+
     /// <param name="historyAfter">When set, adds the lag samples taken after it (the dashboard's chart).</param>
     public void Write(Utf8JsonWriter json, DateTimeOffset now, DateTimeOffset? historyAfter = null)
     {
@@ -44,6 +69,8 @@ internal sealed class StatusDocument(
         json.WriteNumber("resnapshots", status.Resnapshots);
         if (status.LastResnapshotReason is { } resnapshot) json.WriteString("last_resnapshot_reason", resnapshot);
         json.WriteEndObject();
+
+        WriteCheckpoints(json, status.Checkpoints);
 
         json.WriteStartArray("reloads");
         foreach (var reload in status.Reloads)

@@ -98,6 +98,13 @@ internal sealed class TableReloads : IAsyncDisposable
             if (!_held.ContainsKey(id)) _unloadable[id] = Fingerprint(relation);
     }
 
+    /// <summary>The membership token of every held table. Checkpoints record them: a table removed from its publication and
+    /// added again while pgrelay was down has another token at the next start.</summary>
+    public IReadOnlyDictionary<uint, string> MembershipTokens()
+    {
+        lock (_lock) return _held.ToDictionary(p => p.Key, p => p.Value.Membership.Token);
+    }
+
     /// <summary>Starts the load worker and the publication watcher.</summary>
     public void Start()
     {

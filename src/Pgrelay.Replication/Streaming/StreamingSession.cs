@@ -194,6 +194,7 @@ internal sealed class StreamingSession
                     var serverPosition = new Lsn((ulong)conn.LastReceivedLsn);
                     if (decoder.OpenTransactions == 0 && decoder.MessagesHandled == seen) candidate = Lsn.Max(candidate, serverPosition);
                 }
+                candidate = Lsn.Min(candidate, _target.ConfirmCeiling);
 
                 if (candidate > confirmed)
                 {

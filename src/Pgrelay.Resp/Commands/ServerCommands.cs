@@ -292,6 +292,11 @@ internal static class InfoText
         Line(text, "pgrelay_resnapshotting", store.IsResnapshotting ? 1 : 0);
         Line(text, "pgrelay_resnapshots", status.Resnapshots);
         Line(text, "pgrelay_tables_loading", status.Reloads.Count);
+        Line(text, "pgrelay_checkpoint_enabled", status.Checkpoints.Enabled ? 1 : 0);
+        Line(text, "pgrelay_checkpoint_lsn", status.Checkpoints.LastLsn);
+        Line(text, "pgrelay_checkpoints_written", status.Checkpoints.Written);
+        Line(text, "pgrelay_checkpoint_loaded_lsn", status.Checkpoints.LoadedLsn);
+        Line(text, "pgrelay_checkpoints_useless", status.Checkpoints.Useless);
         Line(text, "pgrelay_slot", status.SlotName);
         Line(text, "pgrelay_consistent_point", status.ConsistentPoint);
         Line(text, "pgrelay_received_lsn", status.ReceivedLsn);

@@ -170,12 +170,12 @@ public sealed class StoredTable
         }
     }
 
-    /// <summary>A snapshot row whose key cannot be present yet (see <see cref="RowTable.InstallNew"/>).</summary>
+    /// <summary>A snapshot or checkpoint row whose key cannot be present yet (see <see cref="RowTable.InstallNew"/>).</summary>
     internal void InstallNew(int hash, byte[] row)
     {
         _rows.InstallNew(hash, row);
         Interlocked.Add(ref _rowBytes, row.Length + ArrayHeaderBytes);
-        Interlocked.Increment(ref _rowCount);
+        Interlocked.Add(ref _rowCount, RowFormat.ReadCopies(row));   // a checkpoint's version may stand for identical rows
         Interlocked.Increment(ref _keySetVersion);
     }
 
@@ -188,6 +188,8 @@ public sealed class StoredTable
     internal void Collapse(ReadOnlySpan<byte> rowKey, int hash, ulong horizon) => _rows.Collapse(rowKey, hash, horizon);
     internal void Prune(ReadOnlySpan<byte> rowKey, int hash, ulong horizon) => _rows.Prune(rowKey, hash, horizon);
     internal List<byte[]> NewestLiveRows() => _rows.NewestLiveRows();
+    /// <summary>The row versions visible at a pin, one per key (copies of identical rows stay one version).</summary>
+    internal IEnumerable<byte[]> Versions(StorePin pin) => _rows.All(pin.Lsn.Value);
     internal void StampSnapshot(ulong lsn) => _rows.StampSnapshot(lsn);
     internal void AddSchema(ulong from, TableSchema schema) => _schemas.Add(from, schema);
 

@@ -13,6 +13,7 @@ internal sealed class RowKeys
 {
     private byte[] _buffer = new byte[256];
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public ReadOnlySpan<byte> Of(byte[] row, TableSchema schema, out int hash)
     {
         var key = Of(row, schema);
@@ -20,6 +21,7 @@ internal sealed class RowKeys
         return key;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public ReadOnlySpan<byte> Of(byte[] row, TableSchema schema)
     {
         var view = new RowView(row);

@@ -17,6 +17,8 @@ public sealed class PgrelaySettings
     public string? SpillDirectory { get; set; }
     /// <summary>Warn when the slot makes the server keep more WAL than this; 0 (<c>off</c>) turns the warning off.</summary>
     public long SlotRetentionWarningBytes { get; set; } = Replication.ReplicationOptions.DefaultSlotRetentionWarningBytes;
+    /// <summary>How often the store writes a checkpoint into the state directory (zero: never).</summary>
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(60);
     public ListenAddress? Http { get; set; }
     /// <summary>The HTTPS listener (off unless set); it serves what HTTP serves, with <see cref="Tls"/>.</summary>
     public ListenAddress? Https { get; set; }

@@ -29,6 +29,7 @@ public static class SettingKeys
     public const string CacheServers = "cache-servers";
     public const string FeedMaxBytes = "feed-max-bytes";
     public const string SlotRetentionWarning = "slot-retention-warning";
+    public const string CheckpointInterval = "checkpoint-interval";
 
     // Redis listener limits and TLS listeners, named as in redis.conf; memcached's as in its -o options and stats.
     public const string MaxClients = "maxclients";
@@ -43,7 +44,7 @@ public static class SettingKeys
 
     public static readonly string[] All =
         [Config, Source, Publication, Slot, CopyParallelism, Heartbeat, PublicationPoll, SpillThreshold, SpillDirectory, Http, Https, TlsCertFile, TlsKeyFile, TlsCaCertFile, TlsAuthClients, Resp, Memcached, RespPassword, AclFile, ProtectedMode, LogLevel,
-         Sink, StateDir, CacheServers, SlotRetentionWarning, FeedMaxBytes,
+         Sink, StateDir, CacheServers, SlotRetentionWarning, FeedMaxBytes, CheckpointInterval,
          MaxClients, Timeout, ClientQueryBufferLimit, ProtoMaxBulkLen, ClientOutputBufferLimit, MaxConns, TlsPort, MemcachedTls, IoThreads];
 
     /// <summary>copy-parallelism → PGRELAY_COPY_PARALLELISM</summary>

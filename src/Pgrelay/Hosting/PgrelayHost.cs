@@ -4,6 +4,7 @@ using Pgrelay.Core.Status;
 using Pgrelay.Http;
 using Pgrelay.Replication;
 using Pgrelay.Store;
+using Pgrelay.Store.Checkpoints;
 
 namespace Pgrelay.Hosting;
 
@@ -37,10 +38,13 @@ public static class PgrelayHost
         var replicationOptions = ReplicationOptionsFrom(settings);
         SinkHosting.ConfigureReplication(replicationOptions, sinks);
         builder.Services.AddSingleton(replicationOptions);
+        var checkpoints = new StoreCheckpoints(store, settings.StateDirectory, settings.CheckpointInterval, status.Checkpoints);
+        builder.Services.AddSingleton(checkpoints);
         builder.Services.AddSingleton(sp => new ReplicationService(
-            sp.GetRequiredService<ReplicationOptions>(), store, status, sp.GetRequiredService<ILoggerFactory>()));
+            sp.GetRequiredService<ReplicationOptions>(), store, status, sp.GetRequiredService<ILoggerFactory>(), checkpoints));
         builder.Services.AddHostedService<ReplicationWorker>();
         builder.Services.AddHostedService<StoreMaintenance>();
+        builder.Services.AddHostedService<CheckpointWorker>();
         builder.Services.AddHostedService<SnapshotProgress>();
         builder.Services.AddPgrelayHttp();
         HttpsListener.AddServices(builder.Services, settings);

@@ -1,0 +1,99 @@
+using System.Text.Json;
+using Pgrelay.Core.Checkpoints;
+using Pgrelay.Core.Model;
+
+namespace Pgrelay.Store.Checkpoints;
+
+/// <summary>
+/// The header block's JSON: readable with any tool, versioned by the preamble. Tables are written once and named by
+/// relation id in the publications, as the store holds them.
+/// </summary>
+internal static class CheckpointHeaderCodec
+{
+    public static byte[] Encode(CheckpointSource source, ulong lsn, DateTimeOffset created, IReadOnlyList<PublicationSchema> publications)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("system_identifier", source.SystemIdentifier);
+            json.WriteString("database", source.Database);
+            json.WriteString("slot", source.Slot);
+            json.WriteNumber("lsn", lsn);
+            json.WriteString("created", created);
+            json.WriteStartArray("tables");
+            foreach (var table in publications.SelectMany(p => p.Tables).DistinctBy(t => t.RelationId))
+            {
+                json.WriteStartObject();
+                json.WriteNumber("relation_id", table.RelationId);
+                json.WriteString("schema", table.SchemaName);
+                json.WriteString("table", table.TableName);
+                json.WriteString("replica_identity", ((char)table.ReplicaIdentity).ToString());
+                json.WriteNumber("unreplicated", (int)table.UnreplicatedChanges);
+                if (source.MembershipTokens.TryGetValue(table.RelationId, out var token)) json.WriteString("membership", token);
+                json.WriteStartArray("columns");
+                foreach (var column in table.Columns)
+                {
+                    json.WriteStartObject();
+                    json.WriteString("name", column.Name);
+                    json.WriteNumber("type_oid", column.TypeOid);
+                    json.WriteNumber("type_modifier", column.TypeModifier);
+                    json.WriteBoolean("key", column.IsKey);
+                    json.WriteEndObject();
+                }
+                json.WriteEndArray();
+                json.WriteStartArray("key_order");
+                if (table.HasPrimaryKey) foreach (var k in table.KeyColumns) json.WriteStringValue(table.Columns[k].Name);
+                json.WriteEndArray();
+                json.WriteStartArray("identity");
+                foreach (var i in table.IdentityColumns) json.WriteStringValue(table.Columns[i].Name);
+                json.WriteEndArray();
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteStartArray("publications");
+            foreach (var publication in publications)
+            {
+                json.WriteStartObject();
+                json.WriteString("name", publication.Name);
+                json.WriteStartArray("tables");
+                foreach (var table in publication.Tables) json.WriteNumberValue(table.RelationId);
+                json.WriteEndArray();
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        return buffer.ToArray();
+    }
+
+    public static CheckpointInfo Decode(string path, ReadOnlySpan<byte> utf8)
+    {
+        using var document = JsonDocument.Parse(utf8.ToArray());
+        var root = document.RootElement;
+        var tables = new Dictionary<uint, TableSchema>();
+        var tokens = new Dictionary<uint, string>();
+        foreach (var t in root.GetProperty("tables").EnumerateArray())
+        {
+            var columns = t.GetProperty("columns").EnumerateArray()
+                .Select(c => new ColumnSchema(c.GetProperty("name").GetString()!, c.GetProperty("type_oid").GetUInt32(),
+                    c.GetProperty("type_modifier").GetInt32(), c.GetProperty("key").GetBoolean()))
+                .ToList();
+            var schema = new TableSchema(t.GetProperty("relation_id").GetUInt32(), t.GetProperty("schema").GetString()!,
+                t.GetProperty("table").GetString()!, columns, (ReplicaIdentity)t.GetProperty("replica_identity").GetString()![0],
+                keyOrder: [.. t.GetProperty("key_order").EnumerateArray().Select(n => n.GetString()!)],
+                identityColumns: [.. t.GetProperty("identity").EnumerateArray().Select(n => n.GetString()!)],
+                unreplicatedChanges: (ChangeActions)t.GetProperty("unreplicated").GetInt32());
+            tables[schema.RelationId] = schema;
+            if (t.TryGetProperty("membership", out var token)) tokens[schema.RelationId] = token.GetString()!;
+        }
+        var publications = root.GetProperty("publications").EnumerateArray()
+            .Select(p => new PublicationSchema(p.GetProperty("name").GetString()!,
+                [.. p.GetProperty("tables").EnumerateArray().Select(id => tables[id.GetUInt32()])]))
+            .ToList();
+        var source = new CheckpointSource(root.GetProperty("system_identifier").GetString()!, root.GetProperty("database").GetString()!,
+            root.GetProperty("slot").GetString()!, tokens);
+        return new CheckpointInfo(path, CheckpointFormat.Version, source, new Lsn(root.GetProperty("lsn").GetUInt64()),
+            root.GetProperty("created").GetDateTimeOffset(), publications);
+    }
+}
