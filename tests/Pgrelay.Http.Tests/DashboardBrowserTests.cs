@@ -79,6 +79,28 @@ public class DashboardBrowserTests
     }
 
     [ChromiumFact]
+    public async Task Dashboard_shows_the_store_checkpoint_a_restart_resumes_from_and_useless_ones()
+    {
+        var status = new ReplicationStatus { Phase = ReplicationPhase.Streaming, SlotName = "pgrelay_test" };
+        status.Checkpoints.Enabled = true;
+        status.Checkpoints.Loaded(new Lsn(0x1000), 3, 12);
+        await using var server = await RelayServer.StartAsync(ReadyStore(Row("Tulsa", "OK", "1")), status);
+        await using var browser = await BrowserSession.StartAsync();
+        var page = await browser.OpenPageAsync(1280, 900);
+        await page.NavigateAsync(server.BaseAddress);
+        await page.WaitForAsync("document.body.dataset.loaded === 'true'", "the first status to render");
+        Assert.Contains("started from checkpoint0/1000 (3 rows)", await page.TextAsync(Text("positions")));
+
+        status.Checkpoints.CountWritten(new Lsn(0x2000), 3, 4096, 5);
+        status.Checkpoints.CountUseless("slot advanced past the checkpoint");
+        await page.WaitForAsync(Text("positions") + ".includes('0/2000')", "the new checkpoint");
+        var positions = await page.TextAsync(Text("positions"));
+        Assert.Contains("1 written", positions);
+        Assert.Contains("useless checkpoints1: slot advanced past the checkpoint", positions);
+        Assert.Empty(page.Errors);
+    }
+
+    [ChromiumFact]
     public async Task Dashboard_shows_the_store_and_follows_a_commit_without_reloading()
     {
         var store = ReadyStore(Row("Tulsa", "OK", "1"), Row("Salem", "OR", "2"));
