@@ -63,28 +63,7 @@ public abstract class StoreConsistencyTests(PostgresFixture pg)
             await Exec(conn, sql.ToString());
         }
         await run.SettleAsync();
-
-        foreach (var table in store.Tables)
-        {
-            var schema = table.Schema;
-            var expected = await pg.ReadTableAsync(db, schema);
-            using var pin = store.Pin();
-            var cached = new Dictionary<string, string?[]>();
-            foreach (var row in table.Rows(pin))
-            {
-                var view = row.View;
-                var values = new string?[row.Schema.Columns.Count];
-                for (int i = 0; i < values.Length; i++)
-                    values[i] = view.State(i) == ColumnState.Value ? Encoding.UTF8.GetString(view.Value(i)) : null;
-                cached.Add(string.Join('/', row.Schema.KeyColumns.Select(k => values[k])), values);
-            }
-            Assert.Equal(expected.Count, cached.Count);
-            foreach (var (key, values) in expected)
-            {
-                Assert.True(cached.TryGetValue(key, out var mine), $"{schema}: row {key} missing from the store");
-                Assert.Equal(values, mine);
-            }
-        }
+        await Assertions.StoreMatchesAsync(pg, db, store);
     }
 
     private static async Task Exec(NpgsqlConnection conn, string sql)
