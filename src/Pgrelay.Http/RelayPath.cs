@@ -39,20 +39,26 @@ public readonly record struct RelayPath(string Publication, string Table, byte[]
         rest = rest[(first + 1)..];
         int second = rest.IndexOf('/');
         var table = second < 0 ? rest : rest[..second];
-        if (table.IsEmpty) return false;
+        if (TableKeyName(table) is not { } tableName) return false;
         bool hasKey = second >= 0;
         var key = hasKey ? rest[(second + 1)..] : default;
-        path = new RelayPath(Encoding.UTF8.GetString(PercentDecode(publication)), TableKeyName(table), hasKey ? RowKey(key) : [], hasKey);
+        path = new RelayPath(Encoding.UTF8.GetString(PercentDecode(publication)), tableName, hasKey ? RowKey(key) : [], hasKey);
         return true;
     }
 
-    /// <summary>The table segment in key spelling: names split at raw dots, each decoded, then escaped.</summary>
-    private static string TableKeyName(ReadOnlySpan<char> segment)
+    /// <summary>
+    /// The table segment in key spelling: names split at raw dots, each decoded, then escaped. An empty name (".", "s.",
+    /// ".t") names no table: PostgreSQL has no zero-length identifiers, and dropping it would alias another table.
+    /// </summary>
+    private static string? TableKeyName(ReadOnlySpan<char> segment)
     {
         var name = new StringBuilder();
+        bool first = true;
         foreach (var range in segment.Split('.'))
         {
-            if (name.Length > 0) name.Append('.');
+            if (segment[range].IsEmpty) return null;
+            if (!first) name.Append('.');
+            first = false;
             name.Append(KeyEscaping.EscapeName(Encoding.UTF8.GetString(PercentDecode(segment[range]))));
         }
         return name.ToString();

@@ -51,4 +51,16 @@ public class RelayPathTests
         Assert.False(path.HasKey);
         Assert.False(RelayPath.TryParse("/pub", out _));
     }
+
+    /// <summary>Found by the random fuzz campaign: "." decoded to the empty table name, which no table has.</summary>
+    [Theory]
+    [InlineData("//pubers/./1")]
+    [InlineData("/pub/./1")]
+    [InlineData("/pub/s./1")]
+    [InlineData("/pub/.t")]
+    [InlineData("/pub//1")]
+    public void An_empty_schema_or_table_name_is_no_table(string raw)
+    {
+        Assert.False(RelayPath.TryParse(raw, out _));
+    }
 }
