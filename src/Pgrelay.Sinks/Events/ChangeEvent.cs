@@ -123,7 +123,8 @@ public sealed class ChangeEvent
     /// layout of the same name (perhaps with a new type), or -1 for an added column.
     /// </summary>
     public int[]? PreviousColumns { get; init; }
-    public SinkValue[]? Before { get; init; }
+    public SinkValue[]? Before { get => _before; init => _before = value; }
+    private SinkValue[]? _before;
     public SinkValue[]? After { get; init; }
     public Lsn CommitLsn { get; init; }
     public Lsn EndLsn { get; init; }
@@ -162,6 +163,14 @@ public sealed class ChangeEvent
     /// names) that held it, which the store's catalog no longer says.</summary>
     public string[]? UnpublishedFrom { get; init; }
     public int AfterCopy { get; init; } = 1;
+
+    /// <summary>This event with another old row (a replayed image whose old key a target found, see <c>IdentityKeys</c>).</summary>
+    public ChangeEvent WithBefore(SinkValue[] before)
+    {
+        var copy = (ChangeEvent)MemberwiseClone();
+        copy._before = before;
+        return copy;
+    }
 
     /// <summary>The row that names the key: After for inserts, updates and reads, Before for deletes.</summary>
     public SinkValue[]? KeyRow => After ?? Before;
