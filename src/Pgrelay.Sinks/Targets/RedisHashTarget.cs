@@ -97,6 +97,11 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
                     pending.Clear();
                     await DeleteTableAsync(redis, source, table, ct, e.UnpublishedFrom).ConfigureAwait(false);
                     break;
+                case EventOp.Relation when e.UnpublishedFrom is { } left:
+                    await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
+                    pending.Clear();
+                    await RepublishAsync(redis, source, table, left, batch.PublishedRows, ct).ConfigureAwait(false);
+                    break;
                 case EventOp.Relation:
                     await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
                     pending.Clear();
@@ -268,6 +273,32 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
     private Task DeleteTableAsync(ConnectionMultiplexer redis, StoredTable source, SinkTable table, CancellationToken ct,
         string[]? publications = null) =>
         ForEachKeyAsync(redis, source, table, (db, key) => db.KeyDeleteAsync(key), ct, publications);
+
+    /// <summary>
+    /// The table's publications changed while it stays published: the hashes of the publications it left go, and every row
+    /// is written under each publication holding it now (the ones it joined lack them; the others are rewritten as they
+    /// are). The rows are the store's current ones, ahead of the feed: the changes after this one follow and bring each
+    /// key to where the feed ends.
+    /// </summary>
+    private async Task RepublishAsync(ConnectionMultiplexer redis, StoredTable source, SinkTable table, string[] left,
+        Func<SinkTable, IEnumerable<(SinkValue[] Row, int Copies)>>? publishedRows, CancellationToken ct)
+    {
+        if (left.Length > 0) await DeleteTableAsync(redis, source, table, ct, left).ConfigureAwait(false);
+        if (publishedRows is null) return;
+        var db = redis.GetDatabase();
+        var pending = new List<Task>(1000);
+        var keyOf = new ChangeEvent { Op = EventOp.Read, Table = table };
+        foreach (var (row, copies) in publishedRows(table))
+        {
+            var arguments = Arguments(table, row, null);
+            for (int copy = 1; copy <= copies; copy++)
+                foreach (var key in KeysOf(source, table, keyOf.KeyOf(row, copy))) pending.Add(db.ScriptEvaluateAsync(WriteScript, [key], arguments));
+            if (pending.Count < 1000) continue;
+            await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
+            pending.Clear();
+        }
+        await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
+    }
 
     /// <summary>
     /// Gives every hash of the table the new shape, column by name: fields of columns whose name is gone are deleted. A
