@@ -5,7 +5,7 @@
 #
 # With an address, benchmarks that running pgrelay (the full host, replicating from PostgreSQL). Without one,
 # starts bench/memcached/BenchHost: pgrelay's memcached listener over a synthetic table of $ROWS rows, no PostgreSQL,
-# listening as `pgrelay run` listens (pgrelay's transport: epoll event loops, one per core, at most 4), and with
+# listening as `pgrelay run` listens (pgrelay's transport: epoll event loops, one per two cores, at most 4), and with
 # STREAMS=1 one whose connections use .NET's asynchronous sockets instead (the fallback elsewhere than Linux).
 # Each run also reports the server's CPU per operation (user+system time from /proc during the run, divided by the
 # operations): it depends far less on the machine's load than throughput does.
