@@ -128,7 +128,17 @@ public sealed class TransportListener : IAsyncDisposable
             Refuse(fd, _stopping ? default : _sessions.RejectionReply);
             return;
         }
-        var refusal = _sessions.Refusal(remote);
+        ReadOnlySpan<byte> refusal;
+        try
+        {
+            refusal = _sessions.Refusal(remote);
+        }
+        catch
+        {
+            _quota.Release();
+            Native.close(fd);
+            throw;
+        }
         if (!refusal.IsEmpty)
         {
             Interlocked.Increment(ref _rejected);

@@ -91,7 +91,15 @@ internal sealed unsafe class EpollAcceptor : ILoopHandler
             {
                 _backoffMs = 0;
                 var remote = SockAddr.Parse(new ReadOnlySpan<byte>(address, Math.Min(length, Native.SockAddrSize)));
-                _owner.Admit(fd, remote);
+                try
+                {
+                    _owner.Admit(fd, remote);
+                }
+                catch (Exception e)
+                {
+                    // A protocol's refusal check that throws must not end the loop; Admit has given back what it took.
+                    _logger.LogError(e, "{Listener}: could not admit a connection", _name);
+                }
                 continue;
             }
             int errno = Marshal.GetLastPInvokeError();
