@@ -27,6 +27,7 @@ internal sealed unsafe class EpollAcceptor : ILoopHandler
     private Timer? _backoffTimer;
     private int _pending, _backoffMs;
     private bool _registered, _done;
+    private int _shutdownOnce;
 
     public EpollAcceptor(EventLoop loop, int fd, TransportListener owner, ILogger logger, string name)
     {
@@ -147,7 +148,7 @@ internal sealed unsafe class EpollAcceptor : ILoopHandler
 
     public void Shutdown()
     {
-        if (_done) return;
+        if (_done || Interlocked.Exchange(ref _shutdownOnce, 1) != 0) return;
         _done = true;
         if (_registered) _loop.Remove(_fd, EventData);
         _backoffTimer?.Dispose();

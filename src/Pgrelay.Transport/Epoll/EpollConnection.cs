@@ -19,6 +19,7 @@ internal sealed unsafe class EpollConnection : Connection, ILoopHandler
     private readonly ReceiveBuffer _in = new();
     private int _pending;
     private bool _registered, _closed, _writeBlocked;
+    private int _closeOnce;
 
     /// <param name="fd">The accepted socket, non-blocking; the connection owns it and closes it.</param>
     public EpollConnection(EventLoop loop, int fd, EndPoint? remote, EndPoint? local, TransportListener owner, ConnectionLimits limits)
@@ -299,7 +300,8 @@ internal sealed unsafe class EpollConnection : Connection, ILoopHandler
     /// <summary>Closes at once (loop thread, or the loop's own shutdown). Idempotent.</summary>
     internal void CloseNow(CloseReason reason)
     {
-        if (_closed) return;
+        // Once only, even if a post after the loop ended races the loop's own shutdown (the fd must be closed once).
+        if (_closed || Interlocked.Exchange(ref _closeOnce, 1) != 0) return;
         _closed = true;
         Close(reason);
         if (_registered) _loop.Remove(_fd, EventData);
