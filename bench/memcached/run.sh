@@ -5,8 +5,9 @@
 #
 # With an address, benchmarks that running pgrelay (the full host, replicating from PostgreSQL). Without one,
 # starts bench/memcached/BenchHost: pgrelay's memcached listener over a synthetic table of $ROWS rows, no PostgreSQL,
-# listening as `pgrelay run` listens (pgrelay's transport: epoll event loops, one per core, at most 4), and with
-# STREAMS=1 one whose connections use .NET's asynchronous sockets instead (the fallback elsewhere than Linux).
+# listening as `pgrelay run` listens (pgrelay's transport: epoll event loops, one per two cores, at most 4), and with
+# STREAMS=1 one whose connections use .NET's asynchronous sockets instead (the fallback elsewhere than Linux), and
+# with LOOPS=n one with n event loops.
 # Each run also reports the server's CPU per operation (user+system time from /proc during the run, divided by the
 # operations): it depends far less on the machine's load than throughput does.
 # Either way the keys come from the
@@ -16,7 +17,7 @@
 # Results: bench/memcached/results/<date>.md (markdown) and a line per run on stdout.
 #
 # Knobs (environment): ROWS=100000 KEYS=10000 REQUESTS=200000 CONNECTIONS=4 PIPELINE=16 MULTIGET=50 ROUNDS=3
-#                      TIMEOUT=540 DEADLINE=570 STREAMS=0
+#                      TIMEOUT=540 DEADLINE=570 STREAMS=0 LOOPS=
 # memcslap is not used for the numbers: its get test first stores keys of its own and then reads those, and
 # pgrelay refuses writes, so against pgrelay it reads nothing ("Time to get 0 keys"). LoadGen's get mode is the
 # same request (one "get <key>" per round trip) over keys that exist on both sides.
@@ -32,6 +33,7 @@ MULTIGET="${MULTIGET:-50}"
 ROUNDS="${ROUNDS:-3}"
 TIMEOUT="${TIMEOUT:-540}"
 STREAMS="${STREAMS:-0}"
+LOOPS="${LOOPS:-}"
 PGRELAY="${1:-}"
 
 for tool in memcached memcdump dotnet python3; do
@@ -89,6 +91,7 @@ if [[ -z "$PGRELAY" ]]; then
   dotnet publish -c Release -v q --nologo -r linux-x64 --self-contained false -o "$WORK/host" "$HERE/BenchHost/BenchHost.csproj" >/dev/null   # ReadyToRun, tiered PGO off: as pgrelay ships
   start_benchhost "pgrelay"
   [[ "$STREAMS" == 1 ]] && start_benchhost "pgrelay-streams" BENCH_STREAMS=1
+  [[ -n "$LOOPS" ]] && start_benchhost "pgrelay-loops$LOOPS" BENCH_IO_THREADS="$LOOPS"
   SOURCE="BenchHost (synthetic table, $ROWS rows, no PostgreSQL)"
 else
   LABELS+=("pgrelay"); ADDRS+=("$PGRELAY"); SPIDS+=("")

@@ -8,7 +8,7 @@ namespace Pgrelay.Bench.Hosts;
 
 /// <summary>
 /// Listens for a bench host as `pgrelay run` does (pgrelay's transport), with knobs for comparisons:
-/// BENCH_IO_THREADS (event loops; default as pgrelay: one per core, at most 4), BENCH_STREAMS=1 (plain connections on
+/// BENCH_IO_THREADS (event loops; default as pgrelay: one per two cores, at most 4), BENCH_STREAMS=1 (plain connections on
 /// .NET streams instead of epoll), BENCH_TLS_PORT with BENCH_TLS_CERT and BENCH_TLS_KEY (a TLS listener as well).
 /// </summary>
 internal sealed class BenchListeners : IAsyncDisposable
@@ -18,7 +18,7 @@ internal sealed class BenchListeners : IAsyncDisposable
 
     public BenchListeners(int port, ISessionFactory sessions, ConnectionQuota quota, ConnectionLimits limits)
     {
-        int threads = int.TryParse(Environment.GetEnvironmentVariable("BENCH_IO_THREADS"), out int t) && t > 0 ? t : Math.Clamp(Environment.ProcessorCount, 1, 4);
+        int threads = int.TryParse(Environment.GetEnvironmentVariable("BENCH_IO_THREADS"), out int t) && t > 0 ? t : EventLoopGroup.DefaultThreads;
         bool streams = Environment.GetEnvironmentVariable("BENCH_STREAMS") == "1";
         var logger = Environment.GetEnvironmentVariable("BENCH_LOG") == "1" ? new StderrLogger() : null;
         _loops = streams || !EventLoopGroup.IsSupported ? null : new EventLoopGroup(threads, logger);

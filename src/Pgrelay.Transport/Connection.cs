@@ -20,6 +20,7 @@ public abstract class Connection
     private long _peakPending;
     private long _lastInteraction = Environment.TickCount64;
     private int _closeReason;
+    private string? _remoteAddress, _localAddress;   // racing first reads format the same text twice: harmless
 
     private protected Connection(ConnectionLimits limits, EndPoint? remote, EndPoint? local)
     {
@@ -27,8 +28,6 @@ public abstract class Connection
         Id = Interlocked.Increment(ref s_nextId);
         RemoteEndPoint = remote;
         LocalEndPoint = local;
-        RemoteAddress = Format(remote);
-        LocalAddress = Format(local);
     }
 
     /// <summary>Unique in the process, in accept order.</summary>
@@ -36,9 +35,9 @@ public abstract class Connection
     public EndPoint? RemoteEndPoint { get; }
     public EndPoint? LocalEndPoint { get; }
 
-    /// <summary><c>ip:port</c>, as Redis prints addresses (<c>[::1]:port</c> for IPv6).</summary>
-    public string RemoteAddress { get; }
-    public string LocalAddress { get; }
+    /// <summary><c>ip:port</c>, as Redis prints addresses (<c>[::1]:port</c> for IPv6); formatted when first asked for.</summary>
+    public string RemoteAddress => _remoteAddress ??= Format(RemoteEndPoint);
+    public string LocalAddress => _localAddress ??= Format(LocalEndPoint);
 
     public OutputBuffer Output { get; } = new();
     public ConnectionLimits Limits => _limits;

@@ -11,8 +11,9 @@ namespace Pgrelay.Transport;
 /// <summary>
 /// Accepts connections on one socket and keeps the books for them: the connection limit is taken before a session is
 /// built, accept errors are sorted (transient, back off, stop), every open connection is known so a stop can close
-/// the idle ones at once, and the idle timeout is applied from one clock. Plain connections go to the event loops;
-/// TLS connections, and everything where there is no epoll, run on .NET's asynchronous streams.
+/// the idle ones at once, and the idle timeout is applied from one clock. Plain connections are accepted by an event
+/// loop itself (<see cref="EpollAcceptor"/>) and served by the loops; TLS connections, and everything where there is no
+/// epoll, are accepted and run on .NET's asynchronous sockets and streams.
 /// </summary>
 public sealed class TransportListener : IAsyncDisposable
 {
@@ -24,6 +25,8 @@ public sealed class TransportListener : IAsyncDisposable
     private readonly ConcurrentDictionary<long, Connection> _connections = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Socket? _listen;
+    private EpollAcceptor? _acceptor;
+    private IPEndPoint? _sharedLocal;
     private Task _acceptLoop = Task.CompletedTask;
     private Timer? _clock;
     private volatile bool _stopping;
@@ -64,7 +67,16 @@ public sealed class TransportListener : IAsyncDisposable
             throw;
         }
         _listen = socket;
-        _acceptLoop = Task.Run(AcceptLoopAsync);
+        if (_loops is not null)
+        {
+            // Bound to one address, every connection's local end is that address: no getsockname per accept.
+            var local = (IPEndPoint)socket.LocalEndPoint!;
+            _sharedLocal = local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any) ? null : local;
+            socket.Blocking = false;
+            _acceptor = new EpollAcceptor(_loops.Next(), (int)socket.Handle, this, _logger, _options.Name);
+            _acceptor.Start();
+        }
+        else _acceptLoop = Task.Run(AcceptLoopAsync);
         if (_options.Limits.IdleTimeout > TimeSpan.Zero)
             _clock = new Timer(static s => ((TransportListener)s!).CloseIdle(), this, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
@@ -102,6 +114,64 @@ public sealed class TransportListener : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A socket an event loop accepted (on that loop's thread): the connection limit and the protocol's refusal come
+    /// before anything is built; then the connection is dealt to a loop and registered there (at once when that is this loop).
+    /// </summary>
+    internal void Admit(int fd, IPEndPoint? remote)
+    {
+        Interlocked.Increment(ref _accepted);
+        if (_stopping || !_quota.TryTake())
+        {
+            Interlocked.Increment(ref _rejected);
+            if (!_stopping) _sessions.Rejected();
+            Refuse(fd, _stopping ? default : _sessions.RejectionReply);
+            return;
+        }
+        ReadOnlySpan<byte> refusal;
+        try
+        {
+            refusal = _sessions.Refusal(remote);
+        }
+        catch
+        {
+            _quota.Release();
+            Native.close(fd);
+            throw;
+        }
+        if (!refusal.IsEmpty)
+        {
+            Interlocked.Increment(ref _rejected);
+            _quota.Release();
+            Refuse(fd, refusal);
+            return;
+        }
+        Native.SetNoDelay(fd);
+        var loop = _loops!.Next();
+        var connection = new EpollConnection(loop, fd, remote, _sharedLocal ?? SockAddr.Local(fd), this, _options.Limits);
+        _connections[connection.Id] = connection;
+        try
+        {
+            connection.Session = _sessions.Create(connection);
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning(e, "{Listener}: could not start a connection", _options.Name);
+            if (_connections.TryRemove(connection.Id, out _)) _quota.Release();
+            Native.close(fd);
+            return;
+        }
+        connection.Start();
+        if (_stopping) foreach (var c in _connections.Values) c.Close(CloseReason.ServerStopping);
+    }
+
+    /// <summary>The words for a refused socket, best effort and without waiting, then the close.</summary>
+    private static void Refuse(int fd, ReadOnlySpan<byte> reply)
+    {
+        if (!reply.IsEmpty) Native.SendOnce(fd, reply);
+        Native.close(fd);
+    }
+
     private void Admit(Socket socket)
     {
         Interlocked.Increment(ref _accepted);
@@ -118,21 +188,10 @@ public sealed class TransportListener : IAsyncDisposable
         try
         {
             socket.NoDelay = true;
-            if (_loops is not null)
-            {
-                var connection = new EpollConnection(_loops.Next(), socket, this, _options.Limits);
-                started = connection;
-                _connections[connection.Id] = connection;
-                connection.Session = _sessions.Create(connection);
-                connection.Start();
-            }
-            else
-            {
-                var connection = new StreamConnection(socket, this, _options.Limits);
-                started = connection;
-                _connections[connection.Id] = connection;
-                _ = connection.RunAsync(_options.Tls, _sessions, _logger);
-            }
+            var connection = new StreamConnection(socket, this, _options.Limits);
+            started = connection;
+            _connections[connection.Id] = connection;
+            _ = connection.RunAsync(_options.Tls, _sessions, _logger);
         }
         catch (Exception e)
         {
@@ -210,6 +269,18 @@ public sealed class TransportListener : IAsyncDisposable
         if (_stopping) return;
         _stopping = true;
         _clock?.Dispose();
+        if (_acceptor is not null)
+        {
+            // The loop must stop watching the socket before it is closed (its number could be reused at once).
+            try
+            {
+                await _acceptor.StopAsync().WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
+            }
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+            {
+                _logger.LogWarning("{Listener}: the event loop did not let go of the listening socket in time", _options.Name);
+            }
+        }
         _listen?.Dispose();
         await _acceptLoop;
         foreach (var connection in _connections.Values) connection.Close(CloseReason.ServerStopping);

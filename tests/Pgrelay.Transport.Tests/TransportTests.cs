@@ -207,6 +207,57 @@ public sealed class TransportTests
         Assert.Equal(AcceptErrorKind.BackOff, AcceptErrors.Classify(new SocketException((int)SocketError.TooManyOpenSockets)));
         Assert.Equal(AcceptErrorKind.Stop, AcceptErrors.Classify(new SocketException((int)SocketError.OperationAborted)));
         Assert.Equal(AcceptErrorKind.Stop, AcceptErrors.Classify(new ObjectDisposedException("listener")));
+        // The same sorting for the errno an event loop's accept4 returns.
+        Assert.Equal(AcceptErrorKind.Transient, Epoll.EpollAcceptor.Classify(103));   // ECONNABORTED
+        Assert.Equal(AcceptErrorKind.Transient, Epoll.EpollAcceptor.Classify(1));     // EPERM (a firewall)
+        Assert.Equal(AcceptErrorKind.BackOff, Epoll.EpollAcceptor.Classify(24));      // EMFILE
+        Assert.Equal(AcceptErrorKind.BackOff, Epoll.EpollAcceptor.Classify(105));     // ENOBUFS
+        Assert.Equal(AcceptErrorKind.Stop, Epoll.EpollAcceptor.Classify(9));          // EBADF
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1", "127.0.0.1")]
+    [InlineData("0.0.0.0", "127.0.0.1")]   // a wildcard listener: the local end is asked of the socket
+    [InlineData("::1", "::1")]
+    [InlineData("::", "127.0.0.1")]        // dual mode: an IPv4 client arrives as a mapped address and is shown as IPv4
+    public async Task An_accepted_connection_knows_both_its_addresses(string listenOn, string connectTo)
+    {
+        var echo = new LineEcho();
+        await using var listener = TestListener.Start(echo, new ConnectionQuota(10), new ConnectionLimits(), address: System.Net.IPAddress.Parse(listenOn));
+        using var client = new TcpClient(connectTo.Contains(':') ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork);
+        await client.ConnectAsync(System.Net.IPAddress.Parse(connectTo), listener.Port);
+        await client.GetStream().WriteAsync("hi\n"u8.ToArray());
+        Assert.Equal("hi", await ReadLineAsync(client.GetStream()));
+        var connection = echo.Sessions.Single().Connection;
+        string Format(System.Net.IPEndPoint e) => e.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{e.Address}]:{e.Port}" : $"{e.Address}:{e.Port}";
+        Assert.Equal(Format((System.Net.IPEndPoint)client.Client.LocalEndPoint!), connection.RemoteAddress);
+        Assert.Equal(Format((System.Net.IPEndPoint)client.Client.RemoteEndPoint!), connection.LocalAddress);
+        var remote = Assert.IsType<System.Net.IPEndPoint>(connection.RemoteEndPoint);
+        var mine = (System.Net.IPEndPoint)client.Client.LocalEndPoint!;
+        Assert.Equal(mine.Port, remote.Port);
+        Assert.Equal(mine.Address, remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address);   // as .NET's dual-mode sockets report it
+    }
+
+    [Fact]
+    public async Task A_stopped_listener_accepts_no_more_and_its_port_is_free_again()
+    {
+        var echo = new LineEcho();
+        var listener = TestListener.Start(echo, new ConnectionQuota(10), new ConnectionLimits());
+        int port = listener.Port;
+        using (var client = new TcpClient())
+        {
+            await client.ConnectAsync("127.0.0.1", port);
+            await client.GetStream().WriteAsync("hi\n"u8.ToArray());
+            Assert.Equal("hi", await ReadLineAsync(client.GetStream()));
+        }
+        await listener.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        using var late = new TcpClient();
+        await Assert.ThrowsAnyAsync<SocketException>(() => late.ConnectAsync("127.0.0.1", port));
+        using var again = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        again.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);   // not past a listening socket
+        again.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port));   // the listening socket was closed
+        await listener.DisposeAsync();
+        Assert.Single(echo.Sessions);
     }
 
     private static async Task Eventually(Func<bool> condition)

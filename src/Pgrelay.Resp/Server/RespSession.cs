@@ -43,8 +43,6 @@ public sealed unsafe class RespSession : IProtocolSession
         _parser = new RespParser(server.Options.Limits);
         Writer = new RespWriter(connection.Output);
         Id = id;
-        RemoteAddress = connection.RemoteAddress;
-        LocalAddress = connection.LocalAddress;
         User = server.Acl.Default;
         IsAuthenticated = !server.Acl.RequiresAuthentication;
         Tracking = new TrackingState();
@@ -55,8 +53,8 @@ public sealed unsafe class RespSession : IProtocolSession
     public RespWriter Writer { get; }
     public long Id { get; }
     public string? Name { get; internal set; }
-    public string RemoteAddress { get; }
-    public string LocalAddress { get; }
+    public string RemoteAddress => _connection.RemoteAddress;   // formatted only if asked for (CLIENT LIST, a log line)
+    public string LocalAddress => _connection.LocalAddress;
     public AclUser User { get; internal set; }
     public bool IsAuthenticated { get; internal set; }
     public DateTimeOffset CreatedAt { get; } = DateTimeOffset.UtcNow;

@@ -1,4 +1,4 @@
-using System.Net.Sockets;
+using System.Net;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Pgrelay.Transport.Buffers;
@@ -9,34 +9,54 @@ namespace Pgrelay.Transport.Epoll;
 /// A plain TCP connection served by an <see cref="EventLoop"/>: everything below runs on the loop's thread, except
 /// <see cref="Connection.TryQueueOutput"/> and closing, which only set flags and post the connection to its loop.
 /// </summary>
-internal sealed unsafe class EpollConnection : Connection
+internal sealed unsafe class EpollConnection : Connection, ILoopHandler
 {
     private const int PendingRegister = 1, PendingWrite = 2, PendingClose = 4;
 
     private readonly EventLoop _loop;
-    private readonly Socket _socket;
     private readonly int _fd;
     private readonly TransportListener _owner;
     private readonly ReceiveBuffer _in = new();
     private int _pending;
     private bool _registered, _closed, _writeBlocked;
+    private int _closeOnce;
 
-    public EpollConnection(EventLoop loop, Socket socket, TransportListener owner, ConnectionLimits limits)
-        : base(limits, socket.RemoteEndPoint, socket.LocalEndPoint)
+    /// <param name="fd">The accepted socket, non-blocking; the connection owns it and closes it.</param>
+    public EpollConnection(EventLoop loop, int fd, EndPoint? remote, EndPoint? local, TransportListener owner, ConnectionLimits limits)
+        : base(limits, remote, local)
     {
         _loop = loop;
-        _socket = socket;
-        _fd = (int)socket.Handle;
+        _fd = fd;
         _owner = owner;
     }
 
     /// <summary>epoll's data word for this connection: slot and generation, so a stale event for a reused slot is ignored.</summary>
-    internal ulong EventData { get; private set; } = ulong.MaxValue - 1;
+    public ulong EventData { get; private set; } = ulong.MaxValue - 1;
 
     public override int QueryBufferLength => _in.Length;
 
-    /// <summary>Hands the connection to its loop (any thread).</summary>
-    internal void Start() => Post(PendingRegister);
+    /// <summary>Hands the connection to its loop: at once on the loop's own thread (it accepted it), else posted.</summary>
+    internal void Start()
+    {
+        if (!_loop.IsLoopThread) Post(PendingRegister);
+        else
+        {
+            try
+            {
+                Register();
+            }
+            catch (Exception e)
+            {
+                Fault(e);
+            }
+        }
+    }
+
+    private void Register()
+    {
+        EventData = _loop.Add(this, _fd);
+        _registered = true;
+    }
 
     private protected override void RequestWrite() => Post(PendingWrite);
 
@@ -56,17 +76,13 @@ internal sealed unsafe class EpollConnection : Connection
 
     // ---------------- loop thread ----------------
 
-    internal void OnPosted()
+    public void OnPosted()
     {
         int pending = Interlocked.Exchange(ref _pending, 0);
         if (_closed) return;
         try
         {
-            if ((pending & PendingRegister) != 0)
-            {
-                EventData = _loop.Add(this, _fd);
-                _registered = true;
-            }
+            if ((pending & PendingRegister) != 0) Register();
             if (IsClosing)
             {
                 // A session's own request (QUIT) ends after its reply; every other close drops what is unsent.
@@ -82,7 +98,7 @@ internal sealed unsafe class EpollConnection : Connection
         }
     }
 
-    internal void OnEvents(uint events)
+    public void OnEvents(uint events)
     {
         try
         {
@@ -279,23 +295,19 @@ internal sealed unsafe class EpollConnection : Connection
         CloseNow(CloseReason.Fault);
     }
 
+    public void Shutdown() => CloseNow(CloseReason.ServerStopping);
+
     /// <summary>Closes at once (loop thread, or the loop's own shutdown). Idempotent.</summary>
     internal void CloseNow(CloseReason reason)
     {
-        if (_closed) return;
+        // Once only, even if a post after the loop ended races the loop's own shutdown (the fd must be closed once).
+        if (_closed || Interlocked.Exchange(ref _closeOnce, 1) != 0) return;
         _closed = true;
         Close(reason);
         if (_registered) _loop.Remove(_fd, EventData);
         Output.Discard();
         _in.Release();
-        try
-        {
-            _socket.Dispose();
-        }
-        catch (Exception)
-        {
-            // Closing a socket the peer already reset: nothing to do.
-        }
+        Native.close(_fd);   // after epoll forgot it: the number may be reused by the next accept at once
         _owner.Closed(this);
     }
 }

@@ -23,14 +23,15 @@ internal sealed unsafe class EventLoop : IDisposable
     private readonly int _wakeFd;
     private readonly Thread _thread;
     private readonly ILogger _logger;
-    private readonly ConcurrentQueue<EpollConnection> _posted = new();
-    private EpollConnection?[] _slots = new EpollConnection?[64];
+    private readonly ConcurrentQueue<ILoopHandler> _posted = new();
+    private ILoopHandler?[] _slots = new ILoopHandler?[64];
     private int[] _generations = new int[64];
     private readonly Stack<int> _freeSlots = new();
     private int _usedSlots;
     private int _sleeping;
     private int _wakePending;
     private volatile bool _stopping;
+    private volatile bool _exited;
 
     public EventLoop(int index, ILogger logger)
     {
@@ -55,10 +56,16 @@ internal sealed unsafe class EventLoop : IDisposable
     internal bool IsLoopThread => Thread.CurrentThread == _thread;
 
     /// <summary>Asks the loop to look at <paramref name="connection"/> (its pending flags); from any thread.</summary>
-    internal void Post(EpollConnection connection)
+    internal void Post(ILoopHandler connection)
     {
         _posted.Enqueue(connection);
         Interlocked.MemoryBarrier();
+        if (_exited)
+        {
+            // The loop has ended (the process is stopping): nobody will look, so let go here.
+            while (_posted.TryDequeue(out var late)) late.Shutdown();
+            return;
+        }
         if (Volatile.Read(ref _sleeping) == 1 && Interlocked.Exchange(ref _wakePending, 1) == 0)
         {
             ulong one = 1;
@@ -66,8 +73,8 @@ internal sealed unsafe class EventLoop : IDisposable
         }
     }
 
-    /// <summary>Adds a connection to epoll (loop thread); returns its event data (slot and generation).</summary>
-    internal ulong Add(EpollConnection connection, int fd)
+    /// <summary>Adds a connection (or a listening socket) to epoll (loop thread); returns its event data (slot and generation).</summary>
+    internal ulong Add(ILoopHandler connection, int fd)
     {
         int slot;
         if (_freeSlots.Count > 0) slot = _freeSlots.Pop();
@@ -143,9 +150,11 @@ internal sealed unsafe class EventLoop : IDisposable
         }
         finally
         {
+            _exited = true;
+            Interlocked.MemoryBarrier();
             NativeMemory.Free(events);
-            for (int slot = 0; slot < _usedSlots; slot++) _slots[slot]?.CloseNow(CloseReason.ServerStopping);
-            while (_posted.TryDequeue(out var connection)) connection.CloseNow(CloseReason.ServerStopping);
+            for (int slot = 0; slot < _usedSlots; slot++) _slots[slot]?.Shutdown();
+            while (_posted.TryDequeue(out var connection)) connection.Shutdown();
         }
     }
 

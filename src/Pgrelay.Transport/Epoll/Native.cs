@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Pgrelay.Transport.Epoll;
 
-/// <summary>The few Linux calls an event loop needs: epoll, an eventfd to wake it, and non-blocking recv/send.</summary>
+/// <summary>The few Linux calls an event loop needs: epoll, an eventfd to wake it, accept4, and non-blocking recv/send.</summary>
 internal static unsafe partial class Native
 {
     public const int EpollCtlAdd = 1, EpollCtlDel = 2, EpollCtlMod = 3;
@@ -10,6 +10,11 @@ internal static unsafe partial class Native
     public const int CloExec = 0x80000, NonBlock = 0x800;
     public const int MsgDontWait = 0x40, MsgNoSignal = 0x4000;
     public const int EAgain = 11, EIntr = 4;
+    public const int IpProtoTcp = 6, TcpNoDelay = 1;
+    public const ushort AfInet = 2, AfInet6 = 10;
+
+    /// <summary>Room for a <c>sockaddr_in6</c> (28 bytes), the largest address a TCP listener accepts.</summary>
+    public const int SockAddrSize = 28;
 
     /// <summary>
     /// <c>struct epoll_event</c> is packed on x86-64 (12 bytes, data at 4) and naturally aligned elsewhere (16 bytes,
@@ -33,6 +38,15 @@ internal static unsafe partial class Native
     public static partial int eventfd(uint initval, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
+    public static partial int accept4(int fd, byte* addr, int* addrlen, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int setsockopt(int fd, int level, int name, void* value, int length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int getsockname(int fd, byte* addr, int* addrlen);
+
+    [LibraryImport("libc", SetLastError = true)]
     public static partial nint recv(int fd, byte* buf, nint len, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
@@ -54,6 +68,19 @@ internal static unsafe partial class Native
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int munmap(void* addr, nuint length);
+
+    /// <summary>Replies go out as they are written (Nagle off), as redis-server and memcached set their sockets.</summary>
+    public static void SetNoDelay(int fd)
+    {
+        int one = 1;
+        setsockopt(fd, IpProtoTcp, TcpNoDelay, &one, sizeof(int));
+    }
+
+    /// <summary>One non-blocking send; what the socket does not take is dropped (a refusal's words before the close).</summary>
+    public static void SendOnce(int fd, ReadOnlySpan<byte> bytes)
+    {
+        fixed (byte* p = bytes) send(fd, p, bytes.Length, MsgDontWait | MsgNoSignal);
+    }
 
     public static int Control(int epoll, int op, int fd, uint events, ulong data)
     {

@@ -68,6 +68,6 @@ internal sealed class CacheListeners(IServiceProvider services, PgrelaySettings 
         _loops?.Dispose();
     }
 
-    /// <summary>Default: one event loop per core, at most four (a Redis round trip is mostly kernel time; more loops only contend).</summary>
-    internal static int IoThreads(int configured) => configured > 0 ? configured : Math.Clamp(Environment.ProcessorCount, 1, 4);
+    /// <summary>Default: one event loop per two cores, at most four (<see cref="EventLoopGroup.DefaultThreads"/>).</summary>
+    internal static int IoThreads(int configured) => configured > 0 ? configured : EventLoopGroup.DefaultThreads;
 }
