@@ -359,6 +359,7 @@ public sealed class ReplicatedStore : IReplicationTarget
         var changes = new List<AppliedChange>(Math.Max(transaction.Count, 1));
         foreach (var change in transaction.Changes)
             if (_applier.TryDescribe(change, out var described)) changes.Add(described);
+        _applier.EndTransaction();
         _router.Replayed(transaction.EndLsn.Value);
         // Copies of rows without primary key are numbered counting back from the snapshot: they wait for the window's end.
         if (_replayCopies.Waiting || _catalog.Tables.Any(t => !t.Schema.HasPrimaryKey))

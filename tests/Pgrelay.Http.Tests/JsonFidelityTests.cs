@@ -74,7 +74,41 @@ public abstract class JsonFidelityTests(PostgresFixture pg)
         yield return ("ao", "oid[]", ["'{1,4294967295}'"]);
         yield return ("au", "uuid[]", ["'{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}'"]);
         yield return ("ar", "int4range[]", ["'{\"[1,5)\",empty}'"]);
+        // Geometric arrays: box's elements are separated by ';' (its typdelim), the others' by ','.
+        yield return ("abox", "box[]", ["'{(1,1),(0,0);(3,4),(2,2)}'", "'{}'", "ARRAY[NULL::box, '(1,2),(0,0)']"]);
+        yield return ("apt", "point[]", ["'{\"(1,2)\",\"(-0.5,3)\"}'"]);
+        yield return ("apg", "polygon[]", ["ARRAY['((0,0),(1,1),(1,0))'::polygon]"]);
+        // User-defined types (see UserTypes): domains render as their base type, enums and ranges as strings, arrays of
+        // them as arrays.
+        yield return ("dint", "pos_int", ["42", "'7'"]);
+        yield return ("dnum", "money_amount", ["'12.50'", "'NaN'"]);
+        yield return ("djs", "doc", ["'{\"a\": [1, 2.50]}'"]);
+        yield return ("dtx", "short_text", ["'abc'"]);
+        yield return ("dts", "stamp", ["'0044-03-15 12:00:00+00 BC'", "'2024-01-31 12:00:00.5+05:30'"]);
+        yield return ("dby", "blob", ["'\\x00ff'"]);
+        yield return ("ddd", "pos_int2", ["5"]);
+        yield return ("en", "mood", ["'happy'", "'so, \"so\"'"]);
+        yield return ("fr", "floatrange", ["'[1.5,2.5)'", "'empty'"]);
+        yield return ("adint", "pos_int[]", ["'{1,2,NULL}'"]);
+        yield return ("ints", "int_list", ["'{1,2,3}'"]);
+        yield return ("ae", "mood[]", ["'{happy,\"so, \\\"so\\\"\"}'"]);
+        yield return ("afr", "floatrange[]", ["'{\"[1.5,2.5)\",empty}'"]);
+        yield return ("ajs", "doc[]", ["ARRAY['{\"k\": 1}'::doc]"]);
     }
+
+    /// <summary>The user-defined types the columns above use.</summary>
+    private const string UserTypes = """
+        CREATE DOMAIN pos_int AS int CHECK (VALUE > 0);
+        CREATE DOMAIN pos_int2 AS pos_int;
+        CREATE DOMAIN money_amount AS numeric;
+        CREATE DOMAIN doc AS jsonb;
+        CREATE DOMAIN short_text AS varchar(10);
+        CREATE DOMAIN stamp AS timestamptz;
+        CREATE DOMAIN blob AS bytea;
+        CREATE DOMAIN int_list AS int[];
+        CREATE TYPE mood AS ENUM ('happy', 'so, "so"');
+        CREATE TYPE floatrange AS RANGE (subtype = float8);
+        """;
 
     [Fact]
     public async Task Every_type_renders_as_postgres_to_jsonb_in_the_snapshot_and_in_the_stream()
@@ -84,6 +118,7 @@ public abstract class JsonFidelityTests(PostgresFixture pg)
         int rows = columns.Max(c => c.Values.Length);
         string Row(int id, int i) =>
             $"({id}, {string.Join(", ", columns.Select(c => i < c.Values.Length ? $"{c.Values[i]}::{c.Type}" : "NULL"))})";
+        await pg.ExecuteAsync(db, UserTypes);
         await pg.ExecuteAsync(db, $"""
             CREATE TABLE edges (id int PRIMARY KEY, {string.Join(", ", columns.Select(c => $"{c.Name} {c.Type}"))});
             INSERT INTO edges VALUES {string.Join(", ", Enumerable.Range(0, rows).Select(i => Row(i, i)))};
@@ -100,7 +135,7 @@ public abstract class JsonFidelityTests(PostgresFixture pg)
         // bytea as pgrelay documents it: unbroken base64, element by element in arrays.
         var projection = string.Join(", ", columns.Select(c => c.Type switch
         {
-            "bytea" => $"translate(encode({c.Name}, 'base64'), E'\\n', '') AS {c.Name}",
+            "bytea" or "blob" => $"translate(encode({c.Name}, 'base64'), E'\\n', '') AS {c.Name}",
             "bytea[]" => $"CASE WHEN {c.Name} IS NULL THEN NULL ELSE ARRAY(SELECT translate(encode(x, 'base64'), E'\\n', '') " +
                          $"FROM unnest({c.Name}) WITH ORDINALITY u(x, o) ORDER BY o) END AS {c.Name}",
             _ => c.Name,

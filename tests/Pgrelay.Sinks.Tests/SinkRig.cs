@@ -60,7 +60,8 @@ internal sealed class SinkRig : IAsyncDisposable
     public Task Running { get; }
     public ListLoggerFactory Log { get; private init; } = new();
 
-    public static SinkRig Start(PostgresHarness harness, string database, SinkSettings settings, ILoggerFactory? loggers = null)
+    public static SinkRig Start(PostgresHarness harness, string database, SinkSettings settings, ILoggerFactory? loggers = null,
+        Action<Replication.ReplicationOptions>? configure = null)
     {
         settings.RetryInitialDelay = TimeSpan.FromMilliseconds(50);
         settings.RetryMaxDelay = TimeSpan.FromMilliseconds(500);
@@ -78,6 +79,7 @@ internal sealed class SinkRig : IAsyncDisposable
             o.ResumeFrom = plan.ResumeFrom;
             o.DropSlotOnStop = plan.DropSlotOnStop;
             o.StateDirectory = settings.StateDirectory;   // as the host does: the instance finds its own slot again
+            configure?.Invoke(o);
         }, loggers);
         return new SinkRig(store, replication, sinks) { Log = log, _harness = harness };
     }

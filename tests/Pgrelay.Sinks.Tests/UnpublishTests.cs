@@ -71,5 +71,67 @@ public abstract class UnpublishTests(PostgresFixture pg) : IDisposable
         Assert.True(rig.Sinks.Statuses.All(s => s.Failures == 0));
     }
 
+    [Fact]
+    public async Task A_table_leaving_one_publication_keeps_its_rows_in_the_other_and_joining_one_writes_them_there()
+    {
+        var source = await pg.NewDatabaseAsync("src");
+        var target = await pg.NewDatabaseAsync("dst");
+        await pg.ExecuteAsync(source, """
+            CREATE TABLE t (id int PRIMARY KEY, v text);
+            CREATE TABLE sync_marker (id int PRIMARY KEY);
+            CREATE PUBLICATION pub FOR TABLE t, sync_marker;
+            CREATE PUBLICATION pub2 FOR TABLE t;
+            INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 12) i;
+            """);
+        await using var redis = await RedisServerProcess.StartAsync();
+        var file = Path.Combine(_state, "events.jsonl");
+        var config = Path.Combine(_state, "pgrelay.json");
+        File.WriteAllText(config, $$"""
+            {
+              "sinks": {
+                "file": { "type": "file", "path": "{{file}}" },
+                "pg":   { "type": "postgres", "url": "{{pg.Cluster.UrlFor(target)}}" },
+                "rh":   { "type": "redis-hash", "address": "{{redis.Address}}" }
+              }
+            }
+            """);
+        await using var rig = SinkRig.Start(pg, source, SinkSettingsParser.Parse(null, config, _state), configure: o =>
+        {
+            o.Publications = ["pub", "pub2"];
+            o.PublicationPollInterval = TimeSpan.FromMilliseconds(200);
+        });
+        await rig.SyncAsync();
+        await using var client = await ConnectionMultiplexer.ConnectAsync(redis.Address);
+        async Task<SortedDictionary<string, string>> HashesAsync(string publication)
+        {
+            var hashes = new SortedDictionary<string, string>(StringComparer.Ordinal);
+            await foreach (var key in client.GetServers()[0].KeysAsync(pattern: publication + ".t.*"))
+                hashes[((string)key!)[(publication.Length + 1)..]] = string.Join(";", (await client.GetDatabase().HashGetAllAsync(key)).Select(e => $"{e.Name}={e.Value}").Order());
+            return hashes;
+        }
+        bool Holds(string publication) => rig.Store.Publications.First(p => p.Name == publication).Tables.Any(t => t.KeyName == "t");
+        Assert.Equal(12, (await HashesAsync("pub2")).Count);
+        Assert.Equal(await HashesAsync("pub"), await HashesAsync("pub2"));
+
+        await pg.ExecuteAsync(source, "ALTER PUBLICATION pub2 DROP TABLE t");
+        await rig.Replication.WaitAsync(() => !Holds("pub2"), "t to leave pub2");
+        await pg.ExecuteAsync(source, "UPDATE t SET v = 'after' WHERE id = 1");
+        await rig.SyncAsync();
+        Assert.Empty(await HashesAsync("pub2"));
+        var held = await HashesAsync("pub");
+        Assert.Equal(12, held.Count);
+        Assert.Equal("id=1;v=after", held["t.1"]);
+        Assert.Equal(12, await pg.ScalarAsync<long>(source, "SELECT count(*) FROM t"));
+        Assert.Equal(await pg.RowsAsync(source, "t", "id"), await pg.RowsAsync(target, "public.t", "id"));   // still published: not emptied
+
+        await pg.ExecuteAsync(source, "ALTER PUBLICATION pub2 ADD TABLE t");
+        await rig.Replication.WaitAsync(() => Holds("pub2"), "t to join pub2 again");
+        await rig.SyncAsync();
+        Assert.Equal(await HashesAsync("pub"), await HashesAsync("pub2"));
+        Assert.Equal(12, (await HashesAsync("pub2")).Count);
+        Assert.Equal(await pg.RowsAsync(source, "t", "id"), await pg.RowsAsync(target, "public.t", "id"));
+        Assert.True(rig.Sinks.Statuses.All(s => s.Failures == 0));
+    }
+
     public void Dispose() => Directory.Delete(_state, recursive: true);
 }

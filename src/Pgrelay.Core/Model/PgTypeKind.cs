@@ -22,4 +22,5 @@ public enum PgTypeKind : byte
     Interval,
     Uuid,
     Array,       // element kind in ColumnSchema.ElementKind
+    SemicolonArray,   // an array whose elements are separated by ';' (box[]: box values hold commas); elements as Array's
 }

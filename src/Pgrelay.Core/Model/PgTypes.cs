@@ -7,8 +7,11 @@ public static class PgTypes
         Json = 114, Float4 = 700, Float8 = 701, Money = 790, BpChar = 1042, VarChar = 1043, Date = 1082, Time = 1083,
         Timestamp = 1114, TimestampTz = 1184, Interval = 1186, TimeTz = 1266, Numeric = 1700, Uuid = 2950, Jsonb = 3802;
 
+    public const uint Box = 603, BoxArray = 1020;
+
     public static PgTypeKind KindOf(uint oid) => oid switch
     {
+        BoxArray => PgTypeKind.SemicolonArray,
         Bool => PgTypeKind.Boolean,
         // oid is not a number to to_json (json.c categorises int2/4/8, float4/8 and numeric only): a string, as there.
         Int2 or Int4 or Int8 => PgTypeKind.Integer,
@@ -35,12 +38,12 @@ public static class PgTypes
         1183 => Time, 1115 => Timestamp, 1185 => TimestampTz, 1187 => Interval, 1270 => TimeTz, 1231 => Numeric,
         2951 => Uuid, 3807 => Jsonb,
         // Built-in arrays of types that render as strings, so that to_json's array of strings comes out, not the
-        // array's text: money, "char", inet, cidr, macaddr(8), bit, varbit, ranges, xml, pg_lsn, geometry (box[] is left
-        // out: its elements are separated by ';'), text search, reg*, jsonpath, snapshots.
+        // array's text: money, "char", inet, cidr, macaddr(8), bit, varbit, ranges, xml, pg_lsn, geometry (box[]'s elements
+        // are separated by ';', see PgTypeKind.SemicolonArray), text search, reg*, jsonpath, snapshots.
         791 => Money, 1002 => 18, 1041 => 869, 651 => 650, 1040 => 829, 775 => 774, 1561 => 1560, 1563 => 1562,
         3905 => 3904, 3907 => 3906, 3909 => 3908, 3911 => 3910, 3913 => 3912, 3927 => 3926, 143 => 142, 3221 => 3220,
         1017 => 600, 1018 => 601, 1019 => 602, 1027 => 604, 629 => 628, 719 => 718, 3643 => 3614, 3645 => 3615,
-        2210 => 2205, 2211 => 2206, 1008 => 24, 4073 => 4072, 2949 => 2970, 5039 => 5038,
+        2210 => 2205, 2211 => 2206, 1008 => 24, 4073 => 4072, 2949 => 2970, 5039 => 5038, BoxArray => Box,
         _ => 0,
     };
 }

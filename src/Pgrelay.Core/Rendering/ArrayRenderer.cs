@@ -11,15 +11,16 @@ namespace Pgrelay.Core.Rendering;
 /// </summary>
 public static class ArrayRenderer
 {
-    public static void Write(ReadOnlySpan<byte> text, PgTypeKind elementKind, IBufferWriter<byte> output)
+    /// <param name="delimiter">The element type's typdelim: ',' for every type but box, whose values hold commas (';').</param>
+    public static void Write(ReadOnlySpan<byte> text, PgTypeKind elementKind, IBufferWriter<byte> output, byte delimiter = (byte)',')
     {
-        if (elementKind == PgTypeKind.Array) elementKind = PgTypeKind.Text;   // elements are never arrays themselves
-        if (!new ArrayLiteralWalker(text, elementKind, null).Walk())
+        if (elementKind is PgTypeKind.Array or PgTypeKind.SemicolonArray) elementKind = PgTypeKind.Text;   // elements are never arrays themselves
+        if (!new ArrayLiteralWalker(text, elementKind, null, delimiter).Walk())
         {
             JsonStringWriter.Write(text, output);
             return;
         }
-        var walker = new ArrayLiteralWalker(text, elementKind, output);
+        var walker = new ArrayLiteralWalker(text, elementKind, output, delimiter);
         try
         {
             walker.Walk();
@@ -31,7 +32,7 @@ public static class ArrayRenderer
     }
 
     /// <summary>One pass over the literal; validates only when there is no output.</summary>
-    private ref struct ArrayLiteralWalker(ReadOnlySpan<byte> text, PgTypeKind elementKind, IBufferWriter<byte>? output)
+    private ref struct ArrayLiteralWalker(ReadOnlySpan<byte> text, PgTypeKind elementKind, IBufferWriter<byte>? output, byte delimiter)
     {
         // PostgreSQL allows 6 dimensions (MAXDIM); a little slack costs nothing and bounds the recursion.
         private const int MaxDepth = 16;
@@ -73,7 +74,7 @@ public static class ArrayRenderer
                 bool ok = c == '{' ? Array(depth + 1) : c == '"' ? QuotedElement() : UnquotedElement();
                 if (!ok) return false;
                 SkipSpaces();
-                if (Take((byte)','))
+                if (Take(delimiter))
                 {
                     Emit((byte)',');
                     continue;
@@ -125,7 +126,7 @@ public static class ArrayRenderer
                     _pos += 2;
                     continue;
                 }
-                if (c is (byte)',' or (byte)'}') break;
+                if (c == delimiter || c == '}') break;
                 if (c is (byte)'{' or (byte)'"') return false;
                 _pos++;
             }

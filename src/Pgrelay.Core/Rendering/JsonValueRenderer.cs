@@ -44,6 +44,9 @@ public static class JsonValueRenderer
             case PgTypeKind.Array:
                 ArrayRenderer.Write(text, elementKind, output);
                 break;
+            case PgTypeKind.SemicolonArray:
+                ArrayRenderer.Write(text, elementKind, output, (byte)';');
+                break;
             default:
                 // Text, Date, Time, TimeTz, Interval, Uuid and unknown types: a string exactly as PostgreSQL printed it, as
                 // to_json writes every type it has no category for (a date's " BC" and a time zone's "+02" included).

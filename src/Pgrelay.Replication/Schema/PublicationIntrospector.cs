@@ -131,7 +131,12 @@ public sealed class PublicationIntrospector
         // Keys are joined in primary key order (pub.cities.Tulsa/OK for PRIMARY KEY (name, state)), not column order.
         var key = KeyRules.KeyAttnums(primaryKey, published);
         var identityColumns = KeyRules.IdentityAttnums(identity, primaryKey, identityIndex, published);
-        var columns = attributes.Select(a => new ColumnSchema(a.Name, a.TypeOid, a.TypeMod, key?.Contains(a.Num) == true)).ToList();
+        var kinds = await TypeRendering.KindsAsync(conn, attributes.Select(a => a.TypeOid), ct).ConfigureAwait(false);
+        var columns = attributes.Select(a =>
+        {
+            var column = new ColumnSchema(a.Name, a.TypeOid, a.TypeMod, key?.Contains(a.Num) == true);
+            return kinds.TryGetValue(a.TypeOid, out var kind) ? column with { Kind = kind.Kind, ElementKind = kind.Element } : column;
+        }).ToList();
         string NameOf(short num) => attributes.First(a => a.Num == num).Name;
         var keyOrder = key?.Select(NameOf).ToList();
         var identityNames = identityColumns.Where(published.Contains).Select(NameOf).ToList();

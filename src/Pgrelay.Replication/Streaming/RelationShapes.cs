@@ -37,7 +37,13 @@ internal static class RelationShapes
         var key = identity == ReplicaIdentity.Default ? identityNames
             : knownKey.Count > 0 && knownKey.All(names.Contains) ? knownKey : [];
         var columns = new ColumnSchema[n];
-        for (int i = 0; i < n; i++) columns[i] = new ColumnSchema(names[i], types[i].Oid, types[i].Mod, key.Contains(names[i]));
+        for (int i = 0; i < n; i++)
+        {
+            columns[i] = new ColumnSchema(names[i], types[i].Oid, types[i].Mod, key.Contains(names[i]));
+            // How a type renders (a domain as its base type...) comes from introspection; the message has the OID only.
+            if (known?.Columns.FirstOrDefault(c => c.Name == names[i] && c.TypeOid == types[i].Oid) is { } same)
+                columns[i] = columns[i] with { Kind = same.Kind, ElementKind = same.ElementKind };
+        }
         // pgoutput flags key columns but does not order them: keep the order introspection found.
         var keyOrder = knownKey.Count > 0 ? knownKey : null;
         return new TableSchema(m.RelationId, m.Namespace, m.RelationName, columns, identity, keyOrder, identityNames,

@@ -25,6 +25,7 @@ public sealed class SinkRunner : IAsyncDisposable
     private readonly DurableConsumer _consumer;
     private readonly ILogger _log;
     private readonly Func<SinkTable, IEnumerable<SinkValue[]>> _storeRows;
+    private readonly Func<SinkTable, IEnumerable<(SinkValue[] Row, int Copies)>> _publishedRows;
     private Checkpoint? _checkpoint;
 
     /// <summary>Registers the sink's durable consumer at its checkpoint right away, before replication can confirm anything.</summary>
@@ -37,6 +38,7 @@ public sealed class SinkRunner : IAsyncDisposable
         _log = log;
         _events = new EventBuilder(rules, definition.Transactions, target.WantsSchemaChanges, store.Feed, () => IdleLsn?.Invoke() ?? Lsn.Zero);
         _storeRows = layout => _events.StoreRows(store, layout);
+        _publishedRows = layout => _events.PublishedRows(store, layout);
         _checkpoint = checkpoints.Load(definition.Name);
         _consumer = store.RegisterDurableConsumer("sink:" + definition.Name, _checkpoint?.EndLsn ?? Lsn.Zero);
         Status = new SinkStatus(definition.Name, SinkSettingsParser.TypeName(definition.Type));
@@ -156,7 +158,7 @@ public sealed class SinkRunner : IAsyncDisposable
 
     private async Task<Lsn> DeliverTransactionsAsync(List<CommittedTransaction> transactions, CancellationToken ct)
     {
-        var batch = new SinkBatch { StoreRows = _storeRows };
+        var batch = new SinkBatch { StoreRows = _storeRows, PublishedRows = _publishedRows };
         CommittedTransaction? last = null;
         foreach (var t in transactions)
         {

@@ -123,7 +123,8 @@ public sealed class ChangeEvent
     /// layout of the same name (perhaps with a new type), or -1 for an added column.
     /// </summary>
     public int[]? PreviousColumns { get; init; }
-    public SinkValue[]? Before { get; init; }
+    public SinkValue[]? Before { get => _before; init => _before = value; }
+    private SinkValue[]? _before;
     public SinkValue[]? After { get; init; }
     public Lsn CommitLsn { get; init; }
     public Lsn EndLsn { get; init; }
@@ -159,9 +160,18 @@ public sealed class ChangeEvent
     public bool LoadStart { get; init; }
 
     /// <summary>A truncate for a table removed from the publications (<c>"unpublished":true</c>): the publications (key
-    /// names) that held it, which the store's catalog no longer says.</summary>
+    /// names) that held it, which the store's catalog no longer says. On a relation event: the table's publications
+    /// changed while it stays published; it left these (maybe none) and may have joined others.</summary>
     public string[]? UnpublishedFrom { get; init; }
     public int AfterCopy { get; init; } = 1;
+
+    /// <summary>This event with another old row (a replayed image whose old key a target found, see <c>IdentityKeys</c>).</summary>
+    public ChangeEvent WithBefore(SinkValue[] before)
+    {
+        var copy = (ChangeEvent)MemberwiseClone();
+        copy._before = before;
+        return copy;
+    }
 
     /// <summary>The row that names the key: After for inserts, updates and reads, Before for deletes.</summary>
     public SinkValue[]? KeyRow => After ?? Before;
@@ -224,4 +234,9 @@ public sealed class SinkBatch
     /// the ALTER TABLE). Later changes to those rows follow in the feed.
     /// </summary>
     public Func<SinkTable, IEnumerable<SinkValue[]>>? StoreRows { get; set; }
+    /// <summary>
+    /// The rows of <see cref="StoreRows"/> that pass the sink's rules, with their copy counts (tables without primary key):
+    /// what a target writes under a publication a table joined (its keys there are new, while its rows may not change).
+    /// </summary>
+    public Func<SinkTable, IEnumerable<(SinkValue[] Row, int Copies)>>? PublishedRows { get; set; }
 }

@@ -167,6 +167,21 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool
             yield return InLayout(Rules.PlanFor(row.Schema, EventOp.Read), row.Bytes, layout);
     }
 
+    /// <summary>The rows of <see cref="StoreRows"/> that pass the sink's filters (as an initial load's would), with their
+    /// copy counts (see <see cref="SinkBatch.PublishedRows"/>).</summary>
+    public IEnumerable<(SinkValue[] Row, int Copies)> PublishedRows(Store.ReplicatedStore store, SinkTable layout)
+    {
+        var source = store.Tables.FirstOrDefault(t => t.RelationId == layout.SourceSchema.RelationId);
+        if (source is null) yield break;
+        using var pin = store.Pin();
+        foreach (var row in source.Rows(pin))
+        {
+            var plan = Rules.PlanFor(row.Schema, EventOp.Read);
+            if (!plan.Passes(new RowView(row.Bytes), row.Schema)) continue;
+            yield return (InLayout(plan, row.Bytes, layout), RowFormat.ReadCopies(row.Bytes));
+        }
+    }
+
     /// <summary>A source row projected by <paramref name="plan"/>, its columns placed by name in <paramref name="layout"/> (NULL where it has none).</summary>
     private static SinkValue[] InLayout(TablePlan plan, byte[] row, SinkTable layout)
     {
@@ -220,6 +235,7 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool
             Index = index,
             SourceTable = change.Table,
             Replayed = transaction.Replayed,
+            UnpublishedFrom = change.Unpublished?.Select(p => p.KeyName).ToArray(),
         };
     }
 

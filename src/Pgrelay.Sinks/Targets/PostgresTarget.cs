@@ -134,6 +134,8 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
                 _loading.Add(table);
             }
         var events = batch.Events;
+        // Replayed events may be given their old key below: the batch itself stays as it came, for a retry.
+        if (events.Exists(e => e.Replayed)) events = [.. events];
         for (int i = 0; i < events.Count;)
         {
             if (events[i] is { Op: EventOp.Truncate, Table: { } truncated })
@@ -149,6 +151,7 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
             }
             // A segment: events whose keyed rows can be netted together and written at its end.
             int segmentEnd = SegmentEnd(events, i);
+            await FindOldKeysAsync(events, i, segmentEnd, ct).ConfigureAwait(false);
             await ReadTargetRowsAsync(events, i, segmentEnd, ct).ConfigureAwait(false);
             for (; i < segmentEnd; i++) await AddAsync(events[i], ct).ConfigureAwait(false);
             await FlushAsync(ct).ConfigureAwait(false);
@@ -331,6 +334,55 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
             if (_targetRows.TryGetValue(table, out var known)) rows.TargetRow = key => known.GetValueOrDefault(key);
         }
         await rows.AddAsync(e, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Gives replayed events of tables with an identity index on other columns the old key they lack (see
+    /// <see cref="IdentityKeys"/>), from the target's rows (one query per table), so that a delete or a key change removes
+    /// the row the target holds under the old key.
+    /// </summary>
+    private async Task FindOldKeysAsync(List<ChangeEvent> events, int start, int end, CancellationToken ct)
+    {
+        Dictionary<SinkTable, (IdentityKeys Keys, HashSet<string> Wanted)>? tables = null;
+        for (int i = start; i < end; i++)
+        {
+            if (!events[i].Replayed || events[i].Table is not { } table) continue;
+            tables ??= new(ReferenceEqualityComparer.Instance);
+            if (!tables.TryGetValue(table, out var found))
+            {
+                if (IdentityKeys.For(table) is not { } keys) continue;
+                tables[table] = found = (keys, new HashSet<string>(StringComparer.Ordinal));
+            }
+            if (found.Keys.Needed(events[i]) is { } identity) found.Wanted.Add(identity);
+        }
+        if (tables is null || tables.Values.All(t => t.Wanted.Count == 0)) return;
+        foreach (var (table, (keys, wanted)) in tables)
+        {
+            if (wanted.Count == 0) continue;
+            var target = await TableAsync(table, ct).ConfigureAwait(false);
+            await SendQueuedAsync(ct).ConfigureAwait(false);
+            var identity = keys.Columns;
+            var names = target.Names;
+            var sql = $"SELECT {string.Join(", ", table.KeyColumns.Concat(identity).Select(c => $"t.{names[c]}::text"))} " +
+                      $"FROM {target.QualifiedName} AS t JOIN unnest({string.Join(", ", identity.Select((_, j) => $"@i{j}::text[]"))}) " +
+                      $"AS s({string.Join(", ", identity.Select((_, j) => $"i{j}"))}) ON " +
+                      string.Join(" AND ", identity.Select((c, j) => $"t.{names[c]} = s.i{j}::{target.Types[c]}"));
+            await using var cmd = new NpgsqlCommand(sql, Connection);
+            var parts = wanted.Select(w => w.Split('\0')).ToList();
+            for (int j = 0; j < identity.Length; j++)
+                cmd.Parameters.Add(new NpgsqlParameter($"i{j}", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = parts.Select(p => p[j]).ToArray() });
+            await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            int k = table.KeyColumns.Length;
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                var key = new string[k];
+                for (int j = 0; j < k; j++) key[j] = reader.GetString(j);
+                keys.Known(string.Join('\0', Enumerable.Range(k, identity.Length).Select(reader.GetString)), key);
+            }
+        }
+        for (int i = start; i < end; i++)
+            if (events[i].Table is { } table && tables.TryGetValue(table, out var found))
+                events[i] = found.Keys.Resolve(events[i]);
     }
 
     /// <summary>

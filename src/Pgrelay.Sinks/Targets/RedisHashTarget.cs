@@ -86,7 +86,8 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
                 foreach (var source in store.Tables.Where(t => t.RelationId == table.SourceSchema.RelationId))
                     await DeleteTableAsync(redis, source, table, ct).ConfigureAwait(false);
         var pending = new List<Task>(batch.Events.Count);
-        foreach (var e in batch.Events)
+        var events = batch.Events.Exists(e => e.Replayed) ? await FindOldKeysAsync(redis, batch.Events, ct).ConfigureAwait(false) : batch.Events;
+        foreach (var e in events)
         {
             if (e.Table is not { } table || e.SourceTable is not { } source) continue;
             switch (e.Op)
@@ -95,6 +96,11 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
                     await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
                     pending.Clear();
                     await DeleteTableAsync(redis, source, table, ct, e.UnpublishedFrom).ConfigureAwait(false);
+                    break;
+                case EventOp.Relation when e.UnpublishedFrom is { } left:
+                    await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
+                    pending.Clear();
+                    await RepublishAsync(redis, source, table, left, batch.PublishedRows, ct).ConfigureAwait(false);
                     break;
                 case EventOp.Relation:
                     await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
@@ -137,6 +143,49 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
             }
         }
         await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The batch with replayed events of tables with an identity index on other columns given the old key they lack (see
+    /// <see cref="IdentityKeys"/>): the hashes hold the identity columns, so the table's hashes are read (SCAN, HMGET) for
+    /// the identities the batch names. Only replays of such tables pay for it.
+    /// </summary>
+    private async Task<List<ChangeEvent>> FindOldKeysAsync(ConnectionMultiplexer redis, List<ChangeEvent> events, CancellationToken ct)
+    {
+        var tables = new Dictionary<SinkTable, (IdentityKeys Keys, HashSet<string> Wanted)>(ReferenceEqualityComparer.Instance);
+        foreach (var e in events)
+        {
+            if (!e.Replayed || e.Table is not { } table) continue;
+            if (!tables.TryGetValue(table, out var found))
+            {
+                if (IdentityKeys.For(table) is not { } keys) continue;
+                tables[table] = found = (keys, new HashSet<string>(StringComparer.Ordinal));
+            }
+            if (found.Keys.Needed(e) is { } identity) found.Wanted.Add(identity);
+        }
+        if (tables.Values.All(t => t.Wanted.Count == 0)) return events;
+        var db = redis.GetDatabase();
+        foreach (var (table, (keys, wanted)) in tables)
+        {
+            if (wanted.Count == 0) continue;
+            var source = events.First(e => ReferenceEquals(e.Table, table)).SourceTable;
+            if (source is null || PublicationsOf(source) is not [var publication, ..]) continue;
+            RedisValue[] fields = [.. table.KeyColumns.Concat(keys.Columns).Select(c => (RedisValue)table.Columns[c].Utf8Name)];
+            int k = table.KeyColumns.Length;
+            var pattern = Glob($"{_prefix}{publication}.{table.KeyName}.") + "*";
+            foreach (var server in Primaries(redis))
+                await foreach (var hash in server.KeysAsync(db.Database, pattern, pageSize: 1000).WithCancellation(ct).ConfigureAwait(false))
+                {
+                    var values = await db.HashGetAsync(hash, fields).WaitAsync(ct).ConfigureAwait(false);
+                    if (values.Any(v => v.IsNull)) continue;
+                    var identity = string.Join('\0', values.Skip(k).Select(v => (string)v!));
+                    if (wanted.Contains(identity)) keys.Known(identity, [.. values.Take(k).Select(v => (string)v!)]);
+                }
+        }
+        var resolved = new List<ChangeEvent>(events.Count);
+        foreach (var e in events)
+            resolved.Add(e.Table is { } table && tables.TryGetValue(table, out var found) ? found.Keys.Resolve(e) : e);
+        return resolved;
     }
 
     /// <summary>
@@ -224,6 +273,32 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
     private Task DeleteTableAsync(ConnectionMultiplexer redis, StoredTable source, SinkTable table, CancellationToken ct,
         string[]? publications = null) =>
         ForEachKeyAsync(redis, source, table, (db, key) => db.KeyDeleteAsync(key), ct, publications);
+
+    /// <summary>
+    /// The table's publications changed while it stays published: the hashes of the publications it left go, and every row
+    /// is written under each publication holding it now (the ones it joined lack them; the others are rewritten as they
+    /// are). The rows are the store's current ones, ahead of the feed: the changes after this one follow and bring each
+    /// key to where the feed ends.
+    /// </summary>
+    private async Task RepublishAsync(ConnectionMultiplexer redis, StoredTable source, SinkTable table, string[] left,
+        Func<SinkTable, IEnumerable<(SinkValue[] Row, int Copies)>>? publishedRows, CancellationToken ct)
+    {
+        if (left.Length > 0) await DeleteTableAsync(redis, source, table, ct, left).ConfigureAwait(false);
+        if (publishedRows is null) return;
+        var db = redis.GetDatabase();
+        var pending = new List<Task>(1000);
+        var keyOf = new ChangeEvent { Op = EventOp.Read, Table = table };
+        foreach (var (row, copies) in publishedRows(table))
+        {
+            var arguments = Arguments(table, row, null);
+            for (int copy = 1; copy <= copies; copy++)
+                foreach (var key in KeysOf(source, table, keyOf.KeyOf(row, copy))) pending.Add(db.ScriptEvaluateAsync(WriteScript, [key], arguments));
+            if (pending.Count < 1000) continue;
+            await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
+            pending.Clear();
+        }
+        await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
+    }
 
     /// <summary>
     /// Gives every hash of the table the new shape, column by name: fields of columns whose name is gone are deleted. A

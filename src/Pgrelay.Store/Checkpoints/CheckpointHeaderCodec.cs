@@ -39,6 +39,8 @@ internal static class CheckpointHeaderCodec
                     json.WriteNumber("type_oid", column.TypeOid);
                     json.WriteNumber("type_modifier", column.TypeModifier);
                     json.WriteBoolean("key", column.IsKey);
+                    json.WriteNumber("kind", (int)column.Kind);   // how it renders (a domain as its base type): introspected
+                    json.WriteNumber("element_kind", (int)column.ElementKind);
                     json.WriteEndObject();
                 }
                 json.WriteEndArray();
@@ -76,8 +78,14 @@ internal static class CheckpointHeaderCodec
         foreach (var t in root.GetProperty("tables").EnumerateArray())
         {
             var columns = t.GetProperty("columns").EnumerateArray()
-                .Select(c => new ColumnSchema(c.GetProperty("name").GetString()!, c.GetProperty("type_oid").GetUInt32(),
-                    c.GetProperty("type_modifier").GetInt32(), c.GetProperty("key").GetBoolean()))
+                .Select(c =>
+                {
+                    var column = new ColumnSchema(c.GetProperty("name").GetString()!, c.GetProperty("type_oid").GetUInt32(),
+                        c.GetProperty("type_modifier").GetInt32(), c.GetProperty("key").GetBoolean());
+                    return c.TryGetProperty("kind", out var kind) && c.TryGetProperty("element_kind", out var element)
+                        ? column with { Kind = (PgTypeKind)kind.GetInt32(), ElementKind = (PgTypeKind)element.GetInt32() }
+                        : column;
+                })
                 .ToList();
             var schema = new TableSchema(t.GetProperty("relation_id").GetUInt32(), t.GetProperty("schema").GetString()!,
                 t.GetProperty("table").GetString()!, columns, (ReplicaIdentity)t.GetProperty("replica_identity").GetString()![0],

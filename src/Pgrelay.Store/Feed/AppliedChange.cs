@@ -13,7 +13,8 @@ namespace Pgrelay.Store.Feed;
 /// change took away (the highest), <see cref="AfterCopy"/> the one it added, so their keys name exactly those rows.
 /// <para>A table removed from the publications is a Truncate whose <see cref="Unpublished"/> names the publications that
 /// held it: the catalog no longer does, so readers that name keys by publication (keyspace notifications, the redis-hash
-/// sink) would otherwise find none.</para>
+/// sink) would otherwise find none. A Relation whose <see cref="Unpublished"/> is set (possibly empty) says the table's
+/// publications changed while it stays published: it left those, and may have joined others (its keys there are new).</para>
 /// </summary>
 public readonly record struct AppliedChange(ChangeKind Kind, StoredTable Table, TableSchema Schema, byte[]? Before, byte[]? After,
     int BeforeCopy = 1, int AfterCopy = 1, IReadOnlyList<PublicationView>? Unpublished = null)

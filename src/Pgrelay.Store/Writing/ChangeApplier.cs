@@ -37,8 +37,20 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
     /// </summary>
     private readonly Dictionary<(StoredTable Table, string Key), List<byte[]>> _displaced = [];
 
-    /// <summary>Ends the transaction being applied: no row shares a key once it committed.</summary>
-    public void EndTransaction() => _displaced.Clear();
+    /// <summary>
+    /// The replay's counterpart of <see cref="_displaced"/>: the row each key of a FULL table with primary key holds since
+    /// a change of the replayed transaction put it there (complete: unchanged TOAST values merged from the FULL old row).
+    /// A replay does not touch the tables, so this is all it knows: a later change whose old row differs from the row
+    /// put at its key names the row that was displaced there (see <see cref="TryDescribe"/>).
+    /// </summary>
+    private readonly Dictionary<(StoredTable Table, string Key), byte[]> _replayPlaced = [];
+
+    /// <summary>Ends the transaction being applied (or replayed): no row shares a key once it committed.</summary>
+    public void EndTransaction()
+    {
+        _displaced.Clear();
+        _replayPlaced.Clear();
+    }
 
     public void Apply(in RowChange change, ulong lsn, List<AppliedChange> applied)
     {
@@ -115,6 +127,9 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
         described = default;
         var table = catalog.Find(change.Table.RelationId);
         if (table is null) return false;
+        if (change.Table is { HasPrimaryKey: true, ReplicaIdentity: ReplicaIdentity.Full } && change.Kind is ChangeKind.Insert or ChangeKind.Update
+            or ChangeKind.Delete)
+            return DescribeKeyed(table, change, out described);
         described = change.Kind switch
         {
             ChangeKind.Insert => new(ChangeKind.Insert, table, change.Table, null, change.NewRow),
@@ -128,6 +143,53 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
             _ => new(change.Kind, table, change.Table, null, null),
         };
         return change.Kind != ChangeKind.Load;
+    }
+
+    /// <summary>
+    /// A replayed change of a FULL table with primary key, told as the live path tells it (<see cref="ApplyUpdate"/>):
+    /// a change whose old row is not the row this transaction put at its key names the row displaced there (a deferrable
+    /// key swapped, say), so it must not remove the key's present row: its move is an insert at the new key, its delete
+    /// or a change that keeps it at the shared key is nothing. False for a change that is nothing.
+    /// <para>Rows equal in every column are the one case told apart by neither image: the old row is taken as the present
+    /// row (docs/sinks.md, Partial images).</para>
+    /// </summary>
+    private bool DescribeKeyed(StoredTable table, in RowChange change, out AppliedChange described)
+    {
+        var schema = change.Table;
+        described = default;
+        byte[]? old = change.OldRow;
+        bool displaced = false;
+        (StoredTable, string) oldSlot = default;
+        if (old is not null)
+        {
+            oldSlot = (table, Convert.ToHexString(keys.Of(old, schema)));
+            displaced = _replayPlaced.TryGetValue(oldSlot, out var placed) && !SameValues(placed, old);
+        }
+        switch (change.Kind)
+        {
+            case ChangeKind.Insert:
+                _replayPlaced[(table, Convert.ToHexString(keys.Of(change.NewRow!, schema)))] = change.NewRow!;
+                described = new(ChangeKind.Insert, table, schema, null, change.NewRow);
+                return true;
+            case ChangeKind.Delete:
+                if (displaced) return false;
+                if (old is not null) _replayPlaced.Remove(oldSlot);
+                described = new(ChangeKind.Delete, table, schema, old, null);
+                return true;
+        }
+        var complete = old is null ? change.NewRow! : MergeUnchanged(change.NewRow!, old);
+        var newSlot = (table, Convert.ToHexString(keys.Of(complete, schema)));
+        if (displaced)
+        {
+            if (newSlot == oldSlot) return false;   // still sharing the key with the present row
+            _replayPlaced[newSlot] = complete;
+            described = new(ChangeKind.Insert, table, schema, null, complete);
+            return true;
+        }
+        if (old is not null) _replayPlaced.Remove(oldSlot);
+        _replayPlaced[newSlot] = complete;
+        described = new(ChangeKind.Update, table, schema, old, change.NewRow);
+        return true;
     }
 
     /// <summary>
@@ -205,16 +267,17 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
 
     /// <summary>
     /// The displaced row a FULL old row names, taken out of <see cref="_displaced"/>; null when none was displaced at its
-    /// key, or the row at the key is the one named.
+    /// key, or only the row at the key has those values.
     /// </summary>
     private byte[]? TakeDisplaced(StoredTable table, TableSchema schema, byte[]? oldRow)
     {
         if (_displaced.Count == 0 || oldRow is null || schema.ReplicaIdentity != ReplicaIdentity.Full || !schema.HasPrimaryKey) return null;
-        var key = keys.Of(oldRow, schema, out int hash);
-        if (Live(table.Newest(key, hash)) is { } present && SameValues(present, oldRow)) return null;
+        var key = keys.Of(oldRow, schema);
         if (!_displaced.TryGetValue((table, Convert.ToHexString(key)), out var rows)) return null;
+        // A displaced row equal to the key's present row is taken before it: which of two identical rows moves makes no
+        // difference, but moving the present one would leave the displaced one out when the transaction ends.
         int i = rows.FindIndex(r => SameValues(r, oldRow));
-        if (i < 0) return null;
+        if (i < 0) return null;   // the key's present row is the one named
         var row = rows[i];
         rows.RemoveAt(i);
         return row;

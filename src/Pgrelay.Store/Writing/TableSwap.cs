@@ -61,7 +61,14 @@ internal sealed class TableSwap(StoreCatalog catalog, CommitVisibility visibilit
                 applied.Add(new(ChangeKind.Delete, target, oldSchema, old, null, BeforeCopy: copy));
         }
         if (!from.IdentityColumns.SequenceEqual(schema.IdentityColumns) || !sameRows) applier.RebuildIdentities(target, schema);
+        var holding = catalog.Publications.Where(p => p.Tables.Contains(target)).ToList();
         catalog.Hold(target, load.Publications);
+        // Keys name the publication: a table that left one publication (and stays in another) has no keys there any more,
+        // and one that joined another has every key there too, while its rows may not have changed at all. Consumers that
+        // name keys by publication learn it from a relation change whose Unpublished names the publications it left.
+        var left = holding.Where(p => !load.Publications.Contains(p.Name)).ToArray();
+        if (holding.Count > 0 && (left.Length > 0 || load.Publications.Any(name => !holding.Exists(p => p.Name == name))))
+            applied.Add(new(ChangeKind.Relation, target, schema, null, null, Unpublished: left));
     }
 
     /// <summary>The same column states and values (the copy count aside).</summary>
