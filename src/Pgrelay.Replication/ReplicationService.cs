@@ -255,6 +255,7 @@ public sealed class ReplicationService
             _status.AppliedLsn = _target.AppliedLsn;
             _log.LogInformation("snapshot complete: {Rows} rows in {Tables} tables", _status.SnapshotRowsCopied, schema.Tables.Count);
             var held = schema.Tables.Select(t => t.Schema).ToList();
+            RecordHeld(consistentPoint, HeldMembership.TokensOf(held, membership));
             return new StartedUp(conn, new RelationCatalog(held), held, membership) { Source = source };
         }
         catch
@@ -355,15 +356,47 @@ public sealed class ReplicationService
             _slot.Name, confirmed, snapshotName, consistentPoint);
 
         var (schema, membership) = await IntrospectAsync(snapshotName, preflight, ct).ConfigureAwait(false);
+        var held = schema.Tables.Select(t => t.Schema).ToList();
+        var tokens = HeldMembership.TokensOf(held, membership);
+        var record = HeldMembership.Load(_options.StateDirectory);
+        // Without a state directory (pgrelay embedded in a process that names its slot) nothing was recorded: replay as asked.
+        var unsafeBecause = _options.StateDirectory is null ? null : ReplayUnsafe(record, tokens, _options.ResumeFrom ?? confirmed);
+        bool replayable = unsafeBecause is null;
+        if (!replayable)
+            _log.LogWarning("sinks behind the new snapshot start over from it instead of replaying the slot: {Reason}", unsafeBecause);
         _status.Phase = ReplicationPhase.Snapshotting;
-        _target.BeginSnapshot(schema.Publications, replayFrom: confirmed);
+        _target.BeginSnapshot(schema.Publications, replayFrom: replayable ? confirmed : null);
         var copier = new SnapshotCopier(_source, _options, _target, _status, _log);
         await copier.CopyAsync(snapshotName, schema.Tables, ct).ConfigureAwait(false);
         _target.CompleteSnapshot(consistentPoint);
         _status.AppliedLsn = _target.AppliedLsn;
         _log.LogInformation("snapshot complete: {Rows} rows in {Tables} tables", _status.SnapshotRowsCopied, schema.Tables.Count);
-        var held = schema.Tables.Select(t => t.Schema).ToList();
+        // Unchanged membership keeps its older start: consumers between it and this snapshot still replay exactly.
+        RecordHeld(replayable && record is not null ? record.Since : consistentPoint, tokens);
         return new StartedUp(null, new RelationCatalog(held), held, membership);
+    }
+
+    /// <summary>
+    /// Why replaying the kept slot from the oldest checkpoint <paramref name="resumeFrom"/> would not give the sinks what the
+    /// new snapshot holds, or null when it does: the held tables and their publication membership must be the ones the
+    /// sinks last learned of (<see cref="HeldMembership"/>). PostgreSQL streams nothing of a table while it is out of the
+    /// publications, and a change of membership the previous run made took effect through changes of its own (a truncate,
+    /// a load's rows) that a replay does not carry.
+    /// </summary>
+    private static string? ReplayUnsafe(HeldMembership? record, IReadOnlyDictionary<uint, string> tokens, Lsn resumeFrom)
+    {
+        if (record is null) return $"no record of the tables held before ({HeldMembership.StateFileName} in the state directory)";
+        if (!record.SameTables(tokens)) return "the tables held changed since the sinks last heard (added to or removed from the publications, renamed, partitions attached or detached)";
+        if (record.Since > resumeFrom)
+            return $"the tables held changed at {record.Since}, after the oldest sink checkpoint {resumeFrom}, and a replay does not carry that change";
+        return null;
+    }
+
+    /// <summary>Records the tables held from <paramref name="since"/> on (see <see cref="HeldMembership"/>).</summary>
+    private void RecordHeld(Lsn since, IReadOnlyDictionary<uint, string> tokens)
+    {
+        if (!HeldMembership.Save(_options.StateDirectory, since, tokens))
+            _log.LogWarning("could not record the tables held in the state directory; after a restart the sinks start over instead of replaying");
     }
 
     /// <summary>

@@ -303,44 +303,66 @@ public sealed class DifferentialRun : IAsyncDisposable
 
     /// <summary>
     /// A marker row committed after everything else: once a reader has it, it has every transaction before it, since
-    /// pgrelay applies transactions whole and in commit order. Each sink gets the same test.
+    /// pgrelay applies transactions whole and in commit order. Tables being loaded beside the stream (DDL, publication
+    /// changes) are swapped in at a later transaction of their own, so the marker is written once none is in flight. A
+    /// sink has everything up to the marker once its checkpoint reached the marker's version (its end LSN): a sink that
+    /// starts over loads the marker's table early but checkpoints only at the end of the whole load.
     /// </summary>
     private async Task SyncAsync(Divergences d)
     {
         using var guard = new CancellationTokenSource(RunSize.HangGuard);
         await WaitReadyAsync(guard.Token);
-        int marker = ++_markers;
-        await _pg.ExecuteAsync(_source, $"INSERT INTO {Marker} VALUES ({marker})");
         using var http = Http();
-        await WaitAsync(async () => (await http.GetAsync($"/{Publication}/{Marker}/{marker}", guard.Token)).StatusCode == HttpStatusCode.OK,
-            "the cache to apply the marker", guard.Token);
+        string version;
+        while (true)
+        {
+            await WaitAsync(() => NoLoadsInFlightAsync(http, guard.Token), "loads beside the stream to finish", guard.Token);
+            int marker = ++_markers;
+            await _pg.ExecuteAsync(_source, $"INSERT INTO {Marker} VALUES ({marker})");
+            HttpResponseMessage? found = null;
+            await WaitAsync(async () => (found = await http.GetAsync($"/{Publication}/{Marker}/{marker}", guard.Token)).StatusCode == HttpStatusCode.OK,
+                "the cache to apply the marker", guard.Token);
+            version = found!.Headers.ETag!.Tag.Trim('"');
+            // A load that began meanwhile may be swapped in after the marker: write another one once it is done.
+            if (await NoLoadsInFlightAsync(http, guard.Token)) break;
+        }
         if (_switches.Sinks)
         {
             // A sink that never catches up is a divergence of its own; the other readers are still compared.
+            var target = Pgrelay.Core.Model.Lsn.Parse(version);
             using var sinkGuard = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-            try
+            foreach (var sink in new[] { "file", "postgres" })
             {
-                await WaitAsync(async () =>
+                try
                 {
-                    await using var conn = await _pg.OpenAsync(_target);
-                    await using var cmd = new NpgsqlCommand($"SELECT count(*) FROM pg_tables WHERE tablename = '{Marker}'", conn);
-                    if ((long)(await cmd.ExecuteScalarAsync(sinkGuard.Token))! == 0) return false;
-                    await using var row = new NpgsqlCommand($"SELECT count(*) FROM {Marker} WHERE id = {marker}", conn);
-                    return (long)(await row.ExecuteScalarAsync(sinkGuard.Token))! == 1;
-                }, "the postgres sink to apply the marker", sinkGuard.Token);
+                    await WaitAsync(async () => await SinkCheckpointAsync(http, sink, sinkGuard.Token) >= target,
+                        $"the {sink} sink's checkpoint to reach the marker at {version}", sinkGuard.Token);
+                }
+                catch (TimeoutException e)
+                {
+                    d.Add($"{sink} sink", $"never caught up: {e.Message}; pgrelay log tail:\n{Tail(PgrelayOutput(), 15)}");
+                }
             }
-            catch (TimeoutException e) { d.Add("postgres sink", $"never caught up: {e.Message}; pgrelay log tail:\n{Tail(PgrelayOutput(), 15)}"); }
-            var file = Path.Combine(_work, "changes.jsonl");
-            var needle = $"\"table\":\"{Marker}\",\"key\":\"{marker}\"";
-            try
-            {
-                await WaitAsync(() => Task.FromResult(File.Exists(file) && File.ReadAllText(file).Contains(needle)), "the file sink to write the marker", sinkGuard.Token);
-            }
-            catch (TimeoutException e) { d.Add("file sink", $"never caught up: {e.Message}"); }
         }
         // The HTTP listing's sorted key index is rebuilt at most once a second (docs/http.md).
         await Task.Delay(1500, guard.Token);
         Step("synced");
+    }
+
+    private static async Task<bool> NoLoadsInFlightAsync(HttpClient http, CancellationToken ct)
+    {
+        using var status = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/status", ct));
+        return status.RootElement.GetProperty("reloads").GetArrayLength() == 0;
+    }
+
+    /// <summary>The sink's durable checkpoint as /status shows it (zero while it has none).</summary>
+    private static async Task<Pgrelay.Core.Model.Lsn> SinkCheckpointAsync(HttpClient http, string sink, CancellationToken ct)
+    {
+        using var status = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/status", ct));
+        foreach (var checkpoint in status.RootElement.GetProperty("sinks").GetProperty("checkpoints").EnumerateArray())
+            if (checkpoint.GetProperty("name").GetString() == sink)
+                return Pgrelay.Core.Model.Lsn.Parse(checkpoint.GetProperty("acknowledged_lsn").GetString()!);
+        return Pgrelay.Core.Model.Lsn.Zero;
     }
 
     private static string Tail(string text, int lines) => string.Join("\n", text.Split('\n').TakeLast(lines));
