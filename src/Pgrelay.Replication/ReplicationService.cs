@@ -289,7 +289,9 @@ public sealed class ReplicationService
             membership = await PublicationMembership.ReadAsync(catalog, preflight.ServerVersionNum, _options.Publications.ToList(), ct)
                 .ConfigureAwait(false);
         }
-        if (CheckpointUsability.DataProblem(checkpoint, source, schema, membership) is { } data)
+        var held = checkpoint.Publications.SelectMany(p => p.Tables).DistinctBy(t => t.RelationId).ToList();
+        if ((CheckpointUsability.DataProblem(checkpoint, source, schema, membership)
+             ?? MembershipProblem(checkpoint, HeldMembership.TokensOf(held, membership))) is { } data)
         {
             Useless(checkpoints, data);
             return null;
@@ -324,8 +326,27 @@ public sealed class ReplicationService
         _position.Reset(confirmed);
         _log.LogInformation("resumed from checkpoint {Checkpoint} at {Lsn} (no snapshot copy): slot {Slot} confirmed at {Confirmed}",
             Path.GetFileName(checkpoint.Path), checkpoint.Lsn, _slot.Name, confirmed);
-        var held = checkpoint.Publications.SelectMany(p => p.Tables).DistinctBy(t => t.RelationId).ToList();
         return new StartedUp(null, new RelationCatalog(held), held, membership);
+    }
+
+    /// <summary>
+    /// Why the checkpoint at K does not hold what the publications hold now, beyond what <see cref="CheckpointUsability"/>
+    /// compares: the store held exactly the checkpoint's tables with their membership tokens, partitions and names from
+    /// <see cref="HeldMembership.Since"/> ≤ K on. A partition attached or detached while pgrelay was down (or after K)
+    /// adds or takes away the root's rows with nothing in the stream; so does any membership change after K.
+    /// </summary>
+    private string? MembershipProblem(CheckpointInfo checkpoint, IReadOnlyDictionary<uint, string> tokens)
+    {
+        if (_options.StateDirectory is null) return null;
+        string name = Path.GetFileName(checkpoint.Path);
+        var record = HeldMembership.Load(_options.StateDirectory);
+        if (record is null)
+            return $"checkpoint {name}: no record of the tables held when it was written ({HeldMembership.StateFileName} in the state directory)";
+        if (!record.SameTables(tokens))
+            return $"checkpoint {name}: the tables held changed since it was written (added to or removed from the publications, renamed, partitions attached or detached)";
+        if (record.Since > checkpoint.Lsn)
+            return $"checkpoint {name} is at {checkpoint.Lsn}, but the tables held changed at {record.Since}, after it";
+        return null;
     }
 
     private void Useless(ICheckpointStore checkpoints, string reason)
