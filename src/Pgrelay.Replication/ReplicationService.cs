@@ -90,6 +90,9 @@ public sealed class ReplicationService
     {
         var backoff = new Backoff(_options.ReconnectInitialDelay, _options.ReconnectMaxDelay);
         bool leftoversChecked = false;
+        // Until the first start-up succeeds: since when the source has been failing (source-wait bounds it).
+        long? failingSince = null;
+        bool startedOnce = false;
         using var stopMonitor = CancellationTokenSource.CreateLinkedTokenSource(ct);
         Task? monitor = null;
         try
@@ -118,9 +121,17 @@ public sealed class ReplicationService
                 catch (Exception e) when (IsRetryable(e, ct))
                 {
                     if (conn is not null) await conn.DisposeAsync().ConfigureAwait(false);
+                    if (!startedOnce)
+                    {
+                        failingSince ??= Environment.TickCount64;
+                        if (_options.SourceWait > TimeSpan.Zero && Environment.TickCount64 - failingSince >= _options.SourceWait.TotalMilliseconds)
+                            throw new ReplicationSetupException(
+                                $"gave up after waiting {_options.SourceWait.TotalSeconds:0.#}s for the source (source-wait): {(e is ReplicationSetupException ? e.Message : Preflight.Describe(e))}", e);
+                    }
                     await FailedAsync("start-up", e, backoff, ct).ConfigureAwait(false);
                     continue;
                 }
+                startedOnce = true;
                 backoff.Reset();
 
                 // Tables added to the publications, removed from them, or reshaped by DDL are loaded beside the stream.
@@ -579,8 +590,8 @@ public sealed class ReplicationService
     {
         if (ct.IsCancellationRequested) return false;
         if (e is ReplicationSetupException setup)
-            // The server being down (e.g. mid-restart) shows up as a setup failure to connect: retry that.
-            return setup.InnerException is not null and not PostgresException { SqlState: "28P01" or "28000" or "3D000" };
+            // The server being down, starting or restarting shows up as a setup failure to connect: retry that, and only that.
+            return setup.IsTransient;
         return e is NpgsqlException or IOException or SocketException or TimeoutException or InvalidDataException
             or OperationCanceledException or InvalidOperationException or SlotMovedException;
     }
