@@ -91,6 +91,10 @@ public sealed class ReplicationOptions
     public TimeSpan ReconnectInitialDelay { get; set; } = TimeSpan.FromMilliseconds(500);
     public TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long the first start-up keeps retrying a source that cannot be reached for a passing reason (down,
+    /// starting up; <see cref="Connection.TransientFailure"/>) before it gives up; zero: for ever.</summary>
+    public TimeSpan SourceWait { get; set; } = TimeSpan.Zero;
+
     /// <summary>Throws <see cref="ReplicationSetupException"/> naming the first bad setting.</summary>
     public void Validate()
     {
@@ -110,5 +114,6 @@ public sealed class ReplicationOptions
         if (SpillThresholdBytes < 0) throw new ReplicationSetupException("spill-threshold: must not be negative");
         if (ReconnectInitialDelay <= TimeSpan.Zero || ReconnectMaxDelay < ReconnectInitialDelay)
             throw new ReplicationSetupException("reconnect delays: initial must be positive and not above the maximum");
+        if (SourceWait < TimeSpan.Zero) throw new ReplicationSetupException("source-wait: must not be negative");
     }
 }

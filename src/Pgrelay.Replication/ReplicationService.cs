@@ -90,6 +90,9 @@ public sealed class ReplicationService
     {
         var backoff = new Backoff(_options.ReconnectInitialDelay, _options.ReconnectMaxDelay);
         bool leftoversChecked = false;
+        // Until the first start-up succeeds: since when the source has been failing (source-wait bounds it).
+        long? failingSince = null;
+        bool startedOnce = false;
         using var stopMonitor = CancellationTokenSource.CreateLinkedTokenSource(ct);
         Task? monitor = null;
         try
@@ -118,9 +121,17 @@ public sealed class ReplicationService
                 catch (Exception e) when (IsRetryable(e, ct))
                 {
                     if (conn is not null) await conn.DisposeAsync().ConfigureAwait(false);
+                    if (!startedOnce)
+                    {
+                        failingSince ??= Environment.TickCount64;
+                        if (_options.SourceWait > TimeSpan.Zero && Environment.TickCount64 - failingSince >= _options.SourceWait.TotalMilliseconds)
+                            throw new ReplicationSetupException(
+                                $"gave up after waiting {_options.SourceWait.TotalSeconds:0.#}s for the source (source-wait): {(e is ReplicationSetupException ? e.Message : Preflight.Describe(e))}", e);
+                    }
                     await FailedAsync("start-up", e, backoff, ct).ConfigureAwait(false);
                     continue;
                 }
+                startedOnce = true;
                 backoff.Reset();
 
                 // Tables added to the publications, removed from them, or reshaped by DDL are loaded beside the stream.
@@ -255,6 +266,7 @@ public sealed class ReplicationService
             _status.AppliedLsn = _target.AppliedLsn;
             _log.LogInformation("snapshot complete: {Rows} rows in {Tables} tables", _status.SnapshotRowsCopied, schema.Tables.Count);
             var held = schema.Tables.Select(t => t.Schema).ToList();
+            RecordHeld(consistentPoint, HeldMembership.TokensOf(held, membership));
             return new StartedUp(conn, new RelationCatalog(held), held, membership) { Source = source };
         }
         catch
@@ -288,7 +300,9 @@ public sealed class ReplicationService
             membership = await PublicationMembership.ReadAsync(catalog, preflight.ServerVersionNum, _options.Publications.ToList(), ct)
                 .ConfigureAwait(false);
         }
-        if (CheckpointUsability.DataProblem(checkpoint, source, schema, membership) is { } data)
+        var held = checkpoint.Publications.SelectMany(p => p.Tables).DistinctBy(t => t.RelationId).ToList();
+        if ((CheckpointUsability.DataProblem(checkpoint, source, schema, membership)
+             ?? MembershipProblem(checkpoint, HeldMembership.TokensOf(held, membership))) is { } data)
         {
             Useless(checkpoints, data);
             return null;
@@ -323,8 +337,27 @@ public sealed class ReplicationService
         _position.Reset(confirmed);
         _log.LogInformation("resumed from checkpoint {Checkpoint} at {Lsn} (no snapshot copy): slot {Slot} confirmed at {Confirmed}",
             Path.GetFileName(checkpoint.Path), checkpoint.Lsn, _slot.Name, confirmed);
-        var held = checkpoint.Publications.SelectMany(p => p.Tables).DistinctBy(t => t.RelationId).ToList();
         return new StartedUp(null, new RelationCatalog(held), held, membership);
+    }
+
+    /// <summary>
+    /// Why the checkpoint at K does not hold what the publications hold now, beyond what <see cref="CheckpointUsability"/>
+    /// compares: the store held exactly the checkpoint's tables with their membership tokens, partitions and names from
+    /// <see cref="HeldMembership.Since"/> ≤ K on. A partition attached or detached while pgrelay was down (or after K)
+    /// adds or takes away the root's rows with nothing in the stream; so does any membership change after K.
+    /// </summary>
+    private string? MembershipProblem(CheckpointInfo checkpoint, IReadOnlyDictionary<uint, string> tokens)
+    {
+        if (_options.StateDirectory is null) return null;
+        string name = Path.GetFileName(checkpoint.Path);
+        var record = HeldMembership.Load(_options.StateDirectory);
+        if (record is null)
+            return $"checkpoint {name}: no record of the tables held when it was written ({HeldMembership.StateFileName} in the state directory)";
+        if (!record.SameTables(tokens))
+            return $"checkpoint {name}: the tables held changed since it was written (added to or removed from the publications, renamed, partitions attached or detached)";
+        if (record.Since > checkpoint.Lsn)
+            return $"checkpoint {name} is at {checkpoint.Lsn}, but the tables held changed at {record.Since}, after it";
+        return null;
     }
 
     private void Useless(ICheckpointStore checkpoints, string reason)
@@ -355,15 +388,47 @@ public sealed class ReplicationService
             _slot.Name, confirmed, snapshotName, consistentPoint);
 
         var (schema, membership) = await IntrospectAsync(snapshotName, preflight, ct).ConfigureAwait(false);
+        var held = schema.Tables.Select(t => t.Schema).ToList();
+        var tokens = HeldMembership.TokensOf(held, membership);
+        var record = HeldMembership.Load(_options.StateDirectory);
+        // Without a state directory (pgrelay embedded in a process that names its slot) nothing was recorded: replay as asked.
+        var unsafeBecause = _options.StateDirectory is null ? null : ReplayUnsafe(record, tokens, _options.ResumeFrom ?? confirmed);
+        bool replayable = unsafeBecause is null;
+        if (!replayable)
+            _log.LogWarning("sinks behind the new snapshot start over from it instead of replaying the slot: {Reason}", unsafeBecause);
         _status.Phase = ReplicationPhase.Snapshotting;
-        _target.BeginSnapshot(schema.Publications, replayFrom: confirmed);
+        _target.BeginSnapshot(schema.Publications, replayFrom: replayable ? confirmed : null);
         var copier = new SnapshotCopier(_source, _options, _target, _status, _log);
         await copier.CopyAsync(snapshotName, schema.Tables, ct).ConfigureAwait(false);
         _target.CompleteSnapshot(consistentPoint);
         _status.AppliedLsn = _target.AppliedLsn;
         _log.LogInformation("snapshot complete: {Rows} rows in {Tables} tables", _status.SnapshotRowsCopied, schema.Tables.Count);
-        var held = schema.Tables.Select(t => t.Schema).ToList();
+        // Unchanged membership keeps its older start: consumers between it and this snapshot still replay exactly.
+        RecordHeld(replayable && record is not null ? record.Since : consistentPoint, tokens);
         return new StartedUp(null, new RelationCatalog(held), held, membership);
+    }
+
+    /// <summary>
+    /// Why replaying the kept slot from the oldest checkpoint <paramref name="resumeFrom"/> would not give the sinks what the
+    /// new snapshot holds, or null when it does: the held tables and their publication membership must be the ones the
+    /// sinks last learned of (<see cref="HeldMembership"/>). PostgreSQL streams nothing of a table while it is out of the
+    /// publications, and a change of membership the previous run made took effect through changes of its own (a truncate,
+    /// a load's rows) that a replay does not carry.
+    /// </summary>
+    private static string? ReplayUnsafe(HeldMembership? record, IReadOnlyDictionary<uint, string> tokens, Lsn resumeFrom)
+    {
+        if (record is null) return $"no record of the tables held before ({HeldMembership.StateFileName} in the state directory)";
+        if (!record.SameTables(tokens)) return "the tables held changed since the sinks last heard (added to or removed from the publications, renamed, partitions attached or detached)";
+        if (record.Since > resumeFrom)
+            return $"the tables held changed at {record.Since}, after the oldest sink checkpoint {resumeFrom}, and a replay does not carry that change";
+        return null;
+    }
+
+    /// <summary>Records the tables held from <paramref name="since"/> on (see <see cref="HeldMembership"/>).</summary>
+    private void RecordHeld(Lsn since, IReadOnlyDictionary<uint, string> tokens)
+    {
+        if (!HeldMembership.Save(_options.StateDirectory, since, tokens))
+            _log.LogWarning("could not record the tables held in the state directory; after a restart the sinks start over instead of replaying");
     }
 
     /// <summary>
@@ -525,8 +590,8 @@ public sealed class ReplicationService
     {
         if (ct.IsCancellationRequested) return false;
         if (e is ReplicationSetupException setup)
-            // The server being down (e.g. mid-restart) shows up as a setup failure to connect: retry that.
-            return setup.InnerException is not null and not PostgresException { SqlState: "28P01" or "28000" or "3D000" };
+            // The server being down, starting or restarting shows up as a setup failure to connect: retry that, and only that.
+            return setup.IsTransient;
         return e is NpgsqlException or IOException or SocketException or TimeoutException or InvalidDataException
             or OperationCanceledException or InvalidOperationException or SlotMovedException;
     }

@@ -8,4 +8,8 @@ public sealed class ReplicationSetupException : Exception
 {
     public ReplicationSetupException(string message) : base(message) { }
     public ReplicationSetupException(string message, Exception inner) : base(message, inner) { }
+
+    /// <summary>The source could not be reached for a reason waiting cures (<see cref="Connection.TransientFailure"/>): down,
+    /// restarting, starting up. Start-up retries these; every other setup problem stops it.</summary>
+    public bool IsTransient => InnerException is { } inner && Connection.TransientFailure.Is(inner);
 }

@@ -22,6 +22,8 @@ public sealed class DifferentialRun : IAsyncDisposable
 {
     private const string Publication = "pub";
     private const string Marker = "sync_marker";
+    /// <summary>The start-up race's own table: no worker locks it (see <see cref="StartWithRacesAsync"/>).</summary>
+    private const string Race = "start_race";
 
     private readonly int _seed;
     private readonly Switches _switches;
@@ -91,7 +93,7 @@ public sealed class DifferentialRun : IAsyncDisposable
         var rng = new Random(_seed);
         var shapes = new List<KeyShape> { KeyShape.Int, KeyShape.Text, KeyShape.Composite };
         if (_switches.NoPkTables) shapes.Add(KeyShape.None);
-        var sql = new StringBuilder($"CREATE TABLE {Marker} (id int PRIMARY KEY);\n");
+        var sql = new StringBuilder($"CREATE TABLE {Marker} (id int PRIMARY KEY);\nCREATE TABLE {Race} (id int PRIMARY KEY, at text NOT NULL);\n");
         foreach (var shape in shapes)
         {
             var types = Enum.GetValues<ColumnType>().Where(t => t != ColumnType.Toasted).ToList();
@@ -102,7 +104,7 @@ public sealed class DifferentialRun : IAsyncDisposable
             _model.Add(table);
             sql.Append(TransactionGenerator.CreateTable(table));
         }
-        sql.Append($"CREATE PUBLICATION {Publication} FOR TABLE {Marker}, {string.Join(", ", _model.Tables.Select(t => t.Quoted))};\n");
+        sql.Append($"CREATE PUBLICATION {Publication} FOR TABLE {Marker}, {Race}, {string.Join(", ", _model.Tables.Select(t => t.Quoted))};\n");
         await _pg.ExecuteAsync(_source, sql.ToString());
         var seeder = new TransactionGenerator(rng, _switches with { KeyChanges = false }, _model);
         foreach (var table in _model.Tables)
@@ -170,12 +172,12 @@ public sealed class DifferentialRun : IAsyncDisposable
     {
         int total = _size.Transactions;
         await ReachedAsync(total / 10, ct);
-        if (_switches.StartupRaces) await StartWithRacesAsync(ct);
+        if (_switches.StartupRaces) await WatchedAsync("start-up races", () => StartWithRacesAsync(ct), ct);
         else StartPgrelay();
 
         // Let the workload run against a serving pgrelay for a while: hold the workers until it is ready.
         await ReachedAsync(total * 4 / 10, ct);
-        await HoldWhileAsync(() => WaitReadyAsync(ct));
+        await HoldWhileAsync(() => WatchedAsync("the first start-up", () => WaitReadyAsync(ct), ct));
 
         if (_switches.Kill9)
         {
@@ -192,20 +194,73 @@ public sealed class DifferentialRun : IAsyncDisposable
             await _pg.Cluster.RestartAsync(ct);
         }
         await ReachedAsync(total * 8 / 10, ct);
-        await HoldWhileAsync(() => WaitReadyAsync(ct));
+        await HoldWhileAsync(() => WatchedAsync("the last start-up", () => WaitReadyAsync(ct), ct));
+    }
+
+    /// <summary>
+    /// Runs a step of the script; if it takes longer than 20 s, logs who waits for whom in PostgreSQL (every session's wait
+    /// event and blocking pids, the locks not granted), once, so that a lock cycle between the script and the workers or
+    /// pgrelay shows in the test output instead of as a silent stall.
+    /// </summary>
+    private async Task WatchedAsync(string step, Func<Task> action, CancellationToken ct)
+    {
+        using var done = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var watch = Task.Run(async () =>
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(20), done.Token);
+                Step($"{step} takes over 20 s; PostgreSQL's sessions and waiting locks:\n{await WhoWaitsAsync()}");
+            }
+            catch (OperationCanceledException) { }
+            catch (Exception e) when (e is NpgsqlException or IOException) { Step($"{step} takes over 20 s; no lock dump: {e.Message}"); }
+        }, CancellationToken.None);
+        try { await action(); }
+        finally
+        {
+            done.Cancel();
+            await watch;
+        }
+    }
+
+    private async Task<string> WhoWaitsAsync()
+    {
+        await using var conn = await _pg.OpenAsync(_source);   // relation names resolve in the source database
+        var text = new StringBuilder();
+        await using (var cmd = new NpgsqlCommand("""
+            SELECT pid, coalesce(backend_type, ''), coalesce(state, ''), coalesce(wait_event_type || ':' || wait_event, ''),
+                   pg_blocking_pids(pid)::text, coalesce(round(extract(epoch FROM now() - xact_start))::text, ''),
+                   left(regexp_replace(coalesce(query, ''), '\s+', ' ', 'g'), 120)
+            FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND (datname IS NOT NULL OR backend_type = 'walsender')
+            ORDER BY pid
+            """, conn))
+        await using (var r = await cmd.ExecuteReaderAsync())
+            while (await r.ReadAsync())
+                text.Append($"  pid {r.GetInt32(0)} {r.GetString(1)} {r.GetString(2)} wait {r.GetString(3)} blocked by {r.GetString(4)} " +
+                            $"xact {r.GetString(5)}s: {r.GetString(6)}\n");
+        await using (var cmd = new NpgsqlCommand("""
+            SELECT pid, locktype, mode, coalesce(relation::regclass::text, transactionid::text, virtualxid, '')
+            FROM pg_locks WHERE NOT granted ORDER BY pid
+            """, conn))
+        await using (var r = await cmd.ExecuteReaderAsync())
+            while (await r.ReadAsync())
+                text.Append($"  waiting: pid {r.GetInt32(0)} {r.GetString(1)} {r.GetString(2)} on {r.GetString(3)}\n");
+        return text.ToString();
     }
 
     /// <summary>
     /// Issue 10 item 1's order around the slot's creation: X is open when pgrelay starts (the slot waits for it), Y opens,
     /// X commits, Z opens, Y commits, Z commits a moment later.
+    /// <para>X, Y and Z write a table of their own. On a workload table they stalled the run for two minutes: a worker's
+    /// TRUNCATE (or ALTER TABLE) queued behind X's lock, Y's insert queued behind the TRUNCATE, and X waited for Y (this
+    /// script), until the TRUNCATE's command timeout broke the cycle (seen with <see cref="WatchedAsync"/>'s lock dump).</para>
     /// </summary>
     private async Task StartWithRacesAsync(CancellationToken ct)
     {
-        var table = _model.Tables.First(t => t.Key == KeyShape.Int);
         async Task<NpgsqlConnection> OpenWithInsertAsync(int id)
         {
             var conn = await _pg.OpenAsync(_source);
-            await using var cmd = new NpgsqlCommand($"BEGIN; INSERT INTO {table.Quoted} (id) VALUES ({id}) ON CONFLICT (id) DO UPDATE SET id = excluded.id", conn);
+            await using var cmd = new NpgsqlCommand($"BEGIN; INSERT INTO {Race} VALUES ({id}, '{(char)('X' + id - 1)}')", conn);
             await cmd.ExecuteNonQueryAsync(ct);
             return conn;
         }
@@ -214,12 +269,12 @@ public sealed class DifferentialRun : IAsyncDisposable
             await using (var cmd = new NpgsqlCommand("COMMIT", conn)) await cmd.ExecuteNonQueryAsync(ct);
             await conn.DisposeAsync();
         }
-        var x = await OpenWithInsertAsync(-1);
+        var x = await OpenWithInsertAsync(1);
         StartPgrelay();
         await WaitForSlotCreationAsync(ct);
-        var y = await OpenWithInsertAsync(-2);
+        var y = await OpenWithInsertAsync(2);
         await CommitAsync(x);
-        var z = await OpenWithInsertAsync(-3);
+        var z = await OpenWithInsertAsync(3);
         await CommitAsync(y);
         await Task.Delay(300, ct);
         await CommitAsync(z);
@@ -303,44 +358,66 @@ public sealed class DifferentialRun : IAsyncDisposable
 
     /// <summary>
     /// A marker row committed after everything else: once a reader has it, it has every transaction before it, since
-    /// pgrelay applies transactions whole and in commit order. Each sink gets the same test.
+    /// pgrelay applies transactions whole and in commit order. Tables being loaded beside the stream (DDL, publication
+    /// changes) are swapped in at a later transaction of their own, so the marker is written once none is in flight. A
+    /// sink has everything up to the marker once its checkpoint reached the marker's version (its end LSN): a sink that
+    /// starts over loads the marker's table early but checkpoints only at the end of the whole load.
     /// </summary>
     private async Task SyncAsync(Divergences d)
     {
         using var guard = new CancellationTokenSource(RunSize.HangGuard);
         await WaitReadyAsync(guard.Token);
-        int marker = ++_markers;
-        await _pg.ExecuteAsync(_source, $"INSERT INTO {Marker} VALUES ({marker})");
         using var http = Http();
-        await WaitAsync(async () => (await http.GetAsync($"/{Publication}/{Marker}/{marker}", guard.Token)).StatusCode == HttpStatusCode.OK,
-            "the cache to apply the marker", guard.Token);
+        string version;
+        while (true)
+        {
+            await WaitAsync(() => NoLoadsInFlightAsync(http, guard.Token), "loads beside the stream to finish", guard.Token);
+            int marker = ++_markers;
+            await _pg.ExecuteAsync(_source, $"INSERT INTO {Marker} VALUES ({marker})");
+            HttpResponseMessage? found = null;
+            await WaitAsync(async () => (found = await http.GetAsync($"/{Publication}/{Marker}/{marker}", guard.Token)).StatusCode == HttpStatusCode.OK,
+                "the cache to apply the marker", guard.Token);
+            version = found!.Headers.ETag!.Tag.Trim('"');
+            // A load that began meanwhile may be swapped in after the marker: write another one once it is done.
+            if (await NoLoadsInFlightAsync(http, guard.Token)) break;
+        }
         if (_switches.Sinks)
         {
             // A sink that never catches up is a divergence of its own; the other readers are still compared.
+            var target = Pgrelay.Core.Model.Lsn.Parse(version);
             using var sinkGuard = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-            try
+            foreach (var sink in new[] { "file", "postgres" })
             {
-                await WaitAsync(async () =>
+                try
                 {
-                    await using var conn = await _pg.OpenAsync(_target);
-                    await using var cmd = new NpgsqlCommand($"SELECT count(*) FROM pg_tables WHERE tablename = '{Marker}'", conn);
-                    if ((long)(await cmd.ExecuteScalarAsync(sinkGuard.Token))! == 0) return false;
-                    await using var row = new NpgsqlCommand($"SELECT count(*) FROM {Marker} WHERE id = {marker}", conn);
-                    return (long)(await row.ExecuteScalarAsync(sinkGuard.Token))! == 1;
-                }, "the postgres sink to apply the marker", sinkGuard.Token);
+                    await WaitAsync(async () => await SinkCheckpointAsync(http, sink, sinkGuard.Token) >= target,
+                        $"the {sink} sink's checkpoint to reach the marker at {version}", sinkGuard.Token);
+                }
+                catch (TimeoutException e)
+                {
+                    d.Add($"{sink} sink", $"never caught up: {e.Message}; pgrelay log tail:\n{Tail(PgrelayOutput(), 15)}");
+                }
             }
-            catch (TimeoutException e) { d.Add("postgres sink", $"never caught up: {e.Message}; pgrelay log tail:\n{Tail(PgrelayOutput(), 15)}"); }
-            var file = Path.Combine(_work, "changes.jsonl");
-            var needle = $"\"table\":\"{Marker}\",\"key\":\"{marker}\"";
-            try
-            {
-                await WaitAsync(() => Task.FromResult(File.Exists(file) && File.ReadAllText(file).Contains(needle)), "the file sink to write the marker", sinkGuard.Token);
-            }
-            catch (TimeoutException e) { d.Add("file sink", $"never caught up: {e.Message}"); }
         }
         // The HTTP listing's sorted key index is rebuilt at most once a second (docs/http.md).
         await Task.Delay(1500, guard.Token);
         Step("synced");
+    }
+
+    private static async Task<bool> NoLoadsInFlightAsync(HttpClient http, CancellationToken ct)
+    {
+        using var status = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/status", ct));
+        return status.RootElement.GetProperty("reloads").GetArrayLength() == 0;
+    }
+
+    /// <summary>The sink's durable checkpoint as /status shows it (zero while it has none).</summary>
+    private static async Task<Pgrelay.Core.Model.Lsn> SinkCheckpointAsync(HttpClient http, string sink, CancellationToken ct)
+    {
+        using var status = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/status", ct));
+        foreach (var checkpoint in status.RootElement.GetProperty("sinks").GetProperty("checkpoints").EnumerateArray())
+            if (checkpoint.GetProperty("name").GetString() == sink)
+                return Pgrelay.Core.Model.Lsn.Parse(checkpoint.GetProperty("acknowledged_lsn").GetString()!);
+        return Pgrelay.Core.Model.Lsn.Zero;
     }
 
     private static string Tail(string text, int lines) => string.Join("\n", text.Split('\n').TakeLast(lines));

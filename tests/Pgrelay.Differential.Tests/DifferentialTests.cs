@@ -11,13 +11,16 @@ namespace Pgrelay.Differential.Tests;
 public sealed class DifferentialTests(ITestOutputHelper output)
 {
     /// <summary>
-    /// What CI turns on: the edges pgrelay gets exactly right today (key changes without a crash; start-up races since
-    /// the consistent-point fix; a fast PostgreSQL restart with sinks since status updates stopped holding its shutdown;
-    /// BC dates since JSON renders them as to_json does). Turn a switch on here when its fix lands: Ddl (issue 10 item 4),
-    /// NoPkTables (item 8), SlashKeys (item 7), PublicationChanges (item 9), Kill9 (sink replay, items 10-11, and the file
-    /// sink's restarted initial load).
+    /// What CI turns on: the edges pgrelay gets exactly right today (key changes; start-up races since the consistent-point
+    /// fix; a fast PostgreSQL restart with sinks since status updates stopped holding its shutdown, and during a start-up
+    /// since start-up waits for the source; BC dates since JSON renders them as to_json does; DDL, publication changes and
+    /// kill -9 with the sinks' replay since a restart replays the kept slot only while the held tables' membership is
+    /// unchanged). Turn a switch on here when its fix lands: NoPkTables (issue 10 item 8), SlashKeys (item 7).
     /// </summary>
-    public static readonly Switches Today = new() { KeyChanges = true, StartupRaces = true, PostgresRestart = true, BcDates = true };
+    public static readonly Switches Today = new()
+    {
+        KeyChanges = true, StartupRaces = true, PostgresRestart = true, BcDates = true, Ddl = true, PublicationChanges = true, Kill9 = true,
+    };
 
     [Theory]
     [InlineData(1)]

@@ -89,7 +89,7 @@ public class CheckpointCrashTests : IDisposable
         await Updates(cluster, 60, 80);
         await using var second = PgrelayProcess.Start(args);
         await WaitReadyAsync(http, second);
-        Assert.Contains("resumed from checkpoint", second.Output);
+        Assert.True(second.Output.Contains("resumed from checkpoint"), second.Output);
         await Updates(cluster, 80, 100);
 
         // Every update reached the file (at least once), each with the whole old row.

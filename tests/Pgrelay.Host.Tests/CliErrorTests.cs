@@ -65,7 +65,7 @@ public class CliErrorTests
             Assert.DoesNotContain("resp.", stderr);
             // Turned off, the same settings pass validation and fail later, at the unreachable source (exit 1).
             (code, stderr) = await Run("run", "--source", "postgres://u@127.0.0.1:1/db", "--publication", "p", "--resp", "0.0.0.0:6390", "--aclfile", acl,
-                "--protected-mode", "no", "--http", "off", "--memcached", "off");
+                "--protected-mode", "no", "--http", "off", "--memcached", "off", "--source-wait", "1s");
             Assert.Equal(1, code);
         }
         finally { File.Delete(acl); }
@@ -83,7 +83,9 @@ public class CliErrorTests
     public async Task Unreachable_database_is_one_line()
     {
         int port = FreeTcpPort.Next();
-        var (code, stderr) = await Run("run", "--source", $"postgres://postgres@127.0.0.1:{port}/postgres", "--publication", "p", "--http", "off", "--resp", "off", "--memcached", "off");
+        // A source that is down is waited for (SourceDownAtStartTests); source-wait bounds the wait.
+        var (code, stderr) = await Run("run", "--source", $"postgres://postgres@127.0.0.1:{port}/postgres", "--publication", "p", "--http", "off", "--resp", "off", "--memcached", "off",
+            "--source-wait", "1s");
         Assert.Equal(1, code);
         AssertOneLine(stderr, "127.0.0.1");
     }

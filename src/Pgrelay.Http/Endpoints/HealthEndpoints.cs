@@ -48,6 +48,8 @@ internal static class HealthEndpoints
             $"initial snapshot in progress: {status.SnapshotTablesDone} of {status.SnapshotTablesTotal} tables, " +
             $"{status.SnapshotRowsCopied} of about {status.SnapshotRowsEstimated} rows copied",
         ReplicationPhase.Failed => "replication failed before the initial snapshot completed: " + (status.LastError ?? "unknown error"),
+        ReplicationPhase.Reconnecting when status.LastError is { } error =>
+            $"initial snapshot not loaded yet: waiting for the source ({error})",
         var phase => $"initial snapshot not loaded yet (replication is {phase.ToString().ToLowerInvariant()})",
     };
 }

@@ -84,6 +84,9 @@ public sealed class PrivatePostgresCluster : IAsyncDisposable
             "-D", DataDirectory, "-l", LogFile).ConfigureAwait(false);
     }
 
+    /// <summary>Starts the server again after <see cref="StopAsync"/>, on the same port and data.</summary>
+    public Task StartStoppedAsync(CancellationToken ct = default) => StartServerAsync(ct);
+
     public async Task StopAsync(CancellationToken ct = default)
     {
         await PgCtlAsync(ct, "stop", "-m", "fast", "-w", "-D", DataDirectory).ConfigureAwait(false);

@@ -276,11 +276,14 @@ internal sealed class TableReloads : IAsyncDisposable
         return work;
     }
 
-    /// <summary>The target applied the marker transaction: loaded tables are held from now on.</summary>
-    public void Applied(MarkerWork work, Streaming.RelationCatalog catalog)
+    /// <summary>The target applied the marker transaction (ending at <paramref name="end"/>): loaded tables are held from now
+    /// on, removed ones no longer. A change of the tables held is recorded (<see cref="HeldMembership"/>): a restart before
+    /// every sink has this transaction cannot replay its effect to them.</summary>
+    public void Applied(MarkerWork work, Streaming.RelationCatalog catalog, Lsn end)
     {
         lock (_lock)
         {
+            var before = HeldTokensLocked();
             long generation = Interlocked.Increment(ref _generation);
             foreach (var (reload, attempt) in work.Loaded)
             {
@@ -295,8 +298,13 @@ internal sealed class TableReloads : IAsyncDisposable
                 _held.Remove(removal.RelationId);
                 _log.LogInformation("table {Table} removed", removal.Schema);
             }
+            var after = HeldTokensLocked();
+            if (!HeldMembership.Same(before, after) && !HeldMembership.Save(_options.StateDirectory, end, after))
+                _log.LogWarning("could not record the tables held in the state directory; after a restart the sinks start over instead of replaying");
         }
     }
+
+    private Dictionary<uint, string> HeldTokensLocked() => _held.ToDictionary(h => h.Key, h => HeldMembership.Of(h.Value.Membership));
 
     /// <summary>Applies the tail's transactions committed at or after the copy's consistent point to the copy. False when
     /// one of them changed the table's columns (the copy is stale): the load starts over.</summary>

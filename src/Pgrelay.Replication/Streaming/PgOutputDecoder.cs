@@ -247,7 +247,7 @@ internal sealed class PgOutputDecoder : IDisposable
                 // The target applies, replays or ignores it by the same rule Begin consulted.
                 _target.Apply(new Transaction(buffer.Xid, commit, end, time, count, changes));
                 tee?.Commit(buffer.Xid, commit, end, time);
-                if (markers is not null) _reloads!.Applied(markers, _catalog);
+                if (markers is not null) _reloads!.Applied(markers, _catalog, end);
                 _status.CountTransaction(count);
                 _status.LastCommitTime = time;
             }

@@ -57,10 +57,24 @@ public static class PgrelayCli
             throw;
         }
         await using var app = built;
-        app.Services.GetRequiredService<ReplicationService>().UsePreflight(await preflight);
+        try
+        {
+            app.Services.GetRequiredService<ReplicationService>().UsePreflight(await preflight);
+        }
+        catch (ReplicationSetupException e) when (e.IsTransient)
+        {
+            // Down, restarting or starting up: serve /status and /readyz (not ready, saying why) while replication retries
+            // with back-off, as any replication client does. Configuration mistakes stay fatal, above and in the service.
+            app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Pgrelay")
+                .LogWarning("{Problem}; starting anyway and retrying until the source answers", e.Message);
+        }
         await app.StartAsync(ct);
         if (started is not null) await started(app);
         await app.WaitForShutdownAsync(ct);
+        // A setup problem replication met after start-up (gave up waiting for the source, a publication dropped...):
+        // the same one line on stderr as one found before.
+        if (app.Services.GetServices<IHostedService>().OfType<ReplicationWorker>().FirstOrDefault()?.SetupFailure is { } failure)
+            throw failure;
         return Environment.ExitCode;
     }
 

@@ -19,6 +19,7 @@ internal sealed class SettingOptions
         Add(SettingKeys.PublicationPoll, "how often publications are checked for added, removed or altered tables (default 5s, 0 = off)");
         Add(SettingKeys.SpillThreshold, "bytes of one transaction kept in memory before spilling to disk (default 64MB)");
         Add(SettingKeys.SpillDirectory, "where big transactions spill (default: system temp)");
+        Add(SettingKeys.SourceWait, "how long start-up retries a source that is down or starting up before it gives up (default 0 = for ever)");
         Add(SettingKeys.CheckpointInterval, "with state-dir: how often the store writes a checkpoint to restart from without a copy (default 60s, 0 = off)");
         Add(SettingKeys.SlotRetentionWarning, "warn when the slot makes the server keep more WAL than this (default 1GB, 'off' to disable)");
         Add(SettingKeys.Http, $"HTTP listen address (default {PgrelaySettings.DefaultHttp}, 'off' to disable)");

@@ -13,6 +13,8 @@ public sealed class PgrelaySettings
     public int CopyParallelism { get; set; } = Replication.ReplicationOptions.DefaultCopyParallelism;
     public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(10);
     public TimeSpan PublicationPoll { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>How long start-up waits for a source that is down or starting up; zero: for ever.</summary>
+    public TimeSpan SourceWait { get; set; } = TimeSpan.Zero;
     public long SpillThresholdBytes { get; set; } = 64L * 1024 * 1024;
     public string? SpillDirectory { get; set; }
     /// <summary>Warn when the slot makes the server keep more WAL than this; 0 (<c>off</c>) turns the warning off.</summary>

@@ -61,6 +61,7 @@ public static class SettingsLoader
         if (Get(SettingKeys.FeedMaxBytes) is { } fb && (settings.FeedMaxBytes = Size(SettingKeys.FeedMaxBytes, fb)) < 1)
             throw new SettingsException($"{SettingKeys.FeedMaxBytes}: '{fb}' must be at least 1 byte");
         if (Get(SettingKeys.CheckpointInterval) is { } ci) settings.CheckpointInterval = Duration(SettingKeys.CheckpointInterval, ci);
+        if (Get(SettingKeys.SourceWait) is { } sw) settings.SourceWait = Duration(SettingKeys.SourceWait, sw);
         if (Get(SettingKeys.SlotRetentionWarning) is { } srw)
             settings.SlotRetentionWarningBytes = srw.Trim().Equals("off", StringComparison.OrdinalIgnoreCase) ? 0 : Size(SettingKeys.SlotRetentionWarning, srw);
         LoadListenerLimits(settings.Limits, Get);

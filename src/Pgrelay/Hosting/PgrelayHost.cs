@@ -79,5 +79,6 @@ public static class PgrelayHost
         SpillThresholdBytes = settings.SpillThresholdBytes,
         SpillDirectory = settings.SpillDirectory,
         SlotRetentionWarningBytes = settings.SlotRetentionWarningBytes,
+        SourceWait = settings.SourceWait,
     };
 }

@@ -9,6 +9,9 @@ namespace Pgrelay.Hosting;
 internal sealed class ReplicationWorker(ReplicationService replication, IHostApplicationLifetime lifetime, ILogger<ReplicationWorker> log)
     : BackgroundService
 {
+    /// <summary>The setup problem that stopped replication, for the command line to print as its one line.</summary>
+    public ReplicationSetupException? SetupFailure { get; private set; }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
@@ -20,6 +23,7 @@ internal sealed class ReplicationWorker(ReplicationService replication, IHostApp
         }
         catch (ReplicationSetupException e)
         {
+            SetupFailure = e;
             log.LogCritical("{Problem}", e.Message);
             Environment.ExitCode = 1;
             lifetime.StopApplication();
