@@ -23,6 +23,8 @@ public sealed class ReplicatedStore : IReplicationTarget
 {
     private readonly object _write = new();
     private readonly CommitVisibility _visibility = new();
+    /// <summary>Every table's key hash (seeded per store; a checkpoint load adopts the seed its hash tags were made with).</summary>
+    private readonly KeyHasher _hasher = new();
     private readonly PinRegistry _pins;
     private readonly StoreCatalog _catalog;
     private readonly TransactionRouter _router = new();
@@ -49,12 +51,12 @@ public sealed class ReplicatedStore : IReplicationTarget
     {
         var visibility = _visibility;
         _pins = new PinRegistry(() => visibility.Visible);   // one delegate, not one per pin
-        _catalog = new StoreCatalog(_visibility);
-        var keys = new RowKeys();
+        _catalog = new StoreCatalog(_visibility, _hasher);
+        var keys = new RowKeys(_hasher);
         _maintenance = new VersionMaintenance(_pins, keys);
         _applier = new ChangeApplier(_catalog, keys, _maintenance);
         _loader = new SnapshotLoader(keys);
-        _swap = new TableSwap(_catalog, _visibility, keys, _applier);
+        _swap = new TableSwap(_catalog, _visibility, _hasher, keys, _applier);
         _replayCopies = new ReplayCopies(_applier, keys);
     }
 
@@ -170,7 +172,7 @@ public sealed class ReplicatedStore : IReplicationTarget
             var publications = _catalog.Publications
                 .Select(p => new PublicationSchema(p.Name, [.. p.Tables.Select(t => t.Schema)])).ToList();
             var tables = _catalog.Tables.Select(t => (t, t.Schema)).ToList();
-            return new CheckpointCapture(pin, publications, tables, _generation);
+            return new CheckpointCapture(pin, publications, tables, _generation, _hasher.Seed);
         }
     }
 
@@ -192,40 +194,43 @@ public sealed class ReplicatedStore : IReplicationTarget
     /// <paramref name="lsn"/> when it returns. Rows keep their version LSNs; their key hashes are computed again. On failure the store is left
     /// empty and not ready, for a snapshot to fill.
     /// </summary>
-    internal long LoadCheckpoint(IReadOnlyList<PublicationSchema> publications, Lsn lsn, Func<Action<uint, long>, Action<byte[]>, long> read)
+    internal long LoadCheckpoint(IReadOnlyList<PublicationSchema> publications, Lsn lsn,
+        Func<CheckpointReader.TableSink, CheckpointReader.PageSink, long> read)
     {
         lock (_write)
         {
             if (_ready) throw new InvalidOperationException("a checkpoint is loaded only into an empty store");
             BeginSnapshot(publications);
             var schemas = publications.SelectMany(p => p.Tables).DistinctBy(t => t.RelationId).ToDictionary(t => t.RelationId);
-            var keys = new RowKeys();
+            var loaded = new List<(StoredTable, TableSchema)>();
             StoredTable? table = null;
-            TableSchema? schema = null;
+            ulong? seed = null;
             try
             {
                 long rows = read(
-                    (relationId, versions) =>
+                    (relationId, versions, hashSeed) =>
                     {
-                        if (!schemas.TryGetValue(relationId, out schema))
+                        if (!schemas.TryGetValue(relationId, out var schema))
                             throw new Core.Checkpoints.CheckpointUnusableException($"checkpoint holds rows of relation {relationId}, which its header does not name");
+                        // The pages' hash tags were made with the seed of the store that wrote them: this store, empty, takes it.
+                        if (seed is null) _hasher.Adopt(hashSeed);
+                        else if (seed != hashSeed) throw new Core.Checkpoints.CheckpointUnusableException("checkpoint holds tables hashed with different seeds");
+                        seed = hashSeed;
                         table = _catalog.SnapshotTable(schema);
                         table.Reserve((int)Math.Min(versions, int.MaxValue));
+                        loaded.Add((table, schema));
                     },
-                    // A million calls within a second of the process starting: tier-0 code would stay in charge for most of them.
-                    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-                    (byte[] row) =>
+                    (page, tags) =>
                     {
                         if (table is null) throw new Core.Checkpoints.CheckpointUnusableException("checkpoint holds rows before any table");
-                        // One schema per table after a load: every row written was row-compatible with it.
-                        RowFormat.WriteShape(row, 0);
-                        // Key hashes are seeded per process (HashCode): the one written by another process means nothing here.
-                        var key = keys.Of(row, schema!, out int hash);
-                        RowFormat.WriteHash(row, hash);
-                        table.InstallNew(hash, row);
-                        table.Identities?.Add(row, key);
+                        table.AdoptPage(page, tags);
                     });
-                CompleteSnapshot(lsn);
+                // Tables whose changes name rows by another identity than the key: that index needs every row's key.
+                var keys = new RowKeys(_hasher);
+                foreach (var (held, schema) in loaded)
+                    if (held.Identities is { } identities)
+                        foreach (var view in held.NewestViews()) identities.Add(view, keys.Of(view, schema));
+                Complete(lsn, returnGarbage: false);   // a load from pages leaves no garbage behind
                 return rows;
             }
             catch
@@ -261,6 +266,12 @@ public sealed class ReplicatedStore : IReplicationTarget
         lock (_write) _loader.Load(_catalog.SnapshotTable(schema), schema, rows);
     }
 
+    /// <summary>Rows straight from a copier's batch into the table's pages: no array per row.</summary>
+    public void LoadSnapshotRows(TableSchema schema, RowBatch rows)
+    {
+        lock (_write) _loader.Load(_catalog.SnapshotTable(schema), schema, rows);
+    }
+
     /// <summary>Sizes the table for the rows the copy expects (pg_class.reltuples), capped so a stale estimate cannot cost much.</summary>
     public void ExpectSnapshotRows(TableSchema schema, long estimate)
     {
@@ -268,11 +279,21 @@ public sealed class ReplicatedStore : IReplicationTarget
         lock (_write) _catalog.SnapshotTable(schema).Reserve((int)Math.Min(estimate + estimate / 8, 8_000_000));
     }
 
-    public void CompleteSnapshot(Lsn consistentPoint)
+    public void CompleteSnapshot(Lsn consistentPoint) => Complete(consistentPoint, returnGarbage: true);
+
+    /// <summary>A copy this big made garbage worth giving back before serving (see <see cref="Complete"/>).</summary>
+    private const long GarbageWorthReturning = 64L << 20;
+
+    private void Complete(Lsn consistentPoint, bool returnGarbage)
     {
         lock (_write)
         {
             foreach (var table in _catalog.SnapshotTables) table.StampSnapshot(consistentPoint.Value);
+            // The copy decoded every row into an array of its own before its bytes went into a page: as much garbage as
+            // data. One full compacting collection gives it back to the OS now, not whenever the GC gets to it, and is
+            // cheap because the store holds a few large pages rather than an object per row.
+            if (returnGarbage && _catalog.SnapshotTables.Sum(t => t.MemoryBytes) >= GarbageWorthReturning)
+                GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             // Visibility first: the tables served until now hold nothing above their old visible LSN, and the new ones
             // are readable only once the consistent point is visible.
             _visibility.Publish(consistentPoint.Value);
@@ -294,7 +315,7 @@ public sealed class ReplicatedStore : IReplicationTarget
         lock (_write)
         {
             if (_loads.TryGetValue(schema.RelationId, out var unfinished)) unfinished.Abandon();
-            var load = new ShadowLoad(_write, _visibility, schema, publications, _loader, _applier,
+            var load = new ShadowLoad(_write, _visibility, _hasher, schema, publications, _loader, _applier,
                 forget: l => { if (_loads.TryGetValue(l.Schema.RelationId, out var current) && current == l) _loads.Remove(l.Schema.RelationId); });
             _loads[schema.RelationId] = load;
             return load;
@@ -329,7 +350,15 @@ public sealed class ReplicatedStore : IReplicationTarget
     /// so versions kept for a pinned reader go once the pin is released.</summary>
     public void Maintain()
     {
-        lock (_write) _maintenance.Run(_visibility.Visible);
+        lock (_write)
+        {
+            _maintenance.Run(_visibility.Visible);
+            // Pages whose versions were mostly superseded are copied forward (StoredTable.Compact); at most one table a
+            // call, so the writer is held back by one table's copy at a time.
+            ulong horizon = _pins.Horizon(_visibility.Visible);
+            foreach (var table in _catalog.Tables)
+                if (table.Compact(horizon)) break;
+        }
     }
 
     private void ApplyLocked(Transaction transaction)

@@ -100,27 +100,40 @@ public sealed class RowBuilder
     /// <summary>Encodes the columns added since the last Reset into a new array, and resets.</summary>
     public byte[] Build()
     {
+        var row = new byte[EncodedLength];
+        Encode(row);
+        return row;
+    }
+
+    /// <summary>Encodes the columns added since the last Reset into <paramref name="batch"/> (no array of its own), and
+    /// resets.</summary>
+    public void BuildInto(RowBatch batch) => Encode(batch.Reserve(EncodedLength));
+
+    private int EncodedLength =>
+        RowFormat.HeaderSize + RowFormat.StatesSize(_columns) + _columns * RowFormat.OffsetWidth(_payloadLength) + _payloadLength;
+
+    private void Encode(Span<byte> row)
+    {
         int n = _columns;
         int width = RowFormat.OffsetWidth(_payloadLength);
         int statesSize = RowFormat.StatesSize(n);
         int offsets = RowFormat.HeaderSize + statesSize;
         int payload = offsets + n * width;
-        var row = new byte[payload + _payloadLength];
+        row[..payload].Clear();
         row[RowFormat.FlagsOffset] = RowFormat.OffsetWidthCode(width);
-        BinaryPrimitives.WriteUInt16LittleEndian(row.AsSpan(RowFormat.CountOffset), (ushort)n);
+        BinaryPrimitives.WriteUInt16LittleEndian(row[RowFormat.CountOffset..], (ushort)n);
         for (int i = 0; i < n; i++)
         {
             row[RowFormat.HeaderSize + (i >> 2)] |= (byte)((int)_states[i] << ((i & 3) << 1));
             switch (width)
             {
                 case 1: row[offsets + i] = (byte)_ends[i]; break;
-                case 2: BinaryPrimitives.WriteUInt16LittleEndian(row.AsSpan(offsets + i * 2), (ushort)_ends[i]); break;
-                default: BinaryPrimitives.WriteInt32LittleEndian(row.AsSpan(offsets + i * 4), _ends[i]); break;
+                case 2: BinaryPrimitives.WriteUInt16LittleEndian(row[(offsets + i * 2)..], (ushort)_ends[i]); break;
+                default: BinaryPrimitives.WriteInt32LittleEndian(row[(offsets + i * 4)..], _ends[i]); break;
             }
         }
-        _payload.AsSpan(0, _payloadLength).CopyTo(row.AsSpan(payload));
+        _payload.AsSpan(0, _payloadLength).CopyTo(row[payload..]);
         Reset();
-        return row;
     }
 
     private void AddState(ColumnState state)

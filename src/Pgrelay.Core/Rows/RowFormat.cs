@@ -27,6 +27,12 @@ public static class RowFormat
     public const int CountOffset = 14;
     public const int HeaderSize = 16;
 
+    /// <summary>Where the body starts: flags, shape, count, states, offsets, payload and copies, the part a
+    /// <see cref="RowView"/> reads. The store's pages hold bodies without the LSN and hash before them.</summary>
+    public const int BodyOffset = FlagsOffset;
+    /// <summary>Flags, shape and count: the body's bytes before the states.</summary>
+    public const int BodyHeaderSize = HeaderSize - BodyOffset;
+
     public const byte OffsetWidthMask = 3;
     public const byte Tombstone = 4;
     public const byte Copies = 8;
@@ -70,6 +76,18 @@ public static class RowFormat
     }
 
     /// <summary>A row that records "deleted at this LSN": no columns.</summary>
+    /// <summary>A row array holding <paramref name="view"/>'s body, stamped with <paramref name="lsn"/>: the writer's copy of
+    /// a version held in a page.</summary>
+    public static byte[] ToArray(RowView view, ulong lsn, int hash)
+    {
+        var body = view.Body;
+        var row = new byte[BodyOffset + body.Length];
+        WriteLsn(row, lsn);
+        WriteHash(row, hash);
+        body.CopyTo(row.AsSpan(BodyOffset));
+        return row;
+    }
+
     public static byte[] NewTombstone()
     {
         var row = new byte[HeaderSize];

@@ -3,22 +3,39 @@ using System.Runtime.CompilerServices;
 
 namespace Pgrelay.Core.Rows;
 
-/// <summary>Read access to an encoded row (see <see cref="RowFormat"/>). A struct over the array: no allocation.</summary>
+/// <summary>
+/// Read access to an encoded row's body (see <see cref="RowFormat"/>): the flags, shape, states, offsets and payload,
+/// wherever they lie — a row array (body at <see cref="RowFormat.BodyOffset"/>) or a record in one of the store's pages.
+/// A struct over the buffer and the body's offset: no allocation, and holding it keeps the buffer alive.
+/// </summary>
 public readonly struct RowView
 {
-    private readonly byte[] _row;
+    private readonly byte[] _buffer;
+    private readonly int _body;
 
-    public RowView(byte[] row) => _row = row;
+    /// <summary>A row array as <see cref="RowBuilder"/> builds it.</summary>
+    public RowView(byte[] row) : this(row, RowFormat.BodyOffset) { }
 
-    public byte[] Bytes => _row;
-    public bool IsDefault => _row is null;
-    public ulong VersionLsn => RowFormat.ReadLsn(_row);
-    public bool IsTombstone => RowFormat.IsTombstone(_row);
-    public int ColumnCount => BinaryPrimitives.ReadUInt16LittleEndian(_row.AsSpan(RowFormat.CountOffset));
+    /// <summary>A body that starts at <paramref name="body"/> in <paramref name="buffer"/> (a page record).</summary>
+    public RowView(byte[] buffer, int body)
+    {
+        _buffer = buffer;
+        _body = body;
+    }
+
+    /// <summary>The buffer the body lies in and where: with the body's length, names these bytes exactly (two views over
+    /// the same bytes are the same version).</summary>
+    public byte[] Buffer => _buffer;
+    public int BodyStart => _body;
+    public bool IsDefault => _buffer is null;
+    public byte Flags => _buffer[_body];
+    public bool IsTombstone => (Flags & RowFormat.Tombstone) != 0;
+    public byte Shape => _buffer[_body + 1];
+    public int ColumnCount => BinaryPrimitives.ReadUInt16LittleEndian(_buffer.AsSpan(_body + 2));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ColumnState State(int column) =>
-        (ColumnState)((_row[RowFormat.HeaderSize + (column >> 2)] >> ((column & 3) << 1)) & 3);
+        (ColumnState)((_buffer[_body + RowFormat.BodyHeaderSize + (column >> 2)] >> ((column & 3) << 1)) & 3);
 
     public bool IsNull(int column) => State(column) == ColumnState.Null;
 
@@ -26,12 +43,12 @@ public readonly struct RowView
     public ReadOnlySpan<byte> Value(int column)
     {
         int n = ColumnCount;
-        int offsets = RowFormat.HeaderSize + RowFormat.StatesSize(n);
-        int width = RowFormat.OffsetWidthOf(_row[RowFormat.FlagsOffset]);
+        int offsets = _body + RowFormat.BodyHeaderSize + RowFormat.StatesSize(n);
+        int width = RowFormat.OffsetWidthOf(Flags);
         int payload = offsets + n * width;
         int start = column == 0 ? 0 : ReadOffset(offsets, column - 1, width);
         int end = ReadOffset(offsets, column, width);
-        return _row.AsSpan(payload + start, end - start);
+        return _buffer.AsSpan(payload + start, end - start);
     }
 
     /// <summary>Total payload size: the bytes of all values.</summary>
@@ -41,14 +58,30 @@ public readonly struct RowView
         {
             int n = ColumnCount;
             if (n == 0) return 0;
-            return ReadOffset(RowFormat.HeaderSize + RowFormat.StatesSize(n), n - 1, RowFormat.OffsetWidthOf(_row[RowFormat.FlagsOffset]));
+            return ReadOffset(_body + RowFormat.BodyHeaderSize + RowFormat.StatesSize(n), n - 1, RowFormat.OffsetWidthOf(Flags));
         }
     }
 
+    /// <summary>Where the payload ends: the copies count follows when <see cref="RowFormat.Copies"/> is set.</summary>
+    private int PayloadEnd
+    {
+        get
+        {
+            int n = ColumnCount;
+            return _body + RowFormat.BodyHeaderSize + RowFormat.StatesSize(n) + n * RowFormat.OffsetWidthOf(Flags) + PayloadLength;
+        }
+    }
+
+    /// <summary>How many identical rows this version stands for (1 unless the table has no primary key).</summary>
+    public int Copies => (Flags & RowFormat.Copies) == 0 ? 1 : BinaryPrimitives.ReadInt32LittleEndian(_buffer.AsSpan(PayloadEnd));
+
+    /// <summary>The body's bytes: flags to payload end, copies included.</summary>
+    public ReadOnlySpan<byte> Body => _buffer.AsSpan(_body, PayloadEnd + ((Flags & RowFormat.Copies) == 0 ? 0 : sizeof(int)) - _body);
+
     private int ReadOffset(int offsets, int index, int width) => width switch
     {
-        1 => _row[offsets + index],
-        2 => BinaryPrimitives.ReadUInt16LittleEndian(_row.AsSpan(offsets + index * 2)),
-        _ => BinaryPrimitives.ReadInt32LittleEndian(_row.AsSpan(offsets + index * 4)),
+        1 => _buffer[offsets + index],
+        2 => BinaryPrimitives.ReadUInt16LittleEndian(_buffer.AsSpan(offsets + index * 2)),
+        _ => BinaryPrimitives.ReadInt32LittleEndian(_buffer.AsSpan(offsets + index * 4)),
     };
 }

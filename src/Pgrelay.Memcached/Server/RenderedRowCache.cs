@@ -53,9 +53,8 @@ internal sealed class RenderedRowCache
     /// <summary>The row's JSON: from the cache, or rendered into <paramref name="scratch"/> (and cached when it fits).</summary>
     public ReadOnlySpan<byte> Get(in RowRef row, ValueBuffer scratch)
     {
-        var bytes = row.Bytes;
         if (_slots.Length == 0) return Render(row, scratch);
-        int hash = RowFormat.ReadHash(bytes);
+        int hash = row.KeyHash;
         int set = hash & _mask & ~1;
         var first = Volatile.Read(ref _slots[set]);
         if (first is not null && first.Holds(row)) return first.Json;
@@ -65,15 +64,16 @@ internal sealed class RenderedRowCache
         var json = Render(row, scratch);
         if (json.Length > _largestCached) return json;
         // The victim: an older version of this key (same hash), else an empty way, else either.
-        int way = first is not null && RowFormat.ReadHash(first.Row) == hash ? 0
-            : second is not null && RowFormat.ReadHash(second.Row) == hash ? 1
+        int way = first is not null && first.KeyHash == hash ? 0
+            : second is not null && second.KeyHash == hash ? 1
             : first is null ? 0
             : second is null ? 1
             : (int)(Stopwatch.GetTimestamp() & 1);
         var victim = way == 0 ? first : second;
         // Checked before allocating: a full cache must not turn every miss into garbage.
-        if (Interlocked.Read(ref _bytes) + Entry.CostOf(json.Length, bytes.Length) - (victim?.Cost ?? 0) > _budget) return json;
-        var fresh = new Entry(bytes, row.Schema, json.ToArray());
+        int rowLength = row.View.Body.Length;
+        if (Interlocked.Read(ref _bytes) + Entry.CostOf(json.Length, rowLength) - (victim?.Cost ?? 0) > _budget) return json;
+        var fresh = new Entry(row, rowLength, json.ToArray());
         var replaced = Interlocked.Exchange(ref _slots[set + way], fresh);
         Interlocked.Add(ref _bytes, fresh.Cost - (replaced?.Cost ?? 0));
         return json;
@@ -86,16 +86,21 @@ internal sealed class RenderedRowCache
         return scratch.Written;
     }
 
-    private sealed class Entry(byte[] row, TableSchema schema, byte[] json)
+    private sealed class Entry(in RowRef row, int rowLength, byte[] json)
     {
-        public readonly byte[] Row = row;
-        public readonly TableSchema Schema = schema;
+        // The version rendered, named by where its body lies and its LSN (a page holds many versions).
+        private readonly byte[] _buffer = row.View.Buffer;
+        private readonly int _body = row.View.BodyStart;
+        private readonly ulong _lsn = row.VersionLsn.Value;
+        public readonly int KeyHash = row.KeyHash;
+        public readonly TableSchema Schema = row.Schema;
         public readonly byte[] Json = json;
+        private readonly int _rowLength = rowLength;
 
-        public bool Holds(in RowRef row) => ReferenceEquals(Row, row.Bytes) && ReferenceEquals(Schema, row.Schema);
+        public bool Holds(in RowRef row) => row.SameVersion(_buffer, _body, _lsn) && ReferenceEquals(Schema, row.Schema);
 
         /// <summary>The row counts too: an entry keeps a version alive after the store has dropped it.</summary>
-        public long Cost => CostOf(Json.Length, Row.Length);
+        public long Cost => CostOf(Json.Length, _rowLength);
 
         public static long CostOf(int jsonLength, int rowLength) => (long)jsonLength + rowLength + EntryOverheadBytes;
     }

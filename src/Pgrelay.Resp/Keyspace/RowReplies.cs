@@ -56,6 +56,6 @@ public static class RowReplies
         }
     }
 
-    /// <summary>Bytes the row costs in memory: its array and the per-row slot overhead.</summary>
-    public static long MemoryUsage(in RowRef row) => row.Bytes.Length + 24 + IntPtr.Size;
+    /// <summary>Bytes the row costs in memory: its record in a page (body and record flags) and its index slot at 3/4 load.</summary>
+    public static long MemoryUsage(in RowRef row) => row.View.Body.Length + 1 + sizeof(ulong) * 4 / 3;
 }

@@ -154,7 +154,7 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool
         var plan = Rules.PlanFor(change.Schema, EventOp.Delete);
         if (change.Before is not { } deleted || !plan.Passes(new RowView(deleted), change.Schema)) return null;
         var layout = Rules.PlanFor(current, EventOp.Delete);
-        return Event(EventOp.Delete, layout, transaction, change, index, InLayout(plan, deleted, layout.Table), null);
+        return Event(EventOp.Delete, layout, transaction, change, index, InLayout(plan, new RowView(deleted), layout.Table), null);
     }
 
     /// <summary>Every row the store holds now for <paramref name="layout"/>'s source table, in that layout (see <see cref="SinkBatch.StoreRows"/>).</summary>
@@ -164,7 +164,7 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool
         if (source is null) yield break;
         using var pin = store.Pin();
         foreach (var row in source.Rows(pin))
-            yield return InLayout(Rules.PlanFor(row.Schema, EventOp.Read), row.Bytes, layout);
+            yield return InLayout(Rules.PlanFor(row.Schema, EventOp.Read), row.View, layout);
     }
 
     /// <summary>The rows of <see cref="StoreRows"/> that pass the sink's filters (as an initial load's would), with their
@@ -177,13 +177,13 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool
         foreach (var row in source.Rows(pin))
         {
             var plan = Rules.PlanFor(row.Schema, EventOp.Read);
-            if (!plan.Passes(new RowView(row.Bytes), row.Schema)) continue;
-            yield return (InLayout(plan, row.Bytes, layout), RowFormat.ReadCopies(row.Bytes));
+            if (!plan.Passes(row.View, row.Schema)) continue;
+            yield return (InLayout(plan, row.View, layout), row.View.Copies);
         }
     }
 
     /// <summary>A source row projected by <paramref name="plan"/>, its columns placed by name in <paramref name="layout"/> (NULL where it has none).</summary>
-    private static SinkValue[] InLayout(TablePlan plan, byte[] row, SinkTable layout)
+    private static SinkValue[] InLayout(TablePlan plan, RowView row, SinkTable layout)
     {
         var projected = plan.Project(row);
         if (ReferenceEquals(plan.Table, layout)) return projected;
@@ -304,7 +304,7 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool
                     foreach (var c in t.Changes)
                         if (!Follow(c)) return null;
         }
-        return change.Table.TryGet(key, out var current) ? InLayout(Rules.PlanFor(current.Schema, op), current.Bytes, layout) : null;
+        return change.Table.TryGet(key, out var current) ? InLayout(Rules.PlanFor(current.Schema, op), current.View, layout) : null;
     }
 
     private static byte[] KeyBytes(byte[] row, TableSchema schema)
@@ -324,7 +324,7 @@ public sealed class EventBuilder(RuleSet rules, bool transactionBoundaries, bool
         {
             Op = EventOp.Read,
             Table = plan.Table,
-            After = plan.Project(row.Bytes),
+            After = plan.Project(row.View),
             CommitLsn = pinLsn,
             EndLsn = endLsn,
             CommitTime = time,

@@ -243,9 +243,10 @@ public sealed class TablePlan
     }
 
     /// <summary>The sink's image of a source row: the layout's columns, transformed.</summary>
-    public SinkValue[] Project(byte[] row)
+    public SinkValue[] Project(byte[] row) => Project(new RowView(row));
+
+    public SinkValue[] Project(RowView view)
     {
-        var view = new RowView(row);
         var columns = Table.Columns;
         var values = new SinkValue[columns.Count];
         int present = view.ColumnCount;
@@ -260,9 +261,9 @@ public sealed class TablePlan
             if (transforms.Length == 0)
             {
                 int offset = span.IsEmpty ? 0 : (int)System.Runtime.CompilerServices.Unsafe.ByteOffset(
-                    ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(row),
+                    ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(view.Buffer),
                     ref System.Runtime.InteropServices.MemoryMarshal.GetReference(span));
-                values[i] = new SinkValue(ColumnState.Value, new ReadOnlyMemory<byte>(row, offset, span.Length));
+                values[i] = new SinkValue(ColumnState.Value, new ReadOnlyMemory<byte>(view.Buffer, offset, span.Length));
                 continue;
             }
             var text = Encoding.UTF8.GetString(span);

@@ -12,7 +12,7 @@ namespace Pgrelay.Store.Catalog;
 /// <para>A fresh snapshot over a store that already serves data is built aside (<see cref="Reset"/> with keepServing) and
 /// replaces the served tables in one step (<see cref="PublishReset"/>): readers keep the old consistent data meanwhile.</para>
 /// </summary>
-internal sealed class StoreCatalog(CommitVisibility visibility)
+internal sealed class StoreCatalog(CommitVisibility visibility, KeyHasher hasher)
 {
     private Dictionary<uint, StoredTable> _tables = [];
     private PublicationView[] _publications = [];
@@ -34,7 +34,7 @@ internal sealed class StoreCatalog(CommitVisibility visibility)
             foreach (var schema in publication.Tables)
             {
                 if (!tables.TryGetValue(schema.RelationId, out var table))
-                    tables[schema.RelationId] = table = new StoredTable(visibility, schema);
+                    tables[schema.RelationId] = table = new StoredTable(visibility, schema, hasher);
                 members.Add(table);
             }
             views.Add(new PublicationView(publication.Name, members));
@@ -66,7 +66,7 @@ internal sealed class StoreCatalog(CommitVisibility visibility)
     {
         var tables = _next?.Tables ?? _tables;
         if (!tables.TryGetValue(schema.RelationId, out var table))
-            tables[schema.RelationId] = table = new StoredTable(visibility, schema);
+            tables[schema.RelationId] = table = new StoredTable(visibility, schema, hasher);
         return table;
     }
 

@@ -49,53 +49,124 @@ internal sealed class CheckpointReader : IDisposable
         }
     }
 
-    /// <summary>After <see cref="ReadHeader"/>: every table's versions, then the footer's proof of completeness.
-    /// <paramref name="table"/> is told each relation and how many versions follow; <paramref name="row"/> gets each one.</summary>
-    public long ReadRows(ulong lsn, Action<uint, long> table, Action<byte[]> row)
+    /// <summary>Told of each table before its pages: relation id, versions that follow, the key hash seed of their tags.</summary>
+    public delegate void TableSink(uint relationId, long versions, ulong hashSeed);
+
+    /// <summary>Given each page image (a new array the table may serve as it is) and its records' hash tags.</summary>
+    public delegate void PageSink(byte[] page, ReadOnlySpan<int> tags);
+
+    /// <summary>After <see cref="ReadHeader"/>: every table's pages, then the footer's proof of completeness. Returns the
+    /// versions read.</summary>
+    public long ReadPages(ulong lsn, TableSink table, PageSink page)
     {
         long total = 0;
         while (true)
         {
-            var payload = Next(0, out byte kind);
+            var (kind, length) = NextHead();
             switch (kind)
             {
                 case CheckpointFormat.TableBlock:
-                    if (payload.Length != 12) throw Unusable("has a malformed table block");
-                    table(BinaryPrimitives.ReadUInt32LittleEndian(payload), (long)BinaryPrimitives.ReadUInt64LittleEndian(payload[4..]));
+                {
+                    var payload = Rest(kind, length);
+                    if (payload.Length != 20) throw Unusable("has a malformed table block");
+                    table(BinaryPrimitives.ReadUInt32LittleEndian(payload), (long)BinaryPrimitives.ReadUInt64LittleEndian(payload[4..]),
+                        BinaryPrimitives.ReadUInt64LittleEndian(payload[12..]));
                     break;
-                case CheckpointFormat.RowsBlock:
-                    total += ReadRowsBlock(payload, row);
+                }
+                case CheckpointFormat.PageBlock:
+                    total += ReadPage(kind, length, page);
                     break;
                 case CheckpointFormat.FooterBlock:
+                {
+                    var payload = Rest(kind, length);
                     if (payload.Length != 20) throw Unusable("has a malformed footer");
                     if (BinaryPrimitives.ReadUInt64LittleEndian(payload) != lsn) throw Unusable("has a footer for another LSN");
                     if ((long)BinaryPrimitives.ReadUInt64LittleEndian(payload[8..]) != total) throw Unusable("has fewer rows than its footer says");
                     if (BinaryPrimitives.ReadUInt32LittleEndian(payload[16..]) != _blocks - 1) throw Unusable("has a footer that does not match its blocks");
                     return total;
+                }
                 default:
                     throw Unusable($"has a block of unknown kind {kind}");
             }
         }
     }
 
-    // Runs a million times within a second of the process starting: tier-0 code would stay in charge for most of it.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private long ReadRowsBlock(ReadOnlySpan<byte> payload, Action<byte[]> row)
+    /// <summary>A page block: the tags into the reused buffer, the page image straight into the array it will be served
+    /// from; the checksum covers both before the page is handed over.</summary>
+    private int ReadPage(byte kind, int length, PageSink sink)
     {
-        if (payload.Length < 4) throw Unusable("has a malformed rows block");
-        uint count = BinaryPrimitives.ReadUInt32LittleEndian(payload);
-        int at = 4;
-        for (uint i = 0; i < count; i++)
+        if (length < 4) throw Unusable("has a malformed page block");
+        Span<byte> countBytes = stackalloc byte[4];
+        ReadExactly(countBytes);
+        uint count = BinaryPrimitives.ReadUInt32LittleEndian(countBytes);
+        long imageLength = length - 4 - 4L * count;
+        if (count > int.MaxValue / 4 || imageLength < Pages.PageFormat.HeaderSize) throw Unusable("has a malformed page block");
+        int tagBytes = (int)count * 4;
+        if (_block.Length < tagBytes)
         {
-            if (payload.Length - at < 4) throw Unusable("has a malformed rows block");
-            int length = BinaryPrimitives.ReadInt32LittleEndian(payload[at..]);
-            at += 4;
-            if (length < RowFormat.HeaderSize || length > payload.Length - at) throw Unusable("has a malformed row");
-            row(payload.Slice(at, length).ToArray());
-            at += length;
+            ArrayPool<byte>.Shared.Return(_block);
+            _block = ArrayPool<byte>.Shared.Rent(tagBytes);
         }
-        if (at != payload.Length) throw Unusable("has a malformed rows block");
-        return count;
+        var tags = _block.AsSpan(0, tagBytes);
+        ReadExactly(tags);
+        var page = GC.AllocateUninitializedArray<byte>((int)imageLength);
+        ReadExactly(page);
+        Span<byte> trailer = stackalloc byte[CheckpointFormat.BlockTrailerSize];
+        ReadExactly(trailer);
+        Span<byte> head = stackalloc byte[CheckpointFormat.BlockHeaderSize];
+        head.Clear();
+        head[0] = kind;
+        BinaryPrimitives.WriteInt32LittleEndian(head[4..], length);
+        uint crc = CheckpointFormat.Crc32C(0, head, countBytes, tags, page);
+        if (crc != BinaryPrimitives.ReadUInt32LittleEndian(trailer)) throw Unusable($"has a bad checksum in block {_blocks + 1}");
+        _blocks++;
+        try
+        {
+            sink(page, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(tags));
+        }
+        catch (InvalidDataException e)
+        {
+            throw Unusable($"has a malformed page in block {_blocks} ({e.Message})");
+        }
+        return (int)count;
+    }
+
+    private void ReadExactly(Span<byte> destination)
+    {
+        if (_file.ReadAtLeast(destination, destination.Length, throwOnEndOfStream: false) < destination.Length)
+            throw Unusable("ends early (a block is cut short): a write that did not finish");
+    }
+
+    private (byte Kind, int Length) NextHead()
+    {
+        Span<byte> head = stackalloc byte[CheckpointFormat.BlockHeaderSize];
+        if (_file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false) < head.Length)
+            throw Unusable("ends early (no footer): a write that did not finish");
+        int length = BinaryPrimitives.ReadInt32LittleEndian(head[4..]);
+        if (length < 0 || length > _file.Length - _file.Position) throw Unusable("ends early (a block is cut short): a write that did not finish");
+        if (head[1] != 0 || head[2] != 0 || head[3] != 0) throw Unusable($"has a bad checksum in block {_blocks + 1}");
+        return (head[0], length);
+    }
+
+    /// <summary>The payload of a block whose head was read, its checksum verified (valid until the next call).</summary>
+    private ReadOnlySpan<byte> Rest(byte kind, int length)
+    {
+        int total = CheckpointFormat.BlockHeaderSize + length + CheckpointFormat.BlockTrailerSize;
+        if (_block.Length < total)
+        {
+            ArrayPool<byte>.Shared.Return(_block);
+            _block = ArrayPool<byte>.Shared.Rent(total);
+        }
+        _block.AsSpan(0, CheckpointFormat.BlockHeaderSize).Clear();
+        _block[0] = kind;
+        BinaryPrimitives.WriteInt32LittleEndian(_block.AsSpan(4), length);
+        int rest = length + CheckpointFormat.BlockTrailerSize;
+        ReadExactly(_block.AsSpan(CheckpointFormat.BlockHeaderSize, rest));
+        var covered = _block.AsSpan(0, CheckpointFormat.BlockHeaderSize + length);
+        if (CheckpointFormat.Crc32C(0, covered) != BinaryPrimitives.ReadUInt32LittleEndian(_block.AsSpan(covered.Length)))
+            throw Unusable($"has a bad checksum in block {_blocks + 1}");
+        _blocks++;
+        return covered[CheckpointFormat.BlockHeaderSize..];
     }
 
     private ReadOnlySpan<byte> Next(byte expected) => Next(expected, out _);

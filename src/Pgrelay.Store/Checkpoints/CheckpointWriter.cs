@@ -25,6 +25,7 @@ internal static class CheckpointWriter
         blocks.End();
 
         long total = 0;
+        var page = new PageImage();
         foreach (var (table, schema) in capture.Tables)
         {
             // Versions visible at K, counted first so the loader can size the table once.
@@ -32,28 +33,22 @@ internal static class CheckpointWriter
             blocks.Begin(CheckpointFormat.TableBlock);
             blocks.AppendUInt32(schema.RelationId);
             blocks.AppendUInt64((ulong)versions.Count);
+            blocks.AppendUInt64(capture.HashSeed);
             blocks.End();
-            int i = 0;
-            while (i < versions.Count)
+            foreach (var (row, rowLsn, tag) in versions)
             {
-                ct.ThrowIfCancellationRequested();
-                blocks.Begin(CheckpointFormat.RowsBlock);
-                blocks.AppendUInt32(0);
-                uint count = 0;
-                for (; i < versions.Count && (count == 0 || blocks.PayloadLength + versions[i].Length <= CheckpointFormat.PageSize); i++, count++)
+                // Row-compatible shapes encode rows identically; the loader gives every row the one schema it writes.
+                var rowSchema = table.SchemaOf(row, rowLsn);
+                if (!ReferenceEquals(rowSchema, schema) && !rowSchema.IsRowCompatibleWith(schema))
+                    throw new InvalidOperationException($"table {schema} holds rows of another shape at {capture.Lsn}");
+                if (!page.TryAdd(row.Body, rowLsn, tag))
                 {
-                    var row = versions[i];
-                    // Row-compatible shapes encode rows identically; the loader gives every row the one schema it writes.
-                    var rowSchema = table.SchemaOf(row);
-                    if (!ReferenceEquals(rowSchema, schema) && !rowSchema.IsRowCompatibleWith(schema))
-                        throw new InvalidOperationException($"table {schema} holds rows of another shape at {capture.Lsn}");
-                    blocks.AppendUInt32((uint)row.Length);
-                    blocks.Append(row);
+                    ct.ThrowIfCancellationRequested();
+                    WritePage(blocks, page);
+                    page.TryAdd(row.Body, rowLsn, tag);
                 }
-                blocks.PatchUInt32(0, count);
-                blocks.End();
-                if (PauseAfterBlockMs > 0) Thread.Sleep(PauseAfterBlockMs);
             }
+            if (page.Count > 0) WritePage(blocks, page);
             total += versions.Count;
         }
 
@@ -64,5 +59,16 @@ internal static class CheckpointWriter
         blocks.End();
         file.Flush(flushToDisk: true);
         return (blocks.BytesWritten, total);
+    }
+
+    private static void WritePage(BlockWriter blocks, PageImage page)
+    {
+        blocks.Begin(CheckpointFormat.PageBlock);
+        blocks.AppendUInt32((uint)page.Count);
+        foreach (int tag in page.Tags) blocks.AppendUInt32((uint)tag);
+        blocks.Append(page.Image);
+        blocks.End();
+        page.Clear();
+        if (PauseAfterBlockMs > 0) Thread.Sleep(PauseAfterBlockMs);
     }
 }

@@ -74,7 +74,7 @@ public sealed class StoreCheckpoints : ICheckpointStore
         using var reader = new CheckpointReader(checkpoint.Path);
         var header = reader.ReadHeader();
         if (header.Lsn != checkpoint.Lsn) throw new CheckpointUnusableException($"checkpoint {Path.GetFileName(checkpoint.Path)} changed while it was read");
-        long rows = _store.LoadCheckpoint(header.Publications, header.Lsn, (table, row) => reader.ReadRows(header.Lsn.Value, table, row));
+        long rows = _store.LoadCheckpoint(header.Publications, header.Lsn, (table, page) => reader.ReadPages(header.Lsn.Value, table, page));
         Status.Loaded(header.Lsn, rows, clock.ElapsedMilliseconds);
         Status.LastLsn = header.Lsn;
     }

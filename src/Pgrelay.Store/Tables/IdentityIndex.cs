@@ -39,7 +39,9 @@ internal sealed class IdentityIndex
     private const int EntryBytes = 2 * StoredTable.ArrayHeaderBytes + 24;
 
     /// <summary>Records that the live row <paramref name="row"/> has key <paramref name="rowKey"/>.</summary>
-    public void Add(byte[] row, ReadOnlySpan<byte> rowKey)
+    public void Add(byte[] row, ReadOnlySpan<byte> rowKey) => Add(new RowView(row), rowKey);
+
+    public void Add(RowView row, ReadOnlySpan<byte> rowKey)
     {
         var identity = Identity(row);
         if (_lookup.Remove(identity, out var oldIdentity, out var oldKey))
@@ -49,7 +51,10 @@ internal sealed class IdentityIndex
     }
 
     /// <summary>Forgets the identity of a row that is being replaced or deleted.</summary>
-    public void Remove(byte[] row)
+    public void Remove(byte[] row) => Remove(new RowView(row));
+
+    /// <summary>Forgets the identity of a version held in a page that is being replaced or deleted.</summary>
+    public void Remove(RowView row)
     {
         if (_lookup.Remove(Identity(row), out var identity, out var key))
             Interlocked.Add(ref _bytes, -(EntryBytes + identity.Length + key.Length));
@@ -57,7 +62,7 @@ internal sealed class IdentityIndex
 
     /// <summary>The key of the row whose identity columns equal those of <paramref name="identityRow"/> (an old row that
     /// carries only them, or a new row whose identity did not change), or null.</summary>
-    public byte[]? KeyOf(byte[] identityRow) => _lookup.TryGetValue(Identity(identityRow), out var key) ? key : null;
+    public byte[]? KeyOf(byte[] identityRow) => _lookup.TryGetValue(Identity(new RowView(identityRow)), out var key) ? key : null;
 
     public void Clear()
     {
@@ -65,9 +70,8 @@ internal sealed class IdentityIndex
         Interlocked.Exchange(ref _bytes, 0);
     }
 
-    private ReadOnlySpan<byte> Identity(byte[] row)
+    private ReadOnlySpan<byte> Identity(RowView view)
     {
-        var view = new RowView(row);
         int length = CacheKey.PartsLength(view, _columns);
         if (_scratch.Length < length) _scratch = new byte[Math.Max(length, _scratch.Length * 2)];
         return _scratch.AsSpan(0, CacheKey.WriteParts(view, _columns, _scratch));
@@ -80,7 +84,12 @@ internal sealed class IdentityIndex
         public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
         public int GetHashCode(byte[] obj) => GetHashCode(obj.AsSpan());
         public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) => alternate.SequenceEqual(other);
-        public int GetHashCode(ReadOnlySpan<byte> alternate) => RowTable.Hash(alternate);
+        public int GetHashCode(ReadOnlySpan<byte> alternate)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(alternate);
+            return hash.ToHashCode();
+        }
         public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
     }
 }

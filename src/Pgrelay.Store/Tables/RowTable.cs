@@ -1,79 +1,110 @@
+using System.Buffers;
 using Pgrelay.Core.Keys;
 using Pgrelay.Core.Model;
 using Pgrelay.Core.Rows;
+using Pgrelay.Store.Pages;
 
 namespace Pgrelay.Store.Tables;
 
 /// <summary>
-/// Open-addressing hash table of row versions with one writer and lock-free readers.
+/// Open-addressing hash index over a table's pages (<see cref="RowPages"/>), with one writer and lock-free readers.
 /// <para>
-/// A slot is null (never used), <see cref="Deleted"/> (a removed key; probes continue past it), a bare
-/// row array (the key's only version) or a <see cref="VersionNode"/> chain. Every row array carries its
-/// key hash and commit LSN in its header, so the table stores nothing else per row. The writer installs
-/// versions with LSNs above the store's visible LSN; readers skip those, so a transaction appears at once
-/// when the visible LSN moves. Resizing copies into a new array and publishes it; readers re-check the
-/// array they read from and retry when it changed.
+/// A slot is one word: 0 (never used), <see cref="Deleted"/> (a removed key; probes continue past it), or the address of
+/// the key's newest version with the low <see cref="TagBits"/> bits of its key hash above it
+/// (<c>tag &lt;&lt; 40 | address</c>), so a probe compares keys only when the tags agree, and growing the index (up to
+/// 2^24 slots) never reads a record. Older versions hang off the newest one through the previous-address field of
+/// each record (<see cref="PageFormat"/>). The writer appends versions with LSNs above the store's visible LSN; readers
+/// skip those, so a transaction appears at once when the visible LSN moves. Resizing copies into a new array and
+/// publishes it; readers re-check the array they read from and retry when it changed.
 /// </para>
 /// </summary>
 internal sealed class RowTable
 {
-    public static readonly object Deleted = new();
+    public const ulong Deleted = 1;   // page 0 holds no records, so no address is 1
+    public const int TagBits = 64 - PageFormat.AddressBits;
+    private const ulong TagMask = (1UL << TagBits) - 1;
 
     private readonly SchemaHistory _schemas;
-    private object?[] _slots = new object?[16];
-    private int _occupied;   // non-null slots, Deleted included
+    private readonly RowPages _pages = new();
+    private ulong[] _slots = new ulong[16];
+    private int _occupied;   // non-zero slots, Deleted included
+    private byte[] _keyScratch = new byte[256];
 
-    public RowTable(SchemaHistory schemas) => _schemas = schemas;
+    private readonly KeyHasher _hasher;
 
-    public int Capacity => _slots.Length;
-
-    public object?[] Slots => Volatile.Read(ref _slots);
-
-    public static int Hash(ReadOnlySpan<byte> rowKey)
+    public RowTable(SchemaHistory schemas, KeyHasher hasher)
     {
-        var hash = new HashCode();
-        hash.AddBytes(rowKey);
-        return hash.ToHashCode();
+        _schemas = schemas;
+        _hasher = hasher;
     }
 
-    public static byte[] NewestRow(object slot) => slot as byte[] ?? ((VersionNode)slot).Row;
+    public int Capacity => _slots.Length;
+    public RowPages Pages => _pages;
 
-    /// <summary>Finds the slot value for a key in <paramref name="slots"/>; null when absent.</summary>
-    public object? Find(object?[] slots, ReadOnlySpan<byte> rowKey, int hash)
+    public ulong[] Slots => Volatile.Read(ref _slots);
+
+    public int Hash(ReadOnlySpan<byte> rowKey) => _hasher.Hash(rowKey);
+
+    private static ulong Entry(int hash, ulong address) => ((uint)hash & TagMask) << PageFormat.AddressBits | address;
+    public static ulong AddressOf(ulong entry) => entry & PageFormat.AddressMask;
+    public static int TagOf(ulong entry) => (int)(entry >> PageFormat.AddressBits);
+    public static int TagOf(int hash) => (int)((uint)hash & TagMask);
+    private static bool TagMatches(ulong entry, int hash) => entry >> PageFormat.AddressBits == ((uint)hash & TagMask);
+
+    /// <summary>The schema a record's body was encoded for.</summary>
+    public TableSchema SchemaOf(RowView view, ulong lsn) => _schemas.For(view.Shape, lsn);
+
+    /// <summary>Finds the newest version's address for a key in <paramref name="slots"/>; 0 when absent, or when a page
+    /// went away meanwhile (the caller reads again).</summary>
+    public ulong Find(ulong[] slots, ReadOnlySpan<byte> rowKey, int hash)
     {
         int mask = slots.Length - 1;
         for (int i = hash & mask, probes = 0; probes <= mask; i = (i + 1) & mask, probes++)
         {
-            var slot = Volatile.Read(ref slots[i]);
-            if (slot is null) return null;
-            if (ReferenceEquals(slot, Deleted)) continue;
-            var row = NewestRow(slot);
-            if (RowFormat.ReadHash(row) == hash &&
-                CacheKey.Matches(new RowView(row), _schemas.For(row), rowKey))
-                return slot;
+            ulong entry = Volatile.Read(ref slots[i]);
+            if (entry == 0) return 0;
+            if (entry == Deleted || !TagMatches(entry, hash)) continue;
+            if (KeyMatches(AddressOf(entry), rowKey)) return AddressOf(entry);
         }
-        return null;
+        return 0;
     }
 
-    /// <summary>Returned by <see cref="Visible"/> when the chain was pruned below a stale snapshot: read again with a fresh one.</summary>
-    public static readonly byte[] Retry = new byte[RowFormat.HeaderSize];
-
-    /// <summary>The version visible at <paramref name="snapshot"/> in a chain, null (absent or deleted) or <see cref="Retry"/>.</summary>
-    public static byte[]? Visible(object? slot, ulong snapshot)
+    private bool KeyMatches(ulong address, ReadOnlySpan<byte> rowKey)
     {
-        while (slot is not null)
+        var page = _pages.PageOf(address);
+        if (page is null) return false;
+        int record = PageFormat.OffsetOf(address);
+        var view = PageFormat.ViewOf(page, record);
+        return CacheKey.Matches(view, _schemas.For(view.Shape, PageFormat.LsnOf(page, record)), rowKey);
+    }
+
+    /// <summary>What <see cref="Visible"/> found.</summary>
+    public enum Seen { Absent, Found, Retry }
+
+    /// <summary>The version visible at <paramref name="snapshot"/> in the chain starting at <paramref name="address"/>:
+    /// Found (with its body and LSN), Absent (no version, or deleted), or Retry (the chain was pruned below a stale
+    /// snapshot: read again with a fresh one).</summary>
+    public Seen Visible(ulong address, ulong snapshot, out RowView row, out ulong lsn)
+    {
+        row = default;
+        lsn = 0;
+        while (address != 0)
         {
-            if (slot is byte[] bare)
-                return RowFormat.ReadLsn(bare) <= snapshot && !RowFormat.IsTombstone(bare) ? bare : null;
             // Only an unpinned reader whose snapshot went stale can get here; pinned snapshots are
             // never below the pruning horizon.
-            if (ReferenceEquals(slot, VersionNode.Pruned)) return Retry;
-            var node = (VersionNode)slot;
-            if (RowFormat.ReadLsn(node.Row) <= snapshot)
-                return RowFormat.IsTombstone(node.Row) ? null : node.Row;
-            slot = Volatile.Read(ref node.Older);
+            if (address == PageFormat.Pruned) return Seen.Retry;
+            var page = _pages.PageOf(address);
+            if (page is null) return Seen.Retry;
+            int record = PageFormat.OffsetOf(address);
+            lsn = PageFormat.LsnOf(page, record);
+            if (lsn <= snapshot)
+            {
+                row = PageFormat.ViewOf(page, record);
+                return row.IsTombstone ? Seen.Absent : Seen.Found;
+            }
+            address = PageFormat.PreviousOf(page, record);
         }
-        return null;
+        return Seen.Absent;
     }
 
     // ---- writer side: called under the store's write lock only ----
@@ -84,69 +115,105 @@ internal sealed class RowTable
         int mask = slots.Length - 1;
         for (int i = hash & mask, probes = 0; probes <= mask; i = (i + 1) & mask, probes++)
         {
-            var slot = slots[i];
-            if (slot is null) return -1;
-            if (ReferenceEquals(slot, Deleted)) continue;
-            var row = NewestRow(slot);
-            if (RowFormat.ReadHash(row) == hash &&
-                CacheKey.Matches(new RowView(row), _schemas.For(row), rowKey))
-                return i;
+            ulong entry = slots[i];
+            if (entry == 0) return -1;
+            if (entry == Deleted || !TagMatches(entry, hash)) continue;
+            if (KeyMatches(AddressOf(entry), rowKey)) return i;
         }
         return -1;
     }
 
-    /// <summary>The newest version of a key, committed or not (null when absent).</summary>
-    public byte[]? Newest(ReadOnlySpan<byte> rowKey, int hash)
+    /// <summary>The newest version of a key, committed or not: its address, 0 when absent.</summary>
+    public ulong Newest(ReadOnlySpan<byte> rowKey, int hash)
     {
         int i = IndexOf(rowKey, hash);
-        return i < 0 ? null : NewestRow(_slots[i]!);
+        return i < 0 ? 0 : AddressOf(_slots[i]);
     }
 
-    /// <summary>Installs <paramref name="row"/> (already stamped with LSN and hash) as the key's newest version.
-    /// Returns the previous newest version, or null.</summary>
-    public byte[]? Install(ReadOnlySpan<byte> rowKey, int hash, byte[] row)
+    public RowView ViewOf(ulong address) => _pages.ViewOf(address);
+    public ulong LsnOf(ulong address) => _pages.LsnOf(address);
+
+    /// <summary>Appends <paramref name="row"/> (a row array, stamped with its LSN) as the key's newest version.
+    /// Returns the previous newest version's address, or 0.</summary>
+    public ulong Install(ReadOnlySpan<byte> rowKey, int hash, byte[] row)
     {
+        ulong lsn = RowFormat.ReadLsn(row);
+        var body = row.AsSpan(RowFormat.BodyOffset);
         int i = IndexOf(rowKey, hash);
         if (i >= 0)
         {
-            var old = _slots[i]!;
-            Volatile.Write(ref _slots[i], new VersionNode(row, old));
-            return NewestRow(old);
+            ulong old = AddressOf(_slots[i]);
+            Volatile.Write(ref _slots[i], Entry(hash, _pages.Append(body, lsn, old)));
+            return old;
         }
-        if ((_occupied + 1) * 4 > _slots.Length * 3) Grow();
-        var slots = _slots;
-        int mask = slots.Length - 1;
-        int at = hash & mask;
-        while (slots[at] is not null && !ReferenceEquals(slots[at], Deleted)) at = (at + 1) & mask;
-        if (slots[at] is null) _occupied++;
-        Volatile.Write(ref slots[at], row);
-        return null;
+        Add(hash, _pages.Append(body, lsn, 0));
+        return 0;
     }
 
-    /// <summary>Replaces the key's slot with the bare <paramref name="row"/>, dropping its versions; for rows loaded by a
-    /// snapshot that no committed state holds yet. Returns the previous newest version.</summary>
-    public byte[]? Replace(ReadOnlySpan<byte> rowKey, int hash, byte[] row)
+    /// <summary>Replaces the key's versions with <paramref name="row"/> alone; for rows loaded by a snapshot that no
+    /// committed state holds yet. Returns the previous newest version's address, or 0.</summary>
+    public ulong Replace(ReadOnlySpan<byte> rowKey, int hash, byte[] row)
     {
         int i = IndexOf(rowKey, hash);
         if (i < 0) return Install(rowKey, hash, row);
-        var old = _slots[i]!;
-        Volatile.Write(ref _slots[i], row);
-        return NewestRow(old);
+        ulong old = AddressOf(_slots[i]);
+        Volatile.Write(ref _slots[i], Entry(hash, _pages.Append(row.AsSpan(RowFormat.BodyOffset), RowFormat.ReadLsn(row), 0)));
+        return old;
     }
 
     /// <summary>
     /// Installs a row whose key is known not to be in the table (a snapshot row of a table with a unique replica
     /// identity): no key comparisons, the probe stops at the first free slot without touching any row.
     /// </summary>
-    public void InstallNew(int hash, byte[] row)
+    public ulong InstallNew(int hash, ReadOnlySpan<byte> body, ulong lsn)
     {
-        if ((_occupied + 1) * 4 > _slots.Length * 3) Grow();
+        ulong address = _pages.Append(body, lsn, 0);
+        Add(hash, address);
+        return address;
+    }
+
+    private void Add(int hash, ulong address)
+    {
+        if ((_occupied + 1) * 4 > _slots.Length * 3) Grow(_slots.Length * 2);
         var slots = _slots;
         int mask = slots.Length - 1;
         int at = hash & mask;
-        while (slots[at] is { } taken && !ReferenceEquals(taken, Deleted)) at = (at + 1) & mask;
-        if (slots[at] is null) _occupied++;
-        Volatile.Write(ref slots[at], row);
+        while (slots[at] != 0 && slots[at] != Deleted) at = (at + 1) & mask;
+        if (slots[at] == 0) _occupied++;
+        Volatile.Write(ref slots[at], Entry(hash, address));
+    }
+
+    /// <summary>
+    /// Checkpoint loading only: serves <paramref name="page"/> (a page image with one version per key, every key new to
+    /// the table) in place, and indexes its records by their hash tags, <paramref name="tags"/>, made with this table's
+    /// seed: no key is computed while the index fits the tags (2^24 slots). Returns the rows its versions stand for.
+    /// </summary>
+    public long AdoptPage(byte[] page, ReadOnlySpan<int> tags)
+    {
+        int number = _pages.Adopt(page);
+        int used = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(page.AsSpan(PageFormat.UsedOffset));
+        if (used > page.Length || used < PageFormat.HeaderSize) throw new InvalidDataException("a page image says it holds more than it does");
+        long copies = 0;
+        int at = PageFormat.HeaderSize;
+        foreach (int tag in tags)
+        {
+            if (at >= used) throw new InvalidDataException("a page image holds fewer records than its tags");
+            var view = PageFormat.ViewOf(page, at);
+            var body = view.Body;
+            copies += view.Copies;
+            ulong address = PageFormat.Address(number, at);
+            if ((_occupied + 1) * 4 > _slots.Length * 3) Grow(_slots.Length * 2);
+            var slots = _slots;
+            int mask = slots.Length - 1;
+            ulong entry = ((uint)tag & TagMask) << PageFormat.AddressBits | address;
+            int home = HomeOf(entry, mask);
+            while (slots[home] != 0) home = (home + 1) & mask;
+            slots[home] = entry;
+            _occupied++;
+            at += PageFormat.RecordSize(at, page[at], body.Length);
+        }
+        if (at != used) throw new InvalidDataException("a page image holds more records than its tags");
+        return copies;
     }
 
     /// <summary>Grows once to hold <paramref name="rows"/> more keys, instead of doubling repeatedly while they arrive.</summary>
@@ -167,11 +234,12 @@ internal sealed class RowTable
     {
         int i = IndexOf(rowKey, hash);
         if (i < 0) return;
-        var slot = _slots[i]!;
-        var newest = NewestRow(slot);
-        if (RowFormat.ReadLsn(newest) > horizon) return;
-        if (RowFormat.IsTombstone(newest)) Volatile.Write(ref _slots[i], Deleted);
-        else if (slot is VersionNode) Volatile.Write(ref _slots[i], newest);
+        ulong newest = AddressOf(_slots[i]);
+        var page = _pages.PageOf(newest)!;
+        int record = PageFormat.OffsetOf(newest);
+        if (PageFormat.LsnOf(page, record) > horizon) return;
+        if (PageFormat.ViewOf(page, record).IsTombstone) Volatile.Write(ref _slots[i], Deleted);
+        else if (PageFormat.PreviousOf(page, record) is not 0 and not PageFormat.Pruned) PageFormat.CutPrevious(page, record);
     }
 
     /// <summary>
@@ -181,43 +249,72 @@ internal sealed class RowTable
     public void Prune(ReadOnlySpan<byte> rowKey, int hash, ulong horizon)
     {
         int i = IndexOf(rowKey, hash);
-        if (i < 0 || _slots[i] is not VersionNode node) return;
-        while (true)
+        if (i < 0) return;
+        ulong address = AddressOf(_slots[i]);
+        while (address is not 0 and not PageFormat.Pruned)
         {
-            if (RowFormat.ReadLsn(node.Row) <= horizon)
+            var page = _pages.PageOf(address)!;
+            int record = PageFormat.OffsetOf(address);
+            ulong previous = PageFormat.PreviousOf(page, record);
+            if (PageFormat.LsnOf(page, record) <= horizon)
             {
-                if (node.Older is not null) Volatile.Write(ref node.Older, VersionNode.Pruned);
+                if (previous is not 0 and not PageFormat.Pruned) PageFormat.CutPrevious(page, record);
                 return;
             }
-            if (node.Older is VersionNode next) node = next;
-            else return;
+            address = previous;
         }
     }
-
-    private void Grow() => Grow(_slots.Length * 2);
 
     private void Grow(int capacity)
     {
         var old = _slots;
-        var grown = new object?[capacity];
+        var grown = new ulong[capacity];
         int mask = grown.Length - 1, occupied = 0;
-        foreach (var slot in old)
+        foreach (ulong entry in old)
         {
-            if (slot is null || ReferenceEquals(slot, Deleted)) continue;
-            int at = RowFormat.ReadHash(NewestRow(slot)) & mask;
-            while (grown[at] is not null) at = (at + 1) & mask;
-            grown[at] = slot;
+            if (entry == 0 || entry == Deleted) continue;
+            int home = HomeOf(entry, mask);
+            int at = home;
+            while (grown[at] != 0) at = (at + 1) & mask;
+            grown[at] = entry;
             occupied++;
         }
         _occupied = occupied;
         Volatile.Write(ref _slots, grown);
     }
 
+    /// <summary>The slot an entry's probe starts at: from its tag while the index is small enough, else from its key.</summary>
+    private int HomeOf(ulong entry, int mask)
+    {
+        if ((uint)mask <= TagMask) return (int)((entry >> PageFormat.AddressBits) & (uint)mask);
+        return FullHash(AddressOf(entry)) & mask;
+    }
+
+    /// <summary>The key hash of the record at <paramref name="address"/>, computed from its key (tables beyond 2^24 slots).</summary>
+    private int FullHash(ulong address)
+    {
+        var page = _pages.PageOf(address);
+        if (page is null) return 0;
+        int record = PageFormat.OffsetOf(address);
+        var view = PageFormat.ViewOf(page, record);
+        var schema = _schemas.For(view.Shape, PageFormat.LsnOf(page, record));
+        int length = CacheKey.RowKeyLength(view, schema);
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            return Hash(buffer.AsSpan(0, CacheKey.WriteRowKey(view, schema, buffer)));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     /// <summary>
     /// Redis-style reverse-binary cursor over home buckets: a key present for the whole iteration is
     /// returned at least once even when the table grows between calls. Returns the next cursor (0 = done).
     /// </summary>
-    public ulong Scan(ulong cursor, int count, ulong snapshot, List<byte[]> output)
+    public ulong Scan(ulong cursor, int count, ulong snapshot, List<(RowView Row, ulong Lsn, int Tag)> output)
     {
         var slots = Slots;
         ulong mask = (ulong)slots.Length - 1;
@@ -227,12 +324,11 @@ internal sealed class RowTable
             ulong bucket = cursor & mask;
             for (ulong i = bucket, probes = 0; probes <= mask; i = (i + 1) & mask, probes++)
             {
-                var slot = Volatile.Read(ref slots[i]);
-                if (slot is null) break;
-                if (ReferenceEquals(slot, Deleted)) continue;
-                if (((ulong)(uint)RowFormat.ReadHash(NewestRow(slot)) & mask) != bucket) continue;
-                var row = Visible(slot, snapshot);
-                if (row is not null && !ReferenceEquals(row, Retry)) { output.Add(row); emitted++; }
+                ulong entry = Volatile.Read(ref slots[i]);
+                if (entry == 0) break;
+                if (entry == Deleted) continue;
+                if ((ulong)HomeOf(entry, (int)mask) != bucket) continue;
+                if (Visible(AddressOf(entry), snapshot, out var row, out ulong lsn) == Seen.Found) { output.Add((row, lsn, TagOf(entry))); emitted++; }
             }
             cursor |= ~mask;
             cursor = ReverseBits(cursor);
@@ -251,35 +347,73 @@ internal sealed class RowTable
     }
 
     /// <summary>Every visible row at <paramref name="snapshot"/>, in slot order.</summary>
-    public IEnumerable<byte[]> All(ulong snapshot)
+    public IEnumerable<(RowView Row, ulong Lsn, int Tag)> All(ulong snapshot)
     {
         var slots = Slots;
         for (int i = 0; i < slots.Length; i++)
         {
-            var slot = Volatile.Read(ref slots[i]);
-            if (slot is null || ReferenceEquals(slot, Deleted)) continue;
-            var row = Visible(slot, snapshot);
-            if (row is not null && !ReferenceEquals(row, Retry)) yield return row;
+            ulong entry = Volatile.Read(ref slots[i]);
+            if (entry == 0 || entry == Deleted) continue;
+            if (Visible(AddressOf(entry), snapshot, out var row, out ulong lsn) == Seen.Found) yield return (row, lsn, TagOf(entry));
         }
+    }
+
+    /// <summary>
+    /// Writer only: a new index over new pages holding, for each key, its versions from the newest down to the newest one
+    /// at or below <paramref name="horizon"/> (what a reader pinned at or above the horizon, or reading the visible LSN,
+    /// can need); a key whose newest version is a deletion at or below the horizon goes. The index keeps its capacity,
+    /// so SCAN cursors handed out before go on (see <see cref="Scan"/>). <paramref name="superseded"/>: the bytes of the
+    /// older versions it kept (readers above the horizon may still need them), garbage for the next compaction.
+    /// </summary>
+    public RowTable Rewrite(ulong horizon, out long superseded)
+    {
+        superseded = 0;
+        var fresh = new RowTable(_schemas, _hasher);
+        fresh._slots = new ulong[_slots.Length];
+        var chain = new List<ulong>();
+        int mask = _slots.Length - 1;
+        foreach (ulong entry in _slots)
+        {
+            if (entry == 0 || entry == Deleted) continue;
+            chain.Clear();
+            for (ulong address = AddressOf(entry); address is not 0 and not PageFormat.Pruned;)
+            {
+                chain.Add(address);
+                var page = _pages.PageOf(address)!;
+                int record = PageFormat.OffsetOf(address);
+                if (PageFormat.LsnOf(page, record) <= horizon) break;
+                address = PageFormat.PreviousOf(page, record);
+            }
+            if (chain.Count == 1 && _pages.LsnOf(chain[0]) <= horizon && _pages.ViewOf(chain[0]).IsTombstone) continue;
+            ulong previous = 0;
+            for (int i = chain.Count - 1; i >= 0; i--)
+            {
+                var body = _pages.ViewOf(chain[i]).Body;
+                previous = fresh._pages.Append(body, _pages.LsnOf(chain[i]), previous);
+                if (i > 0) superseded += body.Length + 1;
+            }
+            ulong moved = (entry & ~PageFormat.AddressMask) | previous;
+            int at = HomeOf(entry, mask);
+            while (fresh._slots[at] != 0) at = (at + 1) & mask;
+            fresh._slots[at] = moved;
+            fresh._occupied++;
+        }
+        return fresh;
     }
 
     /// <summary>Writer only: gives rows loaded by the snapshot (LSN 0) the snapshot's consistent point, so
     /// their ETag and CAS name the state they came from. Readers are told to wait for readiness meanwhile.</summary>
-    public void StampSnapshot(ulong lsn)
-    {
-        foreach (var slot in _slots)
-            if (slot is byte[] row && RowFormat.ReadLsn(row) == 0) RowFormat.WriteLsn(row, lsn);
-    }
+    public void StampSnapshot(ulong lsn) => _pages.StampBase(lsn);
 
-    /// <summary>Writer only: newest non-deleted rows, for truncate and schema rewrites.</summary>
-    public List<byte[]> NewestLiveRows()
+    /// <summary>Writer only: newest non-deleted versions, for truncate and schema rewrites.</summary>
+    public List<ulong> NewestLive()
     {
-        var result = new List<byte[]>();
-        foreach (var slot in _slots)
+        var result = new List<ulong>();
+        foreach (ulong entry in _slots)
         {
-            if (slot is null || ReferenceEquals(slot, Deleted)) continue;
-            var row = NewestRow(slot);
-            if (!RowFormat.IsTombstone(row)) result.Add(row);
+            if (entry == 0 || entry == Deleted) continue;
+            ulong address = AddressOf(entry);
+            if (!_pages.ViewOf(address).IsTombstone) result.Add(address);
         }
         return result;
     }

@@ -19,11 +19,12 @@ internal sealed class SchemaHistory
 
     /// <summary>The schema <paramref name="row"/> was encoded for. Shape numbers wrap at 256, so among equal numbers the
     /// newest schema in force at the row's LSN is the one.</summary>
-    public TableSchema For(byte[] row)
+    public TableSchema For(byte[] row) => For(RowFormat.ReadShape(row), RowFormat.ReadLsn(row));
+
+    /// <summary>The schema of a version with this shape number and LSN.</summary>
+    public TableSchema For(byte shape, ulong lsn)
     {
         var entries = Volatile.Read(ref _entries);
-        byte shape = RowFormat.ReadShape(row);
-        ulong lsn = RowFormat.ReadLsn(row);
         for (int i = entries.Length - 1; i >= 0; i--)
             if (entries[i].Shape == shape && (entries[i].From <= lsn || i == 0)) return entries[i].Schema;
         return entries[^1].Schema;

@@ -206,7 +206,7 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
             return Live(table.Newest(key, hash));
         }
         if (table.Identities is { } identities && (oldRow ?? newRow) is { } identityRow)
-            return identities.KeyOf(identityRow) is { } rowKey ? Live(table.Newest(rowKey, RowTable.Hash(rowKey))) : null;
+            return identities.KeyOf(identityRow) is { } rowKey ? Live(table.Newest(rowKey, keys.Hash(rowKey))) : null;
         if ((newRow ?? oldRow) is not { } keyRow) return null;
         var newKey = keys.Of(keyRow, schema, out int newHash);
         return Live(table.Newest(newKey, newHash));
@@ -298,15 +298,14 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
     public (byte[] Installed, int Copy) AddCopies(StoredTable table, TableSchema schema, byte[] row, int copies, ulong lsn)
     {
         var key = keys.Of(row, schema, out int hash);
-        int total = (Live(table.Newest(key, hash)) is { } existing ? RowFormat.ReadCopies(existing) : 0) + copies;
+        int total = table.LiveCopies(key, hash) + copies;
         var version = total > 1 || RowFormat.ReadCopies(row) != 1 ? RowFormat.WithCopies(row, total) : row;
         Install(table, schema, version, lsn);
         return (version, total);
     }
 
     /// <summary>How many copies of the row keyed <paramref name="key"/> the table holds now.</summary>
-    public int CopiesHeld(StoredTable table, ReadOnlySpan<byte> key, int hash) =>
-        Live(table.Newest(key, hash)) is { } existing ? RowFormat.ReadCopies(existing) : 0;
+    public int CopiesHeld(StoredTable table, ReadOnlySpan<byte> key, int hash) => table.LiveCopies(key, hash);
 
     /// <summary>Takes one copy away (the highest, so the others keep their keys); returns its number.</summary>
     private int RemoveCopy(StoredTable table, TableSchema schema, byte[] previous, ulong lsn)
@@ -356,19 +355,18 @@ internal sealed class ChangeApplier(StoreCatalog catalog, RowKeys keys, VersionM
 
     /// <summary>Stamps and installs one version; keeps the identity index in step; queues the key for maintenance when it
     /// built a chain.</summary>
-    public byte[]? Install(StoredTable table, TableSchema schema, byte[] row, ulong lsn)
+    public void Install(StoredTable table, TableSchema schema, byte[] row, ulong lsn)
     {
         var key = keys.Of(row, schema, out int hash);
         RowFormat.WriteLsn(row, lsn);
         RowFormat.WriteHash(row, hash);
         RowFormat.WriteShape(row, table.ShapeOf(schema));
-        var previous = table.Install(key, hash, row);
+        ulong previous = table.Install(key, hash, row);
         if (table.Identities is { } identities)
         {
-            if (previous is not null && !RowFormat.IsTombstone(previous)) identities.Remove(previous);
+            if (previous != 0 && table.ViewOf(previous) is { IsTombstone: false } before) identities.Remove(before);
             if (!RowFormat.IsTombstone(row)) identities.Add(row, key);
         }
-        if (previous is not null) maintenance.Enqueue(table, row);
-        return previous;
+        if (previous != 0) maintenance.Enqueue(table, row);
     }
 }

@@ -1,3 +1,4 @@
+using Pgrelay.Core.Rows;
 using Pgrelay.Core.Changes;
 using Pgrelay.Core.Model;
 using Pgrelay.Store.Feed;
@@ -18,7 +19,7 @@ internal sealed class ShadowLoad : ITableLoad
     private readonly Action<ShadowLoad> _forget;
     private readonly List<AppliedChange> _discarded = [];   // what tail changes did to the shadow: nobody is told
 
-    public ShadowLoad(object write, CommitVisibility visibility, TableSchema schema, IReadOnlyList<string> publications,
+    public ShadowLoad(object write, CommitVisibility visibility, KeyHasher hasher, TableSchema schema, IReadOnlyList<string> publications,
         SnapshotLoader loader, ChangeApplier applier, Action<ShadowLoad> forget)
     {
         _write = write;
@@ -27,7 +28,7 @@ internal sealed class ShadowLoad : ITableLoad
         _forget = forget;
         Schema = schema;
         Publications = publications;
-        Shadow = new StoredTable(visibility, schema);
+        Shadow = new StoredTable(visibility, schema, hasher);
     }
 
     public TableSchema Schema { get; }
@@ -36,6 +37,12 @@ internal sealed class ShadowLoad : ITableLoad
     internal bool Abandoned { get; private set; }
 
     public void LoadSnapshotRows(TableSchema table, IReadOnlyList<byte[]> rows)
+    {
+        lock (_write)
+            if (!Abandoned) _loader.Load(Shadow, table, rows);
+    }
+
+    public void LoadSnapshotRows(TableSchema table, RowBatch rows)
     {
         lock (_write)
             if (!Abandoned) _loader.Load(Shadow, table, rows);

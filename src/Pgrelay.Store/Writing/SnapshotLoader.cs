@@ -22,8 +22,25 @@ internal sealed class SnapshotLoader(RowKeys keys)
         {
             var row = rows[i];
             var key = keys.Of(row, schema, out int hash);
-            RowFormat.WriteHash(row, hash);
-            table.InstallNew(hash, row);
+            table.InstallNew(hash, row.AsSpan(RowFormat.BodyOffset), RowFormat.ReadLsn(row));
+            identities?.Add(row, key);
+        }
+    }
+
+    /// <summary>Rows from a copier's batch: each body goes from the batch straight into a page.</summary>
+    public void Load(StoredTable table, TableSchema schema, RowBatch rows)
+    {
+        table.Reserve(rows.Count);
+        if (!schema.HasPrimaryKey)
+        {
+            LoadCopies(table, schema, rows.ToArrays());   // a copy count may have to be added to the row: arrays, rare
+            return;
+        }
+        var identities = table.Identities;
+        foreach (var row in rows)
+        {
+            var key = keys.Of(row, schema, out int hash);
+            table.InstallNew(hash, row.Body, 0);
             identities?.Add(row, key);
         }
     }
@@ -36,8 +53,7 @@ internal sealed class SnapshotLoader(RowKeys keys)
         {
             var key = keys.Of(row, schema, out int hash);
             var version = row;
-            if (table.Newest(key, hash) is { } loaded) version = RowFormat.WithCopies(row, RowFormat.ReadCopies(loaded) + 1);
-            RowFormat.WriteHash(version, hash);
+            if (table.LiveCopies(key, hash) is var loaded and > 0) version = RowFormat.WithCopies(row, loaded + 1);
             table.ReplaceLoaded(key, hash, version);
             identities?.Add(version, key);
         }

@@ -20,7 +20,7 @@ namespace Pgrelay.Store.Writing;
 /// the new copies, one that shrinks deletes of the highest ones. Deleted rows keep the shape they were written under.</para>
 /// Called under the store's write lock only.
 /// </summary>
-internal sealed class TableSwap(StoreCatalog catalog, CommitVisibility visibility, RowKeys keys, ChangeApplier applier)
+internal sealed class TableSwap(StoreCatalog catalog, CommitVisibility visibility, KeyHasher hasher, RowKeys keys, ChangeApplier applier)
 {
     private readonly RowBuilder _builder = new();
 
@@ -28,7 +28,7 @@ internal sealed class TableSwap(StoreCatalog catalog, CommitVisibility visibilit
     {
         var schema = load.Schema;
         var shadow = load.Shadow;
-        var target = catalog.Find(schema.RelationId) ?? new StoredTable(visibility, schema);
+        var target = catalog.Find(schema.RelationId) ?? new StoredTable(visibility, schema, hasher);
         var from = target.Schema;
         bool sameRows = from.IsRowCompatibleWith(schema) && !target.AwaitingReload;
         var held = target.NewestLiveRows();

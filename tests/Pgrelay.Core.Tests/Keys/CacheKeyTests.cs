@@ -98,7 +98,7 @@ public class CacheKeyTests
     {
         var table = NoPrimaryKey(3);
         var row = new RowView(Row("x/y", "100%", null));
-        var key = Encoding.UTF8.GetBytes(Key(row.Bytes, table, 3));
+        var key = Encoding.UTF8.GetBytes(CacheKey.RowKeyString(row, table, 3));
         for (int i = 0; i < 100; i++) CacheKey.SplitCopy(key, table, out _);
         long before = GC.GetAllocatedBytesForCurrentThread();
         bool all = true;
