@@ -12,7 +12,13 @@
 # Per round: wall times (process start included), fresh/restart ratio, the store's own load time (/status
 # checkpoints.load_ms), checkpoint file size, RSS, CPU seconds and the load average.
 #
+# After DBSIZE = N it waits (bounded) until /status says the start-up is over (`startup` has "served"; older builds:
+# checkpoints.loaded_lsn set) before reading it: the store serves the rows a moment before the load's figures are
+# recorded, so reading at once could report "store load 0 ms". The restart's start-up timeline (ms since exec per step,
+# /status `startup`) is printed per round.
+#
 # Knobs: N=1000000 ROUNDS=3 POLL=0.01 TIMEOUT=300
+#        BIN=<dir with a published pgrelay> skips the publish (e.g. to compare two builds on one cluster's data)
 # Results: bench/results/checkpoint-restart-<date>.txt (and stdout).
 set -uo pipefail
 
@@ -49,8 +55,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "publishing (Release) ..."
-dotnet publish "$ROOT/src/Pgrelay" -c Release -o "$WORK/bin" >/dev/null 2>&1 || { echo "publish failed" >&2; exit 1; }
+if [ -n "${BIN:-}" ]; then
+  mkdir -p "$WORK"; ln -s "$BIN" "$WORK/bin"
+else
+  echo "publishing (Release) ..."
+  dotnet publish "$ROOT/src/Pgrelay" -c Release -o "$WORK/bin" >/dev/null 2>&1 || { echo "publish failed" >&2; exit 1; }
+fi
 
 mkdir -p "$WORK/pg"; chown postgres: "$WORK/pg" 2>/dev/null
 as_pg "$PGBIN/initdb" -D "$WORK/pg/data" -U postgres --auth=trust -E UTF8 >/dev/null || exit 1
@@ -102,6 +112,11 @@ start_and_time() {
     restart=$elapsed
     restart_cpu=$(cpu_of "$pid")
     rss=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$pid/status")
+    for _ in $(seq 1 100); do   # the start-up's figures are recorded just after the rows are served
+      [ "$(status_field "$hp" "any(s['step'] == 'served' for s in d.get('startup', [])) or d['checkpoints']['loaded_lsn'] not in ('0/0', '')")" = True ] && break
+      sleep 0.1
+    done
+    timeline=$(status_field "$hp" "', '.join(f\"{s['step']} {s['ms']}\" for s in d.get('startup', [])) or 'n/a'")
     load_ms=$(status_field "$hp" "d['checkpoints']['load_ms']")
     copied=$(status_field "$hp" "d['snapshot']['rows_copied'] if 'snapshot' in d else 'n/a'")
     kill -TERM "$pid"; wait "$pid" 2>/dev/null; pid=
@@ -109,6 +124,7 @@ start_and_time() {
     printf "round %d  COPY %5.2f s | fresh snapshot %5.2f s (CPU %5.2f s) | restart from checkpoint %5.2f s (CPU %5.2f s, store load %s ms, rows copied %s, file %s MiB, RSS %s MiB) | fresh/restart %.1fx | load %s\n" \
       "$r" "$anchor" "$fresh" "$fresh_cpu" "$restart" "$restart_cpu" "$load_ms" "$copied" "$(( ${size:-0} / 1048576 ))" "$rss" \
       "$(echo "$fresh / $restart" | bc -l)" "$(load)"
+    echo "         restart timeline (ms since exec): $timeline"
   done
   echo "# load at end: $(load)"
 } | tee "$OUT"

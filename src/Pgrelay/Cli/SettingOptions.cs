@@ -20,6 +20,7 @@ internal sealed class SettingOptions
         Add(SettingKeys.SpillThreshold, "bytes of one transaction kept in memory before spilling to disk (default 64MB)");
         Add(SettingKeys.SpillDirectory, "where big transactions spill (default: system temp)");
         Add(SettingKeys.CheckpointInterval, "with state-dir: how often the store writes a checkpoint to restart from without a copy (default 60s, 0 = off)");
+        Add(SettingKeys.CheckpointWal, "with state-dir: also write a checkpoint after this much WAL was applied since the last one (default 1GB, 'off' to disable)");
         Add(SettingKeys.SlotRetentionWarning, "warn when the slot makes the server keep more WAL than this (default 1GB, 'off' to disable)");
         Add(SettingKeys.Http, $"HTTP listen address (default {PgrelaySettings.DefaultHttp}, 'off' to disable)");
         Add(SettingKeys.Https, "HTTPS listen address (default off; needs --tls-cert-file and --tls-key-file)");
