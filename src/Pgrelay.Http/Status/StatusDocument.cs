@@ -43,15 +43,17 @@ internal sealed class StatusDocument(
         json.WriteEndObject();
     }
 
-    /// <summary>When each start-up step ended, in ms since the process started (exec), in the order they ended.</summary>
+    /// <summary>When each start-up step ended, in ms since the process started (exec), in the order they ended, with the CPU
+    /// the process had used by then.</summary>
     private static void WriteStartup(Utf8JsonWriter json, StartupTimeline startup)
     {
         json.WriteStartArray("startup");
-        foreach (var (step, ms) in startup.Marks)
+        foreach (var (step, ms, cpuMs) in startup.Marks)
         {
             json.WriteStartObject();
             json.WriteString("step", step);
             json.WriteNumber("ms", ms);
+            json.WriteNumber("cpu_ms", cpuMs);
             json.WriteEndObject();
         }
         json.WriteEndArray();
