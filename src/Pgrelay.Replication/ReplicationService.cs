@@ -37,6 +37,7 @@ public sealed class ReplicationService
     private readonly SlotPosition _position = new();
     private readonly SlotRetentionMonitor _retention;
     private PreflightResult? _preflightDone;
+    private bool _startupLogged;
     private readonly ICheckpointStore? _checkpoints;
 
     /// <param name="checkpoints">The store's checkpoints on disk: start from the newest usable one instead of copying.</param>
@@ -132,9 +133,10 @@ public sealed class ReplicationService
                     }
                     conn = started.Connection;
                     _retention.ReadSoon();
-                    if (!_status.Startup.Has("served"))
+                    if (!_startupLogged)
                     {
-                        _status.Startup.Mark("served");
+                        _status.Startup.Mark("served");   // a snapshot's start-up; a checkpoint's marked it as the load ended
+                        _startupLogged = true;
                         _log.LogInformation("serving; start-up took {Timeline} (ms since the process started)", _status.Startup);
                     }
                 }
@@ -338,7 +340,9 @@ public sealed class ReplicationService
             // memory take about the file's bytes plus an array header each.
             using var noGc = NoGcWindow.TryOpen(File.Exists(checkpoint.Path) ? new FileInfo(checkpoint.Path).Length * 2 : 0);
             checkpoints.Load(checkpoint);
+            // Served from here on: the data checks passed before the load, and the slot's state only decides how to go on.
             _status.Startup.Mark("checkpoint loaded");
+            _status.Startup.Mark("served");
         }
         catch (CheckpointUnusableException e)
         {
