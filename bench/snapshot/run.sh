@@ -107,6 +107,8 @@ run_variant() { # variant round anchor
   kill -TERM "$pid"; wait "$pid" 2>/dev/null; pid=
   printf "round %d %-10s start-to-served %5.2f s  ratio %.2fx  pgrelay CPU %5.2f s  RSS %4d MiB  load %s\n" \
     "$2" "$variant" "$wall" "$(echo "$3 / $wall" | bc -l)" "$cpu" "$rss" "$(load)"
+  # Builds that log their start-up timeline (ms since exec and CPU ms per step) say where the time went.
+  grep -o "start-up took .*(ms since" "$WORK/relay-$variant-$2.log" | head -1 | sed 's/^start-up took /    timeline: /; s/ (ms since$//'
 }
 
 {

@@ -37,6 +37,7 @@ public sealed class ReplicationService
     private readonly SlotPosition _position = new();
     private readonly SlotRetentionMonitor _retention;
     private PreflightResult? _preflightDone;
+    private bool _startupLogged;
     private readonly ICheckpointStore? _checkpoints;
 
     /// <param name="checkpoints">The store's checkpoints on disk: start from the newest usable one instead of copying.</param>
@@ -107,16 +108,40 @@ public sealed class ReplicationService
                 {
                     _status.Phase = ReplicationPhase.Starting;
                     preflight = Interlocked.Exchange(ref _preflightDone, null) ?? await PreflightAsync(ct).ConfigureAwait(false);
-                    if (!leftoversChecked) leftoversChecked = await WarnAboutLeftoverSlotsAsync(ct).ConfigureAwait(false);
-                    if (monitor is null)
+                    // Looks that feed nothing the store loads run beside the start-up; it waits for them only before it
+                    // touches the slot (the retention reading says what the slot held while nobody read it).
+                    var leftovers = leftoversChecked ? Task.FromResult(true) : WarnAboutLeftoverSlotsAsync(ct);
+                    var retentionAtStart = monitor is null ? _retention.ReadAtStartAsync(ct) : Task.CompletedTask;
+                    var beforeSlotChanges = Task.WhenAll(leftovers, retentionAtStart);
+                    try
                     {
-                        // Before start-up touches the slot: what it held while pgrelay was down. Then every interval.
-                        await _retention.ReadAtStartAsync(ct).ConfigureAwait(false);
-                        monitor = Task.Run(() => _retention.RunAsync(_options.SlotCheckInterval, stopMonitor.Token), CancellationToken.None);
+                        started = await StartUpAsync(preflight, beforeSlotChanges, ct).ConfigureAwait(false);
                     }
-                    started = await StartUpAsync(preflight, ct).ConfigureAwait(false);
+                    catch
+                    {
+                        // The start-up's own failure is the one to report; theirs (if any) only needs observing.
+                        await beforeSlotChanges.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default).ConfigureAwait(false);
+                        StartMonitorOnce();
+                        throw;
+                    }
+                    // Done: the start-up waited for them before it touched the slot.
+                    leftoversChecked = await leftovers.ConfigureAwait(false);
+                    StartMonitorOnce();
+
+                    // The reading at start is taken once; then every interval.
+                    void StartMonitorOnce()
+                    {
+                        if (monitor is null && retentionAtStart.IsCompletedSuccessfully)
+                            monitor = Task.Run(() => _retention.RunAsync(_options.SlotCheckInterval, stopMonitor.Token), CancellationToken.None);
+                    }
                     conn = started.Connection;
                     _retention.ReadSoon();
+                    if (!_startupLogged)
+                    {
+                        _status.Startup.Mark("served");   // a snapshot's start-up; a checkpoint's marked it as the load ended
+                        _startupLogged = true;
+                        _log.LogInformation("serving; start-up took {Timeline} (ms since the process started)", _status.Startup);
+                    }
                 }
                 catch (Exception e) when (IsRetryable(e, ct))
                 {
@@ -211,15 +236,33 @@ public sealed class ReplicationService
     }
 
     /// <summary>Slot with exported snapshot, introspection and copy inside it, CompleteSnapshot. Returns the still-open replication
-    /// connection (null when streaming resumes a kept slot on a new one).</summary>
-    private async Task<StartedUp> StartUpAsync(PreflightResult preflight, CancellationToken ct)
+    /// connection (null when streaming resumes a kept slot on a new one). <paramref name="beforeSlotChanges"/> is awaited before
+    /// the slot is touched (and before returning).</summary>
+    private async Task<StartedUp> StartUpAsync(PreflightResult preflight, Task beforeSlotChanges, CancellationToken ct)
     {
-        var conn = await OpenReplicationAsync(ct).ConfigureAwait(false);
+        // The looks at the source that the start-up's decision needs go at once, each on its own connection: IDENTIFY_SYSTEM,
+        // the slot, and (with a checkpoint to check) the publications' schemas now. One round trip of waiting, not three.
+        CheckpointInfo? checkpoint = null;
+        string? corrupt = null;
+        if (_checkpoints is not null && _target.AppliedLsn == Lsn.Zero) checkpoint = _checkpoints.Newest(out corrupt);
+        var identify = IdentifyAsync(ct);
+        var findSlot = FindSlotAsync(ct);
+        var catalog = checkpoint is not null ? ReadCatalogAsync(preflight, ct) : null;
+        LogicalReplicationConnection? conn = null;
         try
         {
-            var system = await conn.IdentifySystem(ct).ConfigureAwait(false);
+            try
+            {
+                await Task.WhenAll(catalog is null ? [identify, findSlot] : [identify, findSlot, catalog]).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (identify.IsCompletedSuccessfully) conn = identify.Result.Connection;
+            }
+            var (replication, system) = identify.Result;
+            var existing = findSlot.Result;
+            _status.Startup.Mark("source checked");
             var source = new CheckpointSource(system.SystemId, system.DbName ?? _source.Database, _slot.Name, new Dictionary<uint, string>());
-            var existing = await FindSlotAsync(ct).ConfigureAwait(false);
             // Sinks' checkpoints on this slot make it this instance's too (they were written while streaming from it).
             bool owned = _slot.IsOwned || _options.KeepSlot;
             if (existing is not null && !owned)
@@ -227,17 +270,23 @@ public sealed class ReplicationService
                     ? $"slot: {_slot.Name} is in use by another process (pid {user}); each pgrelay instance needs a slot of its own: omit --slot to get one"
                     : $"slot: {_slot.Name} already exists and this instance did not create it; omit --slot to get a slot of this instance's own, or drop it (SELECT pg_drop_replication_slot('{_slot.Name}')) if nothing needs it");
             // A store that never held data starts from the newest usable checkpoint, with no copy.
-            if (_checkpoints is not null && _target.AppliedLsn == Lsn.Zero &&
-                await TryResumeFromCheckpointAsync(_checkpoints, source, existing, preflight, ct).ConfigureAwait(false) is { } resumed)
+            if (_checkpoints is not null && _target.AppliedLsn == Lsn.Zero)
             {
-                await conn.DisposeAsync().ConfigureAwait(false);
-                return resumed with { Source = source };
+                if (checkpoint is null && corrupt is not null) Useless(_checkpoints, corrupt);
+                if (checkpoint is not null &&
+                    await TryResumeFromCheckpointAsync(_checkpoints, checkpoint, source, existing, catalog!.Result, beforeSlotChanges, ct)
+                        .ConfigureAwait(false) is { } resumed)
+                {
+                    await replication.DisposeAsync().ConfigureAwait(false);
+                    return resumed with { Source = source };
+                }
             }
+            await beforeSlotChanges.ConfigureAwait(false);
             // A new snapshot (on a new slot, or the kept one at another position) makes any checkpoint on disk obsolete.
             _checkpoints?.Discard(null);
             if (_options.KeepSlot && existing is { Confirmed: { } confirmed } && (_options.ResumeFrom is not { } floor || confirmed <= floor))
             {
-                await conn.DisposeAsync().ConfigureAwait(false);
+                await replication.DisposeAsync().ConfigureAwait(false);
                 return await StartUpOnKeptSlotAsync(existing.Value.ActivePid, confirmed, preflight, ct).ConfigureAwait(false) with { Source = source };
             }
             if (_options.KeepSlot && existing is { Confirmed: { } beyond })
@@ -245,9 +294,9 @@ public sealed class ReplicationService
                     _slot.Name, beyond, _options.ResumeFrom);
             else if (_options.KeepSlot)
                 _log.LogWarning("slot {Slot} does not exist: consumers with checkpoints start over from a new snapshot", _slot.Name);
-            if (existing is not null) await DropExistingSlotAsync(conn, existing.Value.ActivePid, ct).ConfigureAwait(false);
+            if (existing is not null) await DropExistingSlotAsync(replication, existing.Value.ActivePid, ct).ConfigureAwait(false);
             // The exported snapshot lives only while this connection stays idle, so it is left alone until the copy is done.
-            var slot = await conn.CreatePgOutputReplicationSlot(_slot.Name, temporarySlot: false,
+            var slot = await replication.CreatePgOutputReplicationSlot(_slot.Name, temporarySlot: false,
                 slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: ct).ConfigureAwait(false);
             _slot.Created();
             var consistentPoint = new Lsn((ulong)slot.ConsistentPoint);
@@ -267,11 +316,11 @@ public sealed class ReplicationService
             _log.LogInformation("snapshot complete: {Rows} rows in {Tables} tables", _status.SnapshotRowsCopied, schema.Tables.Count);
             var held = schema.Tables.Select(t => t.Schema).ToList();
             RecordHeld(consistentPoint, HeldMembership.TokensOf(held, membership));
-            return new StartedUp(conn, new RelationCatalog(held), held, membership) { Source = source };
+            return new StartedUp(replication, new RelationCatalog(held), held, membership) { Source = source };
         }
         catch
         {
-            await conn.DisposeAsync().ConfigureAwait(false);
+            if (conn is not null) await conn.DisposeAsync().ConfigureAwait(false);
             throw;
         }
     }
@@ -282,25 +331,14 @@ public sealed class ReplicationService
     /// every commit at or above it. Otherwise says why, loudly (ERROR, /status), and returns null for a fresh snapshot;
     /// when only the slot is unusable, the checkpoint's consistent data is served meanwhile.
     /// </summary>
-    private async Task<StartedUp?> TryResumeFromCheckpointAsync(ICheckpointStore checkpoints, CheckpointSource source,
-        (int? ActivePid, Lsn? Confirmed, string? WalStatus)? slot, PreflightResult preflight, CancellationToken ct)
+    private async Task<StartedUp?> TryResumeFromCheckpointAsync(ICheckpointStore checkpoints, CheckpointInfo checkpoint, CheckpointSource source,
+        (int? ActivePid, Lsn? Confirmed, string? WalStatus)? slot, (SourceSchema Schema, Dictionary<uint, PublishedRelation> Membership) catalog,
+        Task beforeSlotChanges, CancellationToken ct)
     {
-        var checkpoint = checkpoints.Newest(out var corrupt);
-        if (checkpoint is null)
-        {
-            if (corrupt is not null) Useless(checkpoints, corrupt);
-            return null;
-        }
-        SourceSchema schema;
-        Dictionary<uint, PublishedRelation> membership;
-        await using (var catalog = await Preflight.OpenAsync(_source, ct).ConfigureAwait(false))
-        {
-            schema = await new PublicationIntrospector(_log).LoadAsync(catalog, preflight.ServerVersionNum, _options.Publications.ToList(), ct)
-                .ConfigureAwait(false);
-            membership = await PublicationMembership.ReadAsync(catalog, preflight.ServerVersionNum, _options.Publications.ToList(), ct)
-                .ConfigureAwait(false);
-        }
+        var (schema, membership) = catalog;
         var held = checkpoint.Publications.SelectMany(p => p.Tables).DistinctBy(t => t.RelationId).ToList();
+        // Checked before the load publishes anything: data of another source, or of other publications, schemas, row
+        // filters or held membership, is never served, not even for a moment.
         if ((CheckpointUsability.DataProblem(checkpoint, source, schema, membership)
              ?? MembershipProblem(checkpoint, HeldMembership.TokensOf(held, membership))) is { } data)
         {
@@ -316,6 +354,9 @@ public sealed class ReplicationService
             // memory take about the file's bytes plus an array header each.
             using var noGc = NoGcWindow.TryOpen(File.Exists(checkpoint.Path) ? new FileInfo(checkpoint.Path).Length * 2 : 0);
             checkpoints.Load(checkpoint);
+            // Served from here on: the data checks passed before the load, and the slot's state only decides how to go on.
+            _status.Startup.Mark("checkpoint loaded");
+            _status.Startup.Mark("served");
         }
         catch (CheckpointUnusableException e)
         {
@@ -330,6 +371,7 @@ public sealed class ReplicationService
             return null;
         }
         var confirmed = state!.Confirmed!.Value;
+        await beforeSlotChanges.ConfigureAwait(false);
         if (slot!.Value.ActivePid is { } pid) await TerminateAsync(pid, ct).ConfigureAwait(false);   // a previous run's walsender
         _status.ConsistentPoint = checkpoint.Lsn;
         _status.ConfirmedLsn = confirmed;
@@ -490,6 +532,33 @@ public sealed class ReplicationService
             _log.LogDebug("could not look for leftover slots: {Error}", Preflight.Describe(e));
             return false;
         }
+    }
+
+    /// <summary>A replication connection and its IDENTIFY_SYSTEM (the source's system identifier and database).</summary>
+    private async Task<(LogicalReplicationConnection Connection, ReplicationSystemIdentification System)> IdentifyAsync(CancellationToken ct)
+    {
+        var conn = await OpenReplicationAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return (conn, await conn.IdentifySystem(ct).ConfigureAwait(false));
+        }
+        catch
+        {
+            await conn.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>The publications' tables and schemas as the catalog has them now, to compare a checkpoint's with.</summary>
+    private async Task<(SourceSchema Schema, Dictionary<uint, PublishedRelation> Membership)> ReadCatalogAsync(PreflightResult preflight,
+        CancellationToken ct)
+    {
+        await using var catalog = await Preflight.OpenAsync(_source, ct).ConfigureAwait(false);
+        var schema = await new PublicationIntrospector(_log).LoadAsync(catalog, preflight.ServerVersionNum, _options.Publications.ToList(), ct)
+            .ConfigureAwait(false);
+        var membership = await PublicationMembership.ReadAsync(catalog, preflight.ServerVersionNum, _options.Publications.ToList(), ct)
+            .ConfigureAwait(false);
+        return (schema, membership);
     }
 
     private async Task<(int? ActivePid, Lsn? Confirmed, string? WalStatus)?> FindSlotAsync(CancellationToken ct)

@@ -180,6 +180,42 @@ public abstract class CheckpointRestartTests(PostgresFixture pg) : IDisposable
     }
 
     [Fact]
+    public async Task A_row_filter_changed_while_stopped_is_detected_and_a_fresh_snapshot_is_exact()
+    {
+        if (pg.Version < 15) return;   // publication row filters are PostgreSQL 15's
+        var db = await NewDatabaseAsync();
+        await pg.ExecuteAsync(db, "ALTER PUBLICATION pub SET TABLE t WHERE (id <= 300), bag");
+        await using (var first = await StartAsync(db))
+        {
+            Assert.Equal(300, first.Store.Tables.Single(t => t.Schema.TableName == "t").RowCount);
+            Assert.NotNull(await first.Checkpoints.WriteAsync(CancellationToken.None));
+        }
+        // Rows 301-500 now belong to the publication without any change in the stream: the checkpoint lacks them.
+        await pg.ExecuteAsync(db, "ALTER PUBLICATION pub SET TABLE t WHERE (id <= 450), bag");
+        await using var second = await StartAsync(db);
+        Assert.Equal(1, second.Run.Status.Checkpoints.Useless);
+        var reason = second.Run.Status.Checkpoints.LastUselessReason ?? "";
+        Assert.True(reason.Contains("the row filter of table public.t changed"), reason);
+        Assert.True(second.Run.Status.SnapshotRowsCopied > 0);
+        await pg.ExecuteAsync(db, "UPDATE t SET v = 'last' WHERE id = 1");
+        await second.Run.SettleAsync();
+        Assert.Equal(450, second.Store.Tables.Single(t => t.Schema.TableName == "t").RowCount);
+        await StoreAssertions.MatchesAsync(pg, db, second.Store, "bag");
+    }
+
+    [Fact]
+    public async Task The_start_up_timeline_says_when_the_checks_the_load_and_serving_ended()
+    {
+        var (db, _, _) = await CheckpointedAndStoppedAsync();
+        await using var second = await StartAsync(db);
+        var steps = second.Run.Status.Startup.Marks.Select(m => m.Step).ToList();
+        Assert.Equal(["source checked", "checkpoint loaded", "served"], steps.Where(s => s is "source checked" or "checkpoint loaded" or "served"));
+        var marks = second.Run.Status.Startup.Marks.ToDictionary(m => m.Step, m => m.Milliseconds);
+        Assert.True(marks["source checked"] <= marks["checkpoint loaded"] && marks["checkpoint loaded"] <= marks["served"]);
+        Assert.True(second.Log.Contains("serving; start-up took"));
+    }
+
+    [Fact]
     public async Task A_checkpoint_of_another_database_is_not_used()
     {
         var (_, _, _) = await CheckpointedAndStoppedAsync();

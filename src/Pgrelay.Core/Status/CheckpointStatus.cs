@@ -15,6 +15,8 @@ public sealed class CheckpointStatus
     public bool Enabled { get; set; }
     public string? Directory { get; set; }
     public TimeSpan Interval { get; set; }
+    /// <summary>A checkpoint is also written once this much WAL was applied since the last one (0: by interval only).</summary>
+    public long WalBytes { get; set; }
 
     /// <summary>idle, writing, waiting-for-consumers (the file is written; it becomes valid once every durable consumer
     /// has acknowledged its LSN), or off.</summary>

@@ -22,6 +22,9 @@ public sealed class ReplicationStatus
 
     /// <summary>The store's checkpoints (off unless a state directory and an interval are set).</summary>
     public CheckpointStatus Checkpoints { get; } = new();
+
+    /// <summary>When each start-up step ended (the command line sets one that counts from the process's exec).</summary>
+    public StartupTimeline Startup { get; init; } = new();
     public int ProtocolVersion { get; set; }
     public int ServerVersionNum { get; set; }
 

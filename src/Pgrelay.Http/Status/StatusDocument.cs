@@ -24,6 +24,7 @@ internal sealed class StatusDocument(
         json.WriteString("state", checkpoints.State);
         if (checkpoints.Directory is { } directory) json.WriteString("directory", directory);
         json.WriteNumber("interval_seconds", checkpoints.Interval.TotalSeconds);
+        json.WriteNumber("wal_bytes", checkpoints.WalBytes);
         json.WriteString("last_lsn", checkpoints.LastLsn.ToString());
         if (checkpoints.PendingLsn > Lsn.Zero) json.WriteString("pending_lsn", checkpoints.PendingLsn.ToString());
         if (checkpoints.LastWritten is { } written) json.WriteString("last_written", written.UtcDateTime);
@@ -40,6 +41,22 @@ internal sealed class StatusDocument(
         json.WriteNumber("useless", checkpoints.Useless);
         if (checkpoints.LastUselessReason is { } reason) json.WriteString("last_useless_reason", reason);
         json.WriteEndObject();
+    }
+
+    /// <summary>When each start-up step ended, in ms since the process started (exec), in the order they ended, with the CPU
+    /// the process had used by then.</summary>
+    private static void WriteStartup(Utf8JsonWriter json, StartupTimeline startup)
+    {
+        json.WriteStartArray("startup");
+        foreach (var (step, ms, cpuMs) in startup.Marks)
+        {
+            json.WriteStartObject();
+            json.WriteString("step", step);
+            json.WriteNumber("ms", ms);
+            json.WriteNumber("cpu_ms", cpuMs);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
     }
 
     /// <param name="historyAfter">When set, adds the lag samples taken after it (the dashboard's chart).</param>
@@ -71,6 +88,7 @@ internal sealed class StatusDocument(
         json.WriteEndObject();
 
         WriteCheckpoints(json, status.Checkpoints);
+        WriteStartup(json, status.Startup);
 
         json.WriteStartArray("reloads");
         foreach (var reload in status.Reloads)

@@ -10,7 +10,8 @@ namespace Pgrelay.Replication.Checkpoints;
 /// <list type="bullet">
 /// <item>the <b>data</b> is not this source's as it is now: another server (system identifier) or database, other
 ///   publications, a table whose schema (columns, types, modifiers, key, replica identity) changed, or a table that left a
-///   publication and came back (its membership token changed: the stream sent nothing for it meanwhile);</item>
+///   publication and came back (its membership token changed: the stream sent nothing for it meanwhile), or whose row
+///   filter changed (the rows it lets in or out now were never streamed);</item>
 /// <item>the <b>slot</b> cannot give what followed K: missing, another slot, invalidated (<c>wal_status = lost</c>), or
 ///   confirmed past K (the transactions in (K, confirmed] will never be streamed again).</item>
 /// </list>
@@ -46,7 +47,14 @@ internal static class CheckpointUsability
                 if (!SameSchema(table, table2))
                     return $"checkpoint {name}: the schema of table {table2} changed since it was written";
                 if (!then.MembershipTokens.TryGetValue(table.RelationId, out var token) ||
-                    !membership.TryGetValue(table.RelationId, out var relation) || relation.Token != token)
+                    !membership.TryGetValue(table.RelationId, out var relation))
+                    return $"checkpoint {name}: table {table2} left its publication and came back since it was written";
+                // ALTER PUBLICATION … SET TABLE … WHERE replaces the table's pg_publication_rel row, so a new filter comes
+                // with a new membership token too: the filter is compared first, to name the reason.
+                var (thenMembership, thenFilter) = PublishedRelation.SplitCheckpointToken(token);
+                if (thenFilter != relation.RowFilter)
+                    return $"checkpoint {name}: the row filter of table {table2} changed since it was written (rows it lets in or out were not streamed)";
+                if (thenMembership != relation.Token)
                     return $"checkpoint {name}: table {table2} left its publication and came back since it was written";
             }
         }

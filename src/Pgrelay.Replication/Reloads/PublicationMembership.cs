@@ -13,13 +13,15 @@ internal static class PublicationMembership
         IReadOnlyList<string> publications, CancellationToken ct, IReadOnlyCollection<uint>? only = null)
     {
         bool pg15 = serverVersionNum >= 150000;
-        var members = new List<(uint Oid, string Name, string Publication, string[]? AttNames, long Token, string Schema, string Table, string Partitions)>();
+        var members = new List<(uint Oid, string Name, string Publication, string[]? AttNames, long Token, string Schema, string Table, string Partitions,
+            string? RowFilter)>();
         await using (var cmd = new NpgsqlCommand($"""
             SELECT c.oid, quote_ident(pt.schemaname) || '.' || quote_ident(pt.tablename), pt.pubname,
                    {(pg15 ? "pt.attnames::text[]" : "NULL::text[]")},
                    coalesce(pr.oid, {(pg15 ? "pn.oid, " : "")}p.oid)::int8, pt.schemaname::text, pt.tablename::text,
                    coalesce((SELECT string_agg(pp.relid::oid::text, ',' ORDER BY pp.relid::oid)
-                             FROM pg_partition_tree(c.oid) pp WHERE pp.isleaf AND pp.relid <> c.oid::regclass), '')
+                             FROM pg_partition_tree(c.oid) pp WHERE pp.isleaf AND pp.relid <> c.oid::regclass), ''),
+                   {(pg15 ? "pt.rowfilter" : "NULL::text")}
             FROM pg_publication_tables pt
             JOIN pg_publication p ON p.pubname = pt.pubname
             JOIN pg_namespace n ON n.nspname = pt.schemaname
@@ -34,7 +36,7 @@ internal static class PublicationMembership
             await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
             while (await r.ReadAsync(ct).ConfigureAwait(false))
                 members.Add((r.GetFieldValue<uint>(0), r.GetString(1), r.GetString(2), r.IsDBNull(3) ? null : r.GetFieldValue<string[]>(3), r.GetInt64(4),
-                    r.GetString(5), r.GetString(6), r.GetString(7)));
+                    r.GetString(5), r.GetString(6), r.GetString(7), r.IsDBNull(8) ? null : r.GetString(8)));
         }
 
         var columns = new Dictionary<uint, List<(string, uint, int)>>();
@@ -89,6 +91,9 @@ internal static class PublicationMembership
                 SchemaName = group.First().Schema,
                 TableName = group.First().Table,
                 Partitions = group.First().Partitions,
+                // As PostgreSQL publishes it: every row when one publication has no filter, else the rows any filter passes.
+                RowFilter = group.Any(g => g.RowFilter is null) ? null
+                    : string.Join(" OR ", group.Select(g => g.RowFilter!).Distinct().Order(StringComparer.Ordinal).Select(f => "(" + f + ")")),
             };
         }
         return result;

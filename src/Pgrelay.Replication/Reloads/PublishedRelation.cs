@@ -21,6 +21,22 @@ internal sealed record PublishedRelation(uint RelationId, string Name, IReadOnly
     /// other table. ATTACH and DETACH PARTITION add or take away the root's rows without a change in the stream.</summary>
     public string Partitions { get; init; } = "";
 
+    /// <summary>Which of its rows are published (PostgreSQL 15's publication <c>WHERE</c>, ORed over its publications); null for
+    /// all. ALTER PUBLICATION … SET TABLE … WHERE changes it without a word in the stream, and the rows it lets in or out
+    /// since are not streamed either.</summary>
+    public string? RowFilter { get; init; }
+
+    /// <summary>What a store checkpoint records for this table: the membership token and the row filter, so that a start
+    /// notices either having changed while pgrelay was down (<see cref="SplitCheckpointToken"/> tells which).</summary>
+    public string CheckpointToken => RowFilter is null ? Token : Token + RowFilterSeparator + RowFilter;
+
+    private const string RowFilterSeparator = "|where ";
+
+    public static (string Membership, string? RowFilter) SplitCheckpointToken(string token) =>
+        token.IndexOf(RowFilterSeparator, StringComparison.Ordinal) is var at and >= 0
+            ? (token[..at], token[(at + RowFilterSeparator.Length)..])
+            : (token, null);
+
     /// <summary>RENAME and SET SCHEMA send no Relation message until the table's next change, and none at all if it never
     /// changes again; served keys name the table, so the catalog's name is compared too.</summary>
     public bool SameNameAs(Core.Model.TableSchema schema) => SchemaName == schema.SchemaName && TableName == schema.TableName;

@@ -102,7 +102,7 @@ internal sealed class TableReloads : IAsyncDisposable
     /// added again while pgrelay was down has another token at the next start.</summary>
     public IReadOnlyDictionary<uint, string> MembershipTokens()
     {
-        lock (_lock) return _held.ToDictionary(p => p.Key, p => p.Value.Membership.Token);
+        lock (_lock) return _held.ToDictionary(p => p.Key, p => p.Value.Membership.CheckpointToken);
     }
 
     /// <summary>Starts the load worker and the publication watcher.</summary>
@@ -191,6 +191,8 @@ internal sealed class TableReloads : IAsyncDisposable
                     loads.Add((id, relation.Name, "renamed"));
                 else if (held.Membership.Partitions != relation.Partitions)
                     loads.Add((id, relation.Name, "partitions attached or detached"));
+                else if (held.Membership.RowFilter != relation.RowFilter)
+                    loads.Add((id, relation.Name, "row filter changed"));
             }
             foreach (var (id, held) in _held)
                 if (!published.ContainsKey(id) && held.Generation <= generation) removals.Add(id);
@@ -376,7 +378,7 @@ internal sealed class TableReloads : IAsyncDisposable
     private string NextMarkerLocked() => $"{_instance}:{++_markers}";
 
     private static string Fingerprint(PublishedRelation r) =>
-        r.Token + "|" + string.Join(",", r.Columns.Select(c => $"{c.Name}:{c.TypeOid}:{c.TypeModifier}")) + "|" + string.Join(",", r.PrimaryKey);
+        r.CheckpointToken + "|" + string.Join(",", r.Columns.Select(c => $"{c.Name}:{c.TypeOid}:{c.TypeModifier}")) + "|" + string.Join(",", r.PrimaryKey);
 
     // ---------------- the worker ----------------
 

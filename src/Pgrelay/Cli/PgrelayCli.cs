@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net.Sockets;
 using Pgrelay.Configuration;
+using Pgrelay.Core.Status;
 using Pgrelay.Demo;
 using Pgrelay.Hosting;
 using Pgrelay.Replication;
@@ -10,8 +11,12 @@ namespace Pgrelay.Cli;
 /// <summary>The <c>pgrelay</c> command line: <c>run</c> and <c>demo</c>.</summary>
 public static class PgrelayCli
 {
+    /// <summary>This process's start-up, from exec: /status <c>startup</c> and the "served" log line show it.</summary>
+    private static readonly StartupTimeline Startup = StartupTimeline.SinceProcessStart();
+
     public static async Task<int> RunAsync(string[] args)
     {
+        Startup.Mark("main");
         var options = new SettingOptions();
         var run = new Command("run", "Replicate PostgreSQL publications into memory and serve them over Redis, memcached and HTTP");
         options.AddTo(run);
@@ -37,6 +42,7 @@ public static class PgrelayCli
 
     public static async Task<int> RunServerAsync(PgrelaySettings settings, CancellationToken ct, Func<WebApplication, Task>? started = null)
     {
+        Startup.Mark("settings");
         SettingsLoader.RequireSource(settings);
         var replicationOptions = PgrelayHost.ReplicationOptionsFrom(settings);
         replicationOptions.Validate();
@@ -45,11 +51,17 @@ public static class PgrelayCli
         // Fail fast, before opening any port: wal_level, privileges, publications. Building the host opens no port, so it
         // runs meanwhile: in a fresh process both are mostly JIT work, which two cores share. The service then starts
         // from this preflight instead of repeating it.
-        var preflight = Task.Run(() => PreflightAsync(replicationOptions, ct), ct);
+        var preflight = Task.Run(async () =>
+        {
+            var checkedSource = await PreflightAsync(replicationOptions, ct);
+            Startup.Mark("preflight");
+            return checkedSource;
+        }, ct);
         WebApplication built;
         try
         {
-            built = PgrelayHost.Build(settings);
+            built = PgrelayHost.Build(settings, status: new ReplicationStatus { Startup = Startup });
+            Startup.Mark("host built");
         }
         catch
         {
@@ -69,6 +81,7 @@ public static class PgrelayCli
                 .LogWarning("{Problem}; starting anyway and retrying until the source answers", e.Message);
         }
         await app.StartAsync(ct);
+        Startup.Mark("host started");
         if (started is not null) await started(app);
         await app.WaitForShutdownAsync(ct);
         // A setup problem replication met after start-up (gave up waiting for the source, a publication dropped...):

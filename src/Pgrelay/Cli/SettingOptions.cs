@@ -21,6 +21,7 @@ internal sealed class SettingOptions
         Add(SettingKeys.SpillDirectory, "where big transactions spill (default: system temp)");
         Add(SettingKeys.SourceWait, "how long start-up retries a source that is down or starting up before it gives up (default 0 = for ever)");
         Add(SettingKeys.CheckpointInterval, "with state-dir: how often the store writes a checkpoint to restart from without a copy (default 60s, 0 = off)");
+        Add(SettingKeys.CheckpointWal, "with state-dir: also write a checkpoint after this much WAL was applied since the last one (default 1GB, 'off' to disable)");
         Add(SettingKeys.SlotRetentionWarning, "warn when the slot makes the server keep more WAL than this (default 1GB, 'off' to disable)");
         Add(SettingKeys.Http, $"HTTP listen address (default {PgrelaySettings.DefaultHttp}, 'off' to disable)");
         Add(SettingKeys.Https, "HTTPS listen address (default off; needs --tls-cert-file and --tls-key-file)");

@@ -21,6 +21,8 @@ public sealed class PgrelaySettings
     public long SlotRetentionWarningBytes { get; set; } = Replication.ReplicationOptions.DefaultSlotRetentionWarningBytes;
     /// <summary>How often the store writes a checkpoint into the state directory (zero: never).</summary>
     public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(60);
+    /// <summary>Also write a checkpoint once this much WAL was applied since the last one, before the interval is up (0: never).</summary>
+    public long CheckpointWalBytes { get; set; } = 1024L * 1024 * 1024;
     public ListenAddress? Http { get; set; }
     /// <summary>The HTTPS listener (off unless set); it serves what HTTP serves, with <see cref="Tls"/>.</summary>
     public ListenAddress? Https { get; set; }

@@ -31,6 +31,7 @@ public static class SettingKeys
     public const string SlotRetentionWarning = "slot-retention-warning";
     public const string CheckpointInterval = "checkpoint-interval";
     public const string SourceWait = "source-wait";
+    public const string CheckpointWal = "checkpoint-wal";
 
     // Redis listener limits and TLS listeners, named as in redis.conf; memcached's as in its -o options and stats.
     public const string MaxClients = "maxclients";
@@ -45,7 +46,7 @@ public static class SettingKeys
 
     public static readonly string[] All =
         [Config, Source, Publication, Slot, CopyParallelism, Heartbeat, PublicationPoll, SpillThreshold, SpillDirectory, Http, Https, TlsCertFile, TlsKeyFile, TlsCaCertFile, TlsAuthClients, Resp, Memcached, RespPassword, AclFile, ProtectedMode, LogLevel,
-         Sink, StateDir, CacheServers, SlotRetentionWarning, FeedMaxBytes, CheckpointInterval, SourceWait,
+         Sink, StateDir, CacheServers, SlotRetentionWarning, FeedMaxBytes, CheckpointInterval, SourceWait, CheckpointWal,
          MaxClients, Timeout, ClientQueryBufferLimit, ProtoMaxBulkLen, ClientOutputBufferLimit, MaxConns, TlsPort, MemcachedTls, IoThreads];
 
     /// <summary>copy-parallelism → PGRELAY_COPY_PARALLELISM</summary>

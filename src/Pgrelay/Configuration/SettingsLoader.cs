@@ -60,6 +60,8 @@ public static class SettingsLoader
         if (Get(SettingKeys.SpillThreshold) is { } st) settings.SpillThresholdBytes = Size(SettingKeys.SpillThreshold, st);
         if (Get(SettingKeys.FeedMaxBytes) is { } fb && (settings.FeedMaxBytes = Size(SettingKeys.FeedMaxBytes, fb)) < 1)
             throw new SettingsException($"{SettingKeys.FeedMaxBytes}: '{fb}' must be at least 1 byte");
+        if (Get(SettingKeys.CheckpointWal) is { } cw)
+            settings.CheckpointWalBytes = cw.Trim().Equals("off", StringComparison.OrdinalIgnoreCase) ? 0 : Size(SettingKeys.CheckpointWal, cw);
         if (Get(SettingKeys.CheckpointInterval) is { } ci) settings.CheckpointInterval = Duration(SettingKeys.CheckpointInterval, ci);
         if (Get(SettingKeys.SourceWait) is { } sw) settings.SourceWait = Duration(SettingKeys.SourceWait, sw);
         if (Get(SettingKeys.SlotRetentionWarning) is { } srw)

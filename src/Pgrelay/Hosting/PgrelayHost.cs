@@ -39,6 +39,7 @@ public static class PgrelayHost
         SinkHosting.ConfigureReplication(replicationOptions, sinks);
         builder.Services.AddSingleton(replicationOptions);
         var checkpoints = new StoreCheckpoints(store, settings.StateDirectory, settings.CheckpointInterval, status.Checkpoints);
+        status.Checkpoints.WalBytes = checkpoints.Enabled ? settings.CheckpointWalBytes : 0;
         builder.Services.AddSingleton(checkpoints);
         builder.Services.AddSingleton(sp => new ReplicationService(
             sp.GetRequiredService<ReplicationOptions>(), store, status, sp.GetRequiredService<ILoggerFactory>(), checkpoints));
