@@ -63,6 +63,11 @@ public sealed class ReplicatedStore : IReplicationTarget
     /// <summary>Everything up to this LSN is visible; nothing after it is.</summary>
     public Lsn VisibleLsn => new(_visibility.Visible);
 
+    private ulong _startLsn;
+    /// <summary>Where the data the store serves began: the last snapshot's consistent point or the loaded checkpoint's LSN
+    /// (zero before either). What was applied since is VisibleLsn minus this, whenever anyone looks.</summary>
+    public Lsn StartLsn => new(Volatile.Read(ref _startLsn));
+
     /// <summary>The initial snapshot has been loaded.</summary>
     public bool IsReady => _ready;
 
@@ -297,6 +302,7 @@ public sealed class ReplicatedStore : IReplicationTarget
             // Visibility first: the tables served until now hold nothing above their old visible LSN, and the new ones
             // are readable only once the consistent point is visible.
             _visibility.Publish(consistentPoint.Value);
+            Volatile.Write(ref _startLsn, consistentPoint.Value);
             _catalog.PublishReset();
             _resnapshotting = false;
             Feed.Restart(consistentPoint, _replayFrom);

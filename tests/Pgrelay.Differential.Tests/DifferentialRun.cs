@@ -316,7 +316,7 @@ public sealed class DifferentialRun : IAsyncDisposable
         {
             "run", "--source", _pg.Cluster.UrlFor(_source), "--publication", Publication,
             "--http", $"127.0.0.1:{_httpPort}", "--resp", $"127.0.0.1:{_respPort}", "--memcached", "off",
-            "--heartbeat", "1s", "--log-level", "Information",
+            "--heartbeat", "1s", "--publication-poll", "1s", "--log-level", "Information",
         };
         if (_switches.Sinks)
         {
@@ -371,6 +371,11 @@ public sealed class DifferentialRun : IAsyncDisposable
         string version;
         while (true)
         {
+            // ALTER PUBLICATION is not in the stream: only the publication watcher's look finds a table added or removed.
+            // Two completed looks after this point mean one began after every membership change of the workload.
+            long checks = await PublicationChecksAsync(http, guard.Token);
+            await WaitAsync(async () => await PublicationChecksAsync(http, guard.Token) >= checks + 2,
+                "two looks at the publications after the workload", guard.Token);
             await WaitAsync(() => NoLoadsInFlightAsync(http, guard.Token), "loads beside the stream to finish", guard.Token);
             int marker = ++_markers;
             await _pg.ExecuteAsync(_source, $"INSERT INTO {Marker} VALUES ({marker})");
@@ -402,6 +407,12 @@ public sealed class DifferentialRun : IAsyncDisposable
         // The HTTP listing's sorted key index is rebuilt at most once a second (docs/http.md).
         await Task.Delay(1500, guard.Token);
         Step("synced");
+    }
+
+    private static async Task<long> PublicationChecksAsync(HttpClient http, CancellationToken ct)
+    {
+        using var status = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/status", ct));
+        return status.RootElement.GetProperty("replication").GetProperty("publication_checks").GetInt64();
     }
 
     private static async Task<bool> NoLoadsInFlightAsync(HttpClient http, CancellationToken ct)

@@ -91,8 +91,15 @@ public class CheckpointTriggerTests : IDisposable
 
         // Well over 256 kB of WAL, applied by pgrelay.
         for (int i = 0; i < 20; i++) await Sql(cluster, $"UPDATE t SET v = repeat(md5(id::text || '{i}'), 8), n = n + 1");
-        await Eventually.True(async () =>
-            (await StatusAsync(http)).GetProperty("checkpoints").GetProperty("written").GetInt64() >= 1, "a checkpoint by WAL applied", 60);
+        try
+        {
+            await Eventually.True(async () =>
+                (await StatusAsync(http)).GetProperty("checkpoints").GetProperty("written").GetInt64() >= 1, "a checkpoint by WAL applied", 60);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message}\ncheckpoints: {(await StatusAsync(http)).GetProperty("checkpoints")}\npgrelay:\n{pgrelay.Output}");
+        }
         // The console logger writes from a queue of its own: the line may follow the count by a moment.
         await Eventually.True(() => pgrelay.Output.Contains("(WAL applied)"), "the checkpoint's log line, by WAL applied", 30);
     }

@@ -88,7 +88,13 @@ public sealed class ReplicationStatus
     }
 
     private TableReloadStatus[] _reloads = [];
-    private long _resnapshots;
+    private long _resnapshots, _publicationChecks;
+
+    /// <summary>Completed looks at the publications' membership (ALTER PUBLICATION is not in the stream): a reader that
+    /// needs every membership change committed before some moment seen waits until this has grown by two.</summary>
+    public long PublicationChecks => Interlocked.Read(ref _publicationChecks);
+
+    public void PublicationChecked() => Interlocked.Increment(ref _publicationChecks);
     private string? _lastResnapshotReason;
 
     /// <summary>Tables being loaded beside the stream right now.</summary>

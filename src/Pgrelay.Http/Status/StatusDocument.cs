@@ -84,6 +84,7 @@ internal sealed class StatusDocument(
         json.WriteNumber("changes_applied", status.ChangesApplied);
         json.WriteNumber("reconnects", status.Reconnects);
         json.WriteNumber("resnapshots", status.Resnapshots);
+        json.WriteNumber("publication_checks", status.PublicationChecks);
         if (status.LastResnapshotReason is { } resnapshot) json.WriteString("last_resnapshot_reason", resnapshot);
         json.WriteEndObject();
 

@@ -31,6 +31,7 @@ internal sealed class PublicationWatcher(SourceOptions source, ReplicationOption
                     var published = await PublicationMembership.ReadAsync(conn, status.ServerVersionNum, options.Publications.ToList(), ct)
                         .ConfigureAwait(false);
                     reloads.Reconcile(published, generation);
+                    status.PublicationChecked();
                 }
                 catch (Exception e) when (!ct.IsCancellationRequested && e is NpgsqlException or IOException or TimeoutException
                                               or System.Net.Sockets.SocketException or InvalidOperationException)

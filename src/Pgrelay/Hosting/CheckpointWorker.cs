@@ -38,7 +38,8 @@ internal sealed class CheckpointWorker(StoreCheckpoints checkpoints, ReplicatedS
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                if (since == Lsn.Zero && store.IsReady) since = store.VisibleLsn;
+                // Not the visible LSN at this tick: what was applied between the start and the first tick counts too.
+                if (since == Lsn.Zero && store.IsReady) since = store.StartLsn;
                 bool byInterval = DateTime.UtcNow - lastAttempt >= checkpoints.Interval - TimeSpan.FromMilliseconds(10);
                 bool byWal = walBytes > 0 && since != Lsn.Zero && store.VisibleLsn.Value - Math.Min(since.Value, store.VisibleLsn.Value) >= (ulong)walBytes;
                 if (!byInterval && !byWal) continue;

@@ -163,8 +163,12 @@ public abstract class DirectCopyTests(PostgresFixture pg)
             kill.ExecuteNonQuery();
         }, keep: false);
         var copy = Task.Run(() => session.CopyOut("COPY (SELECT g, repeat('w', 100) FROM generate_series(1, 50000000) g) TO STDOUT", sink));
-        var error = await Assert.ThrowsAsync<PostgresException>(() => copy.WaitAsync(HangGuard));
-        Assert.Equal(PostgresErrorCodes.AdminShutdown, error.SqlState);
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => copy.WaitAsync(HangGuard));
+        // A backend terminated while blocked in the middle of sending a CopyData message cannot send its ErrorResponse
+        // (PostgreSQL drops it rather than break the protocol), so the only truthful report is then the closed connection.
+        // Seen under load on PG16; either way the copy fails, and never as a complete result.
+        if (error is PostgresException postgres) Assert.Equal(PostgresErrorCodes.AdminShutdown, postgres.SqlState);
+        else Assert.IsType<System.IO.EndOfStreamException>(error);
     }
 
     [Fact]
