@@ -6,6 +6,8 @@ using Pgrelay.Testing;
 
 namespace Pgrelay.Host.Tests;
 
+using static CheckpointRig;
+
 /// <summary>
 /// Checkpoints and kill -9, with the real <c>pgrelay run</c> process against a real PostgreSQL: a crash in the middle of a
 /// checkpoint write leaves the previous checkpoint to restart from, exactly; and after a crash and a restart from a
@@ -111,75 +113,5 @@ public class CheckpointCrashTests : IDisposable
     private static async Task Updates(PrivatePostgresCluster cluster, int from, int to)
     {
         for (int i = from; i < to; i++) await Sql(cluster, $"UPDATE t SET n = {i + 1} WHERE id IN (1, 2)");
-    }
-
-    private static async Task AssertServedEqualsSourceAsync(HttpClient http, PrivatePostgresCluster cluster, PgrelayProcess process)
-    {
-        var expected = new Dictionary<int, (string?, int?)>();
-        await using (var conn = new NpgsqlConnection(cluster.ConnectionString))
-        {
-            await conn.OpenAsync();
-            await using var cmd = new NpgsqlCommand("SELECT id, v, n FROM t", conn);
-            await using var reader = await cmd.ExecuteReaderAsync();
-            while (await reader.ReadAsync())
-                expected[reader.GetInt32(0)] = (reader.IsDBNull(1) ? null : reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetInt32(2));
-        }
-        // The paging index is rebuilt at most once a second: read until it agrees (or the bound runs out, with the difference).
-        Dictionary<int, (string?, int?)> served = [];
-        try
-        {
-            await Eventually.True(async () =>
-            {
-                Assert.False(process.HasExited, process.Output);
-                served = await ServedAsync(http);
-                return served.Count == expected.Count && expected.All(e => served.TryGetValue(e.Key, out var s) && s == e.Value);
-            }, "the served rows to equal the source's", 60);
-        }
-        catch (TimeoutException)
-        {
-            Assert.Fail($"served {served.Count} rows, the source has {expected.Count}; first difference: " +
-                        expected.FirstOrDefault(e => !served.TryGetValue(e.Key, out var s) || s != e.Value));
-        }
-    }
-
-    private static async Task<Dictionary<int, (string?, int?)>> ServedAsync(HttpClient http)
-    {
-        var rows = new Dictionary<int, (string?, int?)>();
-        string? after = null;
-        do
-        {
-            var url = "/pub/t?limit=10000" + (after is null ? "" : "&after=" + Uri.EscapeDataString(after));
-            using var page = JsonDocument.Parse(await http.GetStringAsync(url));
-            foreach (var row in page.RootElement.GetProperty("rows").EnumerateArray())
-                rows[row.GetProperty("id").GetInt32()] = (row.GetProperty("v").ValueKind == JsonValueKind.Null ? null : row.GetProperty("v").GetString(),
-                    row.GetProperty("n").ValueKind == JsonValueKind.Null ? null : row.GetProperty("n").GetInt32());
-            var next = page.RootElement.GetProperty("next");
-            after = next.ValueKind == JsonValueKind.Null ? null : next.GetString();
-        } while (after is not null);
-        return rows;
-    }
-
-    private static string[] Files(string directory, string pattern) => Directory.Exists(directory) ? Directory.GetFiles(directory, pattern) : [];
-
-    private static async Task<JsonElement> StatusAsync(HttpClient http)
-    {
-        using var document = JsonDocument.Parse(await http.GetStringAsync("/status"));
-        return document.RootElement.Clone();
-    }
-
-    private static async Task WaitReadyAsync(HttpClient http, PgrelayProcess process) =>
-        await Eventually.Get(async () =>
-        {
-            if (process.HasExited) throw new InvalidOperationException("pgrelay exited: " + process.Output);
-            try { return (await http.GetAsync("/readyz")).StatusCode; }
-            catch (HttpRequestException) { return HttpStatusCode.ServiceUnavailable; }
-        }, s => s == HttpStatusCode.OK, "readiness", 120);
-
-    private static async Task Sql(PrivatePostgresCluster cluster, string sql)
-    {
-        await using var conn = new NpgsqlConnection(cluster.ConnectionString);
-        await conn.OpenAsync();
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        await cmd.ExecuteNonQueryAsync();
     }
 }
