@@ -25,7 +25,8 @@ internal sealed unsafe class EpollAcceptor : ILoopHandler
     private readonly string _name;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Timer? _backoffTimer;
-    private int _pending, _backoffMs;
+    private PendingWork _pending;
+    private int _backoffMs;
     private bool _registered, _done;
     private int _shutdownOnce;
 
@@ -54,19 +55,12 @@ internal sealed unsafe class EpollAcceptor : ILoopHandler
 
     private void Post(int flag)
     {
-        int old, updated;
-        do
-        {
-            old = Volatile.Read(ref _pending);
-            updated = old | flag;
-            if (old == updated) return;
-        } while (Interlocked.CompareExchange(ref _pending, updated, old) != old);
-        if (old == 0) _loop.Post(this);
+        if (_pending.Add(flag)) _loop.Post(this);
     }
 
     public void OnPosted()
     {
-        int pending = Interlocked.Exchange(ref _pending, 0);
+        int pending = _pending.TakeAll();
         if (_done) return;
         if ((pending & PendingStop) != 0)
         {

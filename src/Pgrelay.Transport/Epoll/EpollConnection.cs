@@ -17,7 +17,7 @@ internal sealed unsafe class EpollConnection : Connection, ILoopHandler
     private readonly int _fd;
     private readonly TransportListener _owner;
     private readonly ReceiveBuffer _in = new();
-    private int _pending;
+    private PendingWork _pending;
     private bool _registered, _closed, _writeBlocked;
     private int _closeOnce;
 
@@ -64,21 +64,14 @@ internal sealed unsafe class EpollConnection : Connection, ILoopHandler
 
     private void Post(int flag)
     {
-        int old, updated;
-        do
-        {
-            old = Volatile.Read(ref _pending);
-            updated = old | flag;
-            if (old == updated) return;
-        } while (Interlocked.CompareExchange(ref _pending, updated, old) != old);
-        if (old == 0) _loop.Post(this);
+        if (_pending.Add(flag)) _loop.Post(this);
     }
 
     // ---------------- loop thread ----------------
 
     public void OnPosted()
     {
-        int pending = Interlocked.Exchange(ref _pending, 0);
+        int pending = _pending.TakeAll();
         if (_closed) return;
         try
         {
