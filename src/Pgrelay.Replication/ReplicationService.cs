@@ -81,6 +81,7 @@ public sealed class ReplicationService
     {
         _status.ServerVersionNum = result.ServerVersionNum;
         _status.ProtocolVersion = result.ProtocolVersion;
+        _source.ServerVersionNum = result.ServerVersionNum;
     }
 
     /// <summary>

@@ -36,10 +36,28 @@ public sealed class SourceOptions
     /// <summary>Same settings; LogicalReplicationConnection adds replication=database itself.</summary>
     public string ReplicationConnectionString(string applicationName = "pgrelay") => Build(applicationName).ConnectionString;
 
+    /// <summary>
+    /// The server's version as the last preflight read it (<c>SHOW server_version_num</c>), or 0 before. Every connection
+    /// string carries it, because Npgsql learns a server's version once per connection string and keeps it for the
+    /// process: a source replaced by another major version at the same address (pg_upgrade, a failover, a test cluster
+    /// on a reused port) would otherwise be spoken to in the old one's dialect (CREATE_REPLICATION_SLOT's PG15 option
+    /// list sent to PG14 is a syntax error on every retry).
+    /// </summary>
+    public int ServerVersionNum
+    {
+        get => Volatile.Read(ref _serverVersionNum);
+        set => Volatile.Write(ref _serverVersionNum, value);
+    }
+
+    private int _serverVersionNum;
+
     private NpgsqlConnectionStringBuilder Build(string applicationName)
     {
         var b = PostgresConnectionString.ForSessions(_builder, applicationName);
         b.Database ??= Database;
+        // A placeholder setting (PostgreSQL accepts any dotted name) that only makes the string, and so Npgsql's cache
+        // entry, differ per server version.
+        if (ServerVersionNum is > 0 and var version) b.Options += $" -c pgrelay.server_version_num={version}";
         return b;
     }
 

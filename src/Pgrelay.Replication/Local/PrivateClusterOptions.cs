@@ -21,5 +21,8 @@ public sealed class PrivateClusterOptions
     /// <summary>Extra postgresql.conf lines, written verbatim.</summary>
     public IList<string> ExtraSettings { get; } = new List<string>();
 
+    /// <summary>The port to listen on; a free one when null.</summary>
+    public int? Port { get; set; }
+
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(60);
 }

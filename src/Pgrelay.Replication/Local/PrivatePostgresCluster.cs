@@ -55,7 +55,7 @@ public sealed class PrivatePostgresCluster : IAsyncDisposable
         var directory = Path.Combine(parent, "pgrelay-pg-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(directory);
         string? runAs = IsRoot() ? PostgresUser : null;
-        var cluster = new PrivatePostgresCluster(options, directory, FreePort(), runAs);
+        var cluster = new PrivatePostgresCluster(options, directory, options.Port ?? FreePort(), runAs);
         try
         {
             await cluster.InitializeAsync(ct).ConfigureAwait(false);
