@@ -87,6 +87,11 @@ public sealed class TlsOnLoopTests : IDisposable
         var rest = new[] { await ReadLineAsync(ssl), await ReadLineAsync(ssl), await ReadLineAsync(ssl), await ReadLineAsync(ssl) };
         Assert.Equal(3, rest.Count(l => l == "pushed"));
         Assert.Contains("last", rest);
+        // A reply of many records, sent in many pieces.
+        await ssl.WriteAsync("blob 3000000\n"u8.ToArray());
+        var blob = new byte[3_000_001];
+        await ssl.ReadExactlyAsync(blob);
+        Assert.True(blob.AsSpan(0, 3_000_000).IndexOfAnyExcept((byte)'x') < 0 && blob[^1] == '\n');
         var session = echo.Sessions.Single();
         Assert.StartsWith("pgrelay-io-", session.ConsumeThread);   // no thread-pool hop: decrypted and run by the loop
         Assert.True(session.Connection.IsSecure);
