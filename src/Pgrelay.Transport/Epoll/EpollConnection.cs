@@ -162,26 +162,12 @@ internal sealed unsafe class EpollConnection : Connection, ILoopHandler
             return;
         }
         bool fromScratch = _in.Length == 0;
-        Span<byte> target = fromScratch ? _loop.ReadScratch : _in.GetWritable(Session!.MissingBytes).Span;
-        nint n;
-        fixed (byte* p = target)
-        {
-            do n = Native.recv(_fd, p, target.Length, Native.MsgDontWait);
-            while (n < 0 && Marshal.GetLastPInvokeError() == Native.EIntr);
-        }
-        if (n <= 0)
-        {
-            int errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
-            if (errno == Native.EAgain) return;
-            _loop.Logger.LogDebug("recv from {Address}: {Result} (errno {Errno})", RemoteAddress, n, errno);
-            CloseNow(CloseReason.ClientGone);
-            return;
-        }
-        Touch();
-        if (fromScratch) Process(_loop.ReadScratch.AsSpan(0, (int)n), fromScratch: true);
+        int n = Receive(fromScratch ? _loop.ReadScratch : _in.GetWritable(Session!.MissingBytes).Span);
+        if (n == 0) return;
+        if (fromScratch) Process(_loop.ReadScratch.AsSpan(0, n), fromScratch: true);
         else
         {
-            _in.Commit((int)n);
+            _in.Commit(n);
             Process(_in.Data, fromScratch: false);
         }
     }
@@ -196,24 +182,31 @@ internal sealed unsafe class EpollConnection : Connection, ILoopHandler
     private void ReadTls()
     {
         var tls = _tls!;
-        var space = tls.ReceiveSpace;
+        int n = Receive(tls.ReceiveSpace.Span);
+        if (n == 0) return;
+        tls.Received(n);   // the handshake or a waiting read goes on here, inline
+        PumpTls();
+    }
+
+    /// <summary>One recv into <paramref name="target"/>: the byte count, or 0 when nothing is there yet or the connection closed.</summary>
+    private int Receive(Span<byte> target)
+    {
         nint n;
-        fixed (byte* p = space.Span)
+        fixed (byte* p = target)
         {
-            do n = Native.recv(_fd, p, space.Length, Native.MsgDontWait);
+            do n = Native.recv(_fd, p, target.Length, Native.MsgDontWait);
             while (n < 0 && Marshal.GetLastPInvokeError() == Native.EIntr);
         }
-        if (n <= 0)
+        if (n > 0)
         {
-            int errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
-            if (errno == Native.EAgain) return;
-            _loop.Logger.LogDebug("recv from {Address}: {Result} (errno {Errno})", RemoteAddress, n, errno);
-            CloseNow(CloseReason.ClientGone);
-            return;
+            Touch();
+            return (int)n;
         }
-        Touch();
-        tls.Received((int)n);   // the handshake or a waiting read goes on here, inline
-        PumpTls();
+        int errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+        if (errno == Native.EAgain) return 0;
+        _loop.Logger.LogDebug("recv from {Address}: {Result} (errno {Errno})", RemoteAddress, n, errno);
+        CloseNow(CloseReason.ClientGone);
+        return 0;
     }
 
     /// <summary>
