@@ -141,6 +141,22 @@ public sealed class CheckpointFileTests : IDisposable
     }
 
     [Fact]
+    public async Task A_checkpoint_of_format_2_is_refused_not_misread()
+    {
+        // Format 2 held the low 24 bits of each key hash as tags, and rows with u16 column counts and states always:
+        // read with today's index and row layout its keys would not be found. The preamble says so: refused, loudly.
+        var file = await WriteOneAsync();
+        var bytes = await File.ReadAllBytesAsync(file);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(12), 2);
+        await File.WriteAllBytesAsync(file, bytes);
+        AssertRefused("format 2");
+        Checkpoints(new ReplicatedStore()).Newest(out var problem);
+        var info = Checkpoints(new ReplicatedStore()).Newest(out _);
+        string why = problem ?? Assert.Throws<CheckpointUnusableException>(() => Checkpoints(new ReplicatedStore()).Load(info!)).Message;
+        Assert.Contains("format version 2", why);
+    }
+
+    [Fact]
     public async Task A_file_cut_at_any_length_is_detected_and_the_store_stays_empty()
     {
         var file = await WriteOneAsync();
