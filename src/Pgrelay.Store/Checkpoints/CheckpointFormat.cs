@@ -21,14 +21,16 @@ namespace Pgrelay.Store.Checkpoints;
 ///             visible at K (version LSN ≤ K, no previous address, shape 0: the table's one schema after a load)
 ///   4 footer  u64 K again, u64 versions in the file, u32 blocks before it: proof the file is complete
 /// </code>
-/// Format 3 (this one) holds the top 24 bits of each key hash as tags, where the index takes a key's home from; format 2
-/// held the low 24 bits: such a file is refused (a fresh snapshot), never read with the wrong homes.
+/// Format 4 (this one): rows with a one-byte column count and no states when every column holds a value
+/// (<see cref="Core.Rows.RowFormat"/>), tags the top 24 bits of each key hash, where the index takes a key's home from.
+/// Format 3 had the same tags and the older rows, format 2 the low 24 bits: an older file is refused (a fresh snapshot),
+/// never misread.
 /// A file is written as <c>checkpoint-&lt;K hex&gt;.tmp</c>, fsynced, renamed to <c>.ckpt</c> and its directory fsynced
 /// only once every durable consumer has acknowledged K: a <c>.ckpt</c> is complete and safe to start from.
 /// </summary>
 internal static class CheckpointFormat
 {
-    public const int Version = 3;
+    public const int Version = 4;
     public static ReadOnlySpan<byte> Magic => "PGRELAY-CKPT"u8;
     public const int PreambleSize = 16;
     public const int BlockHeaderSize = 8;

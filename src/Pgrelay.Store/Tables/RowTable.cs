@@ -251,7 +251,8 @@ internal sealed class RowTable
     {
         long needed = ((long)_occupied + rows) * 100 / ReservedLoadPercent + 1;
         if (needed <= _slots.Length) return;
-        Grow((int)Math.Min(needed, MaxCapacity));
+        // At least by half: a load reserving batch by batch (no estimate) must not rehash the index for every batch.
+        Grow((int)Math.Min(Math.Max(needed, _slots.Length + (long)_slots.Length / 2), MaxCapacity));
     }
 
     /// <summary>
