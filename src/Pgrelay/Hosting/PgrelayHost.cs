@@ -45,6 +45,7 @@ public static class PgrelayHost
             sp.GetRequiredService<ReplicationOptions>(), store, status, sp.GetRequiredService<ILoggerFactory>(), checkpoints));
         builder.Services.AddHostedService<ReplicationWorker>();
         builder.Services.AddHostedService<StoreMaintenance>();
+        builder.Services.AddHostedService<NativeHeapRelease>();
         builder.Services.AddHostedService<CheckpointWorker>();
         builder.Services.AddHostedService<SnapshotProgress>();
         builder.Services.AddPgrelayHttp();
