@@ -140,6 +140,23 @@ public sealed class CheckpointFileTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task A_checkpoint_of_an_older_format_is_refused_not_misread(int version)
+    {
+        // Format 2 held the low 24 bits of each key hash as tags, format 3 rows with a u16 column count and states always:
+        // read with today's index and row layout, keys would not be found or values misread. The preamble says so.
+        var file = await WriteOneAsync();
+        var bytes = await File.ReadAllBytesAsync(file);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(12), (uint)version);
+        await File.WriteAllBytesAsync(file, bytes);
+        AssertRefused($"format {version}");
+        var info = Checkpoints(new ReplicatedStore()).Newest(out var problem);
+        string why = problem ?? Assert.Throws<CheckpointUnusableException>(() => Checkpoints(new ReplicatedStore()).Load(info!)).Message;
+        Assert.Contains($"format version {version}", why);
+    }
+
     [Fact]
     public async Task A_file_cut_at_any_length_is_detected_and_the_store_stays_empty()
     {

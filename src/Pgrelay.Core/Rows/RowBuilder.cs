@@ -16,6 +16,7 @@ public sealed class RowBuilder
     private int[] _ends = new int[64];
     private ColumnState[] _states = new ColumnState[64];
     private int _columns;
+    private int _notValues;   // columns that are NULL or unchanged: a row without any needs no states
     private int _valueStart = -1;
 
     public int ColumnCount => _columns;
@@ -24,6 +25,7 @@ public sealed class RowBuilder
     {
         _payloadLength = 0;
         _columns = 0;
+        _notValues = 0;
         _valueStart = -1;
     }
 
@@ -109,22 +111,36 @@ public sealed class RowBuilder
     /// resets.</summary>
     public void BuildInto(RowBatch batch) => Encode(batch.Reserve(EncodedLength));
 
-    private int EncodedLength =>
-        RowFormat.HeaderSize + RowFormat.StatesSize(_columns) + _columns * RowFormat.OffsetWidth(_payloadLength) + _payloadLength;
+    private byte EncodedFlags =>
+        (byte)(RowFormat.OffsetWidthCode(RowFormat.OffsetWidth(_payloadLength))
+            | (_columns > byte.MaxValue ? RowFormat.WideCount : 0) | (_notValues == 0 ? RowFormat.AllValues : 0));
+
+    private int EncodedLength
+    {
+        get
+        {
+            byte flags = EncodedFlags;
+            return RowFormat.CountOffset + RowFormat.CountSize(flags) + RowFormat.StatesLength(flags, _columns)
+                + _columns * RowFormat.OffsetWidth(_payloadLength) + _payloadLength;
+        }
+    }
 
     private void Encode(Span<byte> row)
     {
         int n = _columns;
+        byte flags = EncodedFlags;
         int width = RowFormat.OffsetWidth(_payloadLength);
-        int statesSize = RowFormat.StatesSize(n);
-        int offsets = RowFormat.HeaderSize + statesSize;
+        int states = RowFormat.CountOffset + RowFormat.CountSize(flags);
+        int offsets = states + RowFormat.StatesLength(flags, n);
         int payload = offsets + n * width;
         row[..payload].Clear();
-        row[RowFormat.FlagsOffset] = RowFormat.OffsetWidthCode(width);
-        BinaryPrimitives.WriteUInt16LittleEndian(row[RowFormat.CountOffset..], (ushort)n);
+        row[RowFormat.FlagsOffset] = flags;
+        if ((flags & RowFormat.WideCount) != 0) BinaryPrimitives.WriteUInt16LittleEndian(row[RowFormat.CountOffset..], (ushort)n);
+        else row[RowFormat.CountOffset] = (byte)n;
+        bool withStates = (flags & RowFormat.AllValues) == 0;
         for (int i = 0; i < n; i++)
         {
-            row[RowFormat.HeaderSize + (i >> 2)] |= (byte)((int)_states[i] << ((i & 3) << 1));
+            if (withStates) row[states + (i >> 2)] |= (byte)((int)_states[i] << ((i & 3) << 1));
             switch (width)
             {
                 case 1: row[offsets + i] = (byte)_ends[i]; break;
@@ -145,6 +161,7 @@ public sealed class RowBuilder
             Array.Resize(ref _states, _columns * 2);
         }
         _states[_columns] = state;
+        if (state != ColumnState.Value) _notValues++;
         _ends[_columns] = _payloadLength;
         _columns++;
     }

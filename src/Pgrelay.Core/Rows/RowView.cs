@@ -31,20 +31,32 @@ public readonly struct RowView
     public byte Flags => _buffer[_body];
     public bool IsTombstone => (Flags & RowFormat.Tombstone) != 0;
     public byte Shape => _buffer[_body + 1];
-    public int ColumnCount => BinaryPrimitives.ReadUInt16LittleEndian(_buffer.AsSpan(_body + 2));
+    public int ColumnCount => (Flags & RowFormat.WideCount) != 0
+        ? BinaryPrimitives.ReadUInt16LittleEndian(_buffer.AsSpan(_body + RowFormat.BodyCountOffset))
+        : _buffer[_body + RowFormat.BodyCountOffset];
+
+    /// <summary>Where the states start (or the offsets, in a row without states).</summary>
+    private int StatesAt(byte flags) => _body + RowFormat.BodyCountOffset + RowFormat.CountSize(flags);
+
+    private int OffsetsAt(byte flags, int columns) => StatesAt(flags) + RowFormat.StatesLength(flags, columns);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ColumnState State(int column) =>
-        (ColumnState)((_buffer[_body + RowFormat.BodyHeaderSize + (column >> 2)] >> ((column & 3) << 1)) & 3);
+    public ColumnState State(int column)
+    {
+        byte flags = Flags;
+        if ((flags & RowFormat.AllValues) != 0) return ColumnState.Value;
+        return (ColumnState)((_buffer[StatesAt(flags) + (column >> 2)] >> ((column & 3) << 1)) & 3);
+    }
 
     public bool IsNull(int column) => State(column) == ColumnState.Null;
 
     /// <summary>The value's text bytes; empty for NULL and unchanged columns (check <see cref="State"/>).</summary>
     public ReadOnlySpan<byte> Value(int column)
     {
+        byte flags = Flags;
         int n = ColumnCount;
-        int offsets = _body + RowFormat.BodyHeaderSize + RowFormat.StatesSize(n);
-        int width = RowFormat.OffsetWidthOf(Flags);
+        int offsets = OffsetsAt(flags, n);
+        int width = RowFormat.OffsetWidthOf(flags);
         int payload = offsets + n * width;
         int start = column == 0 ? 0 : ReadOffset(offsets, column - 1, width);
         int end = ReadOffset(offsets, column, width);
@@ -56,9 +68,10 @@ public readonly struct RowView
     {
         get
         {
+            byte flags = Flags;
             int n = ColumnCount;
             if (n == 0) return 0;
-            return ReadOffset(_body + RowFormat.BodyHeaderSize + RowFormat.StatesSize(n), n - 1, RowFormat.OffsetWidthOf(Flags));
+            return ReadOffset(OffsetsAt(flags, n), n - 1, RowFormat.OffsetWidthOf(flags));
         }
     }
 
@@ -67,8 +80,9 @@ public readonly struct RowView
     {
         get
         {
+            byte flags = Flags;
             int n = ColumnCount;
-            return _body + RowFormat.BodyHeaderSize + RowFormat.StatesSize(n) + n * RowFormat.OffsetWidthOf(Flags) + PayloadLength;
+            return OffsetsAt(flags, n) + n * RowFormat.OffsetWidthOf(flags) + PayloadLength;
         }
     }
 

@@ -16,17 +16,21 @@ namespace Pgrelay.Store.Checkpoints;
 ///             (columns, types, modifiers, key, replica identity) and membership token, the publications
 ///   2 table   u32 relation id, u64 versions that follow (each stands for its copies), u64 the store's key hash seed
 ///             (the same in every table block)
-///   5 page    u32 record count c, c × u32 hash tags (the low 24 bits of each record's key hash under the seed), then
+///   5 page    u32 record count c, c × u32 hash tags (the top 24 bits of each record's key hash under the seed), then
 ///             one page image: its 64-byte header (base LSN: the first record's) and c records, one version each,
 ///             visible at K (version LSN ≤ K, no previous address, shape 0: the table's one schema after a load)
 ///   4 footer  u64 K again, u64 versions in the file, u32 blocks before it: proof the file is complete
 /// </code>
+/// Format 4 (this one): rows with a one-byte column count and no states when every column holds a value
+/// (<see cref="Core.Rows.RowFormat"/>), tags the top 24 bits of each key hash, where the index takes a key's home from.
+/// Format 3 had the same tags and the older rows, format 2 the low 24 bits: an older file is refused (a fresh snapshot),
+/// never misread.
 /// A file is written as <c>checkpoint-&lt;K hex&gt;.tmp</c>, fsynced, renamed to <c>.ckpt</c> and its directory fsynced
 /// only once every durable consumer has acknowledged K: a <c>.ckpt</c> is complete and safe to start from.
 /// </summary>
 internal static class CheckpointFormat
 {
-    public const int Version = 2;
+    public const int Version = 4;
     public static ReadOnlySpan<byte> Magic => "PGRELAY-CKPT"u8;
     public const int PreambleSize = 16;
     public const int BlockHeaderSize = 8;

@@ -10,9 +10,15 @@ namespace Pgrelay.Store.Tables;
 /// Open-addressing hash index over a table's pages (<see cref="RowPages"/>), with one writer and lock-free readers.
 /// <para>
 /// A slot is one word: 0 (never used), <see cref="Deleted"/> (a removed key; probes continue past it), or the address of
-/// the key's newest version with the low <see cref="TagBits"/> bits of its key hash above it
+/// the key's newest version with the top <see cref="TagBits"/> bits of its key hash above it
 /// (<c>tag &lt;&lt; 40 | address</c>), so a probe compares keys only when the tags agree, and growing the index (up to
-/// 2^24 slots) never reads a record. Older versions hang off the newest one through the previous-address field of
+/// 2^24 slots) never reads a record.
+/// </para>
+/// <para>
+/// A key's home slot is its hash scaled to the capacity (<see cref="Home"/>), not the hash modulo a power of two: the
+/// capacity can be any size, so a table is sized to its rows (85 % full at most, 80 % after a reservation; 8 B / 0.8 =
+/// 10 B per key) instead of up to half empty (16 B per key at 1M rows with 2^21 slots). Homes keep the keys in hash
+/// order at every capacity, which is what SCAN's cursor stands on (<see cref="Scan"/>). Older versions hang off the newest one through the previous-address field of
 /// each record (<see cref="PageFormat"/>). The writer appends versions with LSNs above the store's visible LSN; readers
 /// skip those, so a transaction appears at once when the visible LSN moves. Resizing copies into a new array and
 /// publishes it; readers re-check the array they read from and retry when it changed.
@@ -23,10 +29,19 @@ internal sealed class RowTable
     public const ulong Deleted = 1;   // page 0 holds no records, so no address is 1
     public const int TagBits = 64 - PageFormat.AddressBits;
     private const ulong TagMask = (1UL << TagBits) - 1;
+    /// <summary>How many tags there are: while the capacity is at most this, a home follows from the tag alone.</summary>
+    private const int TagSpace = 1 << TagBits;
+    private const int MinCapacity = 16;
+    /// <summary>Grow past this (Deleted slots count): with tags, linear probing stays short (about 4 slots per hit and
+    /// 23 per miss at 85 %, a few cache lines of one array).</summary>
+    private const int MaxLoadPercent = 85;
+    /// <summary>How full a reservation leaves the index when the rows it was made for have arrived.</summary>
+    private const int ReservedLoadPercent = 80;
+    private const int MaxCapacity = 1 << 30;
 
     private readonly SchemaHistory _schemas;
     private readonly RowPages _pages = new();
-    private ulong[] _slots = new ulong[16];
+    private ulong[] _slots = new ulong[MinCapacity];
     private int _occupied;   // non-zero slots, Deleted included
     private byte[] _keyScratch = new byte[256];
 
@@ -45,11 +60,27 @@ internal sealed class RowTable
 
     public int Hash(ReadOnlySpan<byte> rowKey) => _hasher.Hash(rowKey);
 
-    private static ulong Entry(int hash, ulong address) => ((uint)hash & TagMask) << PageFormat.AddressBits | address;
+    private static ulong Entry(int hash, ulong address) => (ulong)(uint)TagOf(hash) << PageFormat.AddressBits | address;
     public static ulong AddressOf(ulong entry) => entry & PageFormat.AddressMask;
     public static int TagOf(ulong entry) => (int)(entry >> PageFormat.AddressBits);
-    public static int TagOf(int hash) => (int)((uint)hash & TagMask);
-    private static bool TagMatches(ulong entry, int hash) => entry >> PageFormat.AddressBits == ((uint)hash & TagMask);
+    public static int TagOf(int hash) => (int)((uint)hash >> (32 - TagBits));
+    private static bool TagMatches(ulong entry, int hash) => entry >> PageFormat.AddressBits == (uint)hash >> (32 - TagBits);
+
+    /// <summary>A key's home slot: its hash scaled to the capacity (multiply and shift, no division). Monotone in the
+    /// hash, so slot order is hash order at any capacity; up to <see cref="TagSpace"/> slots it is the tag's scaled.</summary>
+    public static int Home(int hash, int capacity) =>
+        capacity <= TagSpace ? HomeOfTag(TagOf(hash), capacity) : (int)(((ulong)(uint)hash * (uint)capacity) >> 32);
+
+    private static int HomeOfTag(int tag, int capacity) => (int)(((ulong)(uint)tag * (uint)capacity) >> TagBits);
+
+    private static int Next(int slot, int capacity) => slot + 1 == capacity ? 0 : slot + 1;
+
+    private static bool Full(int occupied, int capacity) => (long)occupied * 100 > (long)capacity * MaxLoadPercent;
+
+    private void GrowIfFull()
+    {
+        if (Full(_occupied + 1, _slots.Length)) Grow((int)Math.Min(MaxCapacity, _slots.Length + (long)_slots.Length / 2));
+    }
 
     /// <summary>The schema a record's body was encoded for.</summary>
     public TableSchema SchemaOf(RowView view, ulong lsn) => _schemas.For(view.Shape, lsn);
@@ -58,8 +89,8 @@ internal sealed class RowTable
     /// went away meanwhile (the caller reads again).</summary>
     public ulong Find(ulong[] slots, ReadOnlySpan<byte> rowKey, int hash)
     {
-        int mask = slots.Length - 1;
-        for (int i = hash & mask, probes = 0; probes <= mask; i = (i + 1) & mask, probes++)
+        int capacity = slots.Length;
+        for (int i = Home(hash, capacity), probes = 0; probes < capacity; i = Next(i, capacity), probes++)
         {
             ulong entry = Volatile.Read(ref slots[i]);
             if (entry == 0) return 0;
@@ -112,8 +143,8 @@ internal sealed class RowTable
     private int IndexOf(ReadOnlySpan<byte> rowKey, int hash)
     {
         var slots = _slots;
-        int mask = slots.Length - 1;
-        for (int i = hash & mask, probes = 0; probes <= mask; i = (i + 1) & mask, probes++)
+        int capacity = slots.Length;
+        for (int i = Home(hash, capacity), probes = 0; probes < capacity; i = Next(i, capacity), probes++)
         {
             ulong entry = slots[i];
             if (entry == 0) return -1;
@@ -174,11 +205,11 @@ internal sealed class RowTable
 
     private void Add(int hash, ulong address)
     {
-        if ((_occupied + 1) * 4 > _slots.Length * 3) Grow(_slots.Length * 2);
+        GrowIfFull();
         var slots = _slots;
-        int mask = slots.Length - 1;
-        int at = hash & mask;
-        while (slots[at] != 0 && slots[at] != Deleted) at = (at + 1) & mask;
+        int capacity = slots.Length;
+        int at = Home(hash, capacity);
+        while (slots[at] != 0 && slots[at] != Deleted) at = Next(at, capacity);
         if (slots[at] == 0) _occupied++;
         Volatile.Write(ref slots[at], Entry(hash, address));
     }
@@ -202,12 +233,11 @@ internal sealed class RowTable
             var body = view.Body;
             copies += view.Copies;
             ulong address = PageFormat.Address(number, at);
-            if ((_occupied + 1) * 4 > _slots.Length * 3) Grow(_slots.Length * 2);
+            GrowIfFull();
             var slots = _slots;
-            int mask = slots.Length - 1;
             ulong entry = ((uint)tag & TagMask) << PageFormat.AddressBits | address;
-            int home = HomeOf(entry, mask);
-            while (slots[home] != 0) home = (home + 1) & mask;
+            int home = HomeOf(entry, slots.Length);
+            while (slots[home] != 0) home = Next(home, slots.Length);
             slots[home] = entry;
             _occupied++;
             at += PageFormat.RecordSize(at, page[at], body.Length);
@@ -219,11 +249,10 @@ internal sealed class RowTable
     /// <summary>Grows once to hold <paramref name="rows"/> more keys, instead of doubling repeatedly while they arrive.</summary>
     public void Reserve(int rows)
     {
-        long needed = ((long)_occupied + rows) * 4 / 3 + 1;
+        long needed = ((long)_occupied + rows) * 100 / ReservedLoadPercent + 1;
         if (needed <= _slots.Length) return;
-        int capacity = _slots.Length;
-        while (capacity < needed && capacity < (1 << 30)) capacity <<= 1;
-        Grow(capacity);
+        // At least by half: a load reserving batch by batch (no estimate) must not rehash the index for every batch.
+        Grow((int)Math.Min(Math.Max(needed, _slots.Length + (long)_slots.Length / 2), MaxCapacity));
     }
 
     /// <summary>
@@ -269,13 +298,12 @@ internal sealed class RowTable
     {
         var old = _slots;
         var grown = new ulong[capacity];
-        int mask = grown.Length - 1, occupied = 0;
+        int occupied = 0;
         foreach (ulong entry in old)
         {
             if (entry == 0 || entry == Deleted) continue;
-            int home = HomeOf(entry, mask);
-            int at = home;
-            while (grown[at] != 0) at = (at + 1) & mask;
+            int at = HomeOf(entry, capacity);
+            while (grown[at] != 0) at = Next(at, capacity);
             grown[at] = entry;
             occupied++;
         }
@@ -284,11 +312,8 @@ internal sealed class RowTable
     }
 
     /// <summary>The slot an entry's probe starts at: from its tag while the index is small enough, else from its key.</summary>
-    private int HomeOf(ulong entry, int mask)
-    {
-        if ((uint)mask <= TagMask) return (int)((entry >> PageFormat.AddressBits) & (uint)mask);
-        return FullHash(AddressOf(entry)) & mask;
-    }
+    private int HomeOf(ulong entry, int capacity) =>
+        capacity <= TagSpace ? HomeOfTag(TagOf(entry), capacity) : Home(FullHash(AddressOf(entry)), capacity);
 
     /// <summary>The key hash of the record at <paramref name="address"/>, computed from its key (tables beyond 2^24 slots).</summary>
     private int FullHash(ulong address)
@@ -311,39 +336,49 @@ internal sealed class RowTable
     }
 
     /// <summary>
-    /// Redis-style reverse-binary cursor over home buckets: a key present for the whole iteration is
-    /// returned at least once even when the table grows between calls. Returns the next cursor (0 = done).
+    /// SCAN: the cursor is a place in hash order, a tag (the key hash's top <see cref="TagBits"/> bits). A step returns
+    /// the visible keys whose tags lie in [cursor, next) and then next; 0 when the tags are done. Homes are monotone in
+    /// the hash at every capacity, so such keys live from the home of the range's first tag up to the first free slot
+    /// at or past the home of its last: a key present for the whole iteration is returned exactly once, however the
+    /// index grows between calls. Any number is a cursor (RANDOMKEY starts at a random one).
     /// </summary>
     public ulong Scan(ulong cursor, int count, ulong snapshot, List<(RowView Row, ulong Lsn, int Tag)> output)
     {
         var slots = Slots;
-        ulong mask = (ulong)slots.Length - 1;
+        int capacity = slots.Length;
+        int tag = (int)(cursor & TagMask);
         int emitted = 0;
         do
         {
-            ulong bucket = cursor & mask;
-            for (ulong i = bucket, probes = 0; probes <= mask; i = (i + 1) & mask, probes++)
+            // A step covers one home slot's tags, or (above 2^24 slots) one tag's homes.
+            int end, first, last;
+            if (capacity <= TagSpace)
+            {
+                first = last = HomeOfTag(tag, capacity);
+                end = (int)Math.Min(TagSpace, (((long)first + 1 << TagBits) + capacity - 1) / capacity);
+            }
+            else
+            {
+                end = tag + 1;
+                first = Home(tag << (32 - TagBits), capacity);
+                last = Home(tag << (32 - TagBits) | (1 << (32 - TagBits)) - 1, capacity);
+            }
+            for (int i = first, distance = 0; distance < capacity; i = Next(i, capacity), distance++)
             {
                 ulong entry = Volatile.Read(ref slots[i]);
-                if (entry == 0) break;
+                if (entry == 0)
+                {
+                    if (distance >= last - first) break;
+                    continue;
+                }
                 if (entry == Deleted) continue;
-                if ((ulong)HomeOf(entry, (int)mask) != bucket) continue;
-                if (Visible(AddressOf(entry), snapshot, out var row, out ulong lsn) == Seen.Found) { output.Add((row, lsn, TagOf(entry))); emitted++; }
+                int entryTag = TagOf(entry);
+                if (entryTag < tag || entryTag >= end) continue;
+                if (Visible(AddressOf(entry), snapshot, out var row, out ulong lsn) == Seen.Found) { output.Add((row, lsn, entryTag)); emitted++; }
             }
-            cursor |= ~mask;
-            cursor = ReverseBits(cursor);
-            cursor++;
-            cursor = ReverseBits(cursor);
-        } while (cursor != 0 && emitted < count);
-        return cursor;
-    }
-
-    private static ulong ReverseBits(ulong v)
-    {
-        v = ((v >> 1) & 0x5555555555555555UL) | ((v & 0x5555555555555555UL) << 1);
-        v = ((v >> 2) & 0x3333333333333333UL) | ((v & 0x3333333333333333UL) << 2);
-        v = ((v >> 4) & 0x0F0F0F0F0F0F0F0FUL) | ((v & 0x0F0F0F0F0F0F0F0FUL) << 4);
-        return System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v);
+            tag = end;
+        } while (tag < TagSpace && emitted < count);
+        return tag < TagSpace ? (ulong)tag : 0;
     }
 
     /// <summary>Every visible row at <paramref name="snapshot"/>, in slot order.</summary>
@@ -371,7 +406,7 @@ internal sealed class RowTable
         var fresh = new RowTable(_schemas, _hasher);
         fresh._slots = new ulong[_slots.Length];
         var chain = new List<ulong>();
-        int mask = _slots.Length - 1;
+        int capacity = _slots.Length;
         foreach (ulong entry in _slots)
         {
             if (entry == 0 || entry == Deleted) continue;
@@ -393,8 +428,8 @@ internal sealed class RowTable
                 if (i > 0) superseded += body.Length + 1;
             }
             ulong moved = (entry & ~PageFormat.AddressMask) | previous;
-            int at = HomeOf(entry, mask);
-            while (fresh._slots[at] != 0) at = (at + 1) & mask;
+            int at = HomeOf(entry, capacity);
+            while (fresh._slots[at] != 0) at = Next(at, capacity);
             fresh._slots[at] = moved;
             fresh._occupied++;
         }

@@ -47,6 +47,9 @@ public sealed class StoredTable
         }
     }
 
+    /// <summary>Bytes of the key index alone (one word per slot, used or not).</summary>
+    public long IndexBytes => (long)Volatile.Read(ref _rows).Capacity * sizeof(ulong);
+
     public double BytesPerRow => RowCount == 0 ? 0 : (double)MemoryBytes / RowCount;
 
     /// <summary>

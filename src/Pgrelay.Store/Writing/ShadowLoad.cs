@@ -51,7 +51,7 @@ internal sealed class ShadowLoad : ITableLoad
     public void ExpectSnapshotRows(TableSchema table, long estimate)
     {
         if (estimate <= 0) return;
-        lock (_write) Shadow.Reserve((int)Math.Min(estimate + estimate / 8, 8_000_000));
+        lock (_write) Shadow.Reserve((int)Math.Min(estimate, 8_000_000));   // the index grows only past 85 %: a reservation (80 %) leaves room for the estimate's error
     }
 
     public void ApplyTail(Transaction transaction)

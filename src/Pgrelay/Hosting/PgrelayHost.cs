@@ -36,6 +36,7 @@ public static class PgrelayHost
         builder.Services.AddSingleton(core.Replication);
         builder.Services.AddHostedService<ReplicationWorker>();
         builder.Services.AddHostedService<StoreMaintenance>();
+        builder.Services.AddHostedService<NativeHeapRelease>();
         builder.Services.AddHostedService<CheckpointWorker>();
         builder.Services.AddHostedService<SnapshotProgress>();
         builder.Services.AddPgrelayHttp();
