@@ -108,5 +108,19 @@ public sealed class TableSchema
     public bool IsRowCompatibleWith(TableSchema other) =>
         HasSameColumns(other) && HasPrimaryKey == other.HasPrimaryKey && KeyColumns.AsSpan().SequenceEqual(other.KeyColumns);
 
+    /// <summary>Whether values of the same columns render alike: the composites' fields too, which ALTER TYPE changes while
+    /// the table's own columns stay the same.</summary>
+    public bool RendersLike(TableSchema other)
+    {
+        if (Columns.Count != other.Columns.Count) return false;
+        for (int i = 0; i < Columns.Count; i++)
+        {
+            ColumnSchema a = Columns[i], b = other.Columns[i];
+            if (a.Kind != b.Kind || a.ElementKind != b.ElementKind || RecordShape.SignatureOf(a.Record) != RecordShape.SignatureOf(b.Record))
+                return false;
+        }
+        return true;
+    }
+
     public override string ToString() => $"{SchemaName}.{TableName}";
 }

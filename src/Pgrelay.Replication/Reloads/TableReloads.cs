@@ -193,6 +193,8 @@ internal sealed class TableReloads : IAsyncDisposable
                     loads.Add((id, relation.Name, "partitions attached or detached"));
                 else if (held.Membership.RowFilter != relation.RowFilter)
                     loads.Add((id, relation.Name, "row filter changed"));
+                else if (!relation.SameCompositesAs(held.Schema))
+                    loads.Add((id, relation.Name, "a composite type of its columns changed"));
             }
             foreach (var (id, held) in _held)
                 if (!published.ContainsKey(id) && held.Generation <= generation) removals.Add(id);
