@@ -108,6 +108,11 @@ public sealed class TableSchema
     public bool IsRowCompatibleWith(TableSchema other) =>
         HasSameColumns(other) && HasPrimaryKey == other.HasPrimaryKey && KeyColumns.AsSpan().SequenceEqual(other.KeyColumns);
 
+    /// <summary>Whether a column is a composite whose fields are known (ALTER TYPE can change them under the table).</summary>
+    public bool HasRecords => _hasRecords ??= Columns.Any(c => c.Record is not null);
+
+    private bool? _hasRecords;
+
     /// <summary>Whether values of the same columns render alike: the composites' fields too, which ALTER TYPE changes while
     /// the table's own columns stay the same.</summary>
     public bool RendersLike(TableSchema other)

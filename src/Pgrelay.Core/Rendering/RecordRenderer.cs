@@ -36,6 +36,23 @@ public static class RecordRenderer
         }
     }
 
+    /// <summary>How many fields a composite's text holds (the commas outside quotes, plus one); -1 when it is not "(…)".
+    /// Nested composites are quoted in it, so their commas do not count.</summary>
+    public static int FieldCount(ReadOnlySpan<byte> text)
+    {
+        if (text.Length < 2 || text[0] != '(' || text[^1] != ')') return -1;
+        int fields = 1;
+        bool quoted = false;
+        for (int i = 1; i < text.Length - 1; i++)
+        {
+            byte c = text[i];
+            if (c == '\\') i++;
+            else if (c == '"') quoted = !quoted;   // a doubled quote inside quotes toggles twice: no change
+            else if (c == ',' && !quoted) fields++;
+        }
+        return fields;
+    }
+
     /// <summary>One pass over the text; validates only when there is no output.</summary>
     private ref struct FieldWalker(ReadOnlySpan<byte> text, RecordShape shape, IBufferWriter<byte>? output, int depth)
     {

@@ -222,6 +222,9 @@ internal sealed class TableReloads : IAsyncDisposable
                 _held[now.RelationId] = held with { Schema = now };
     }
 
+    /// <summary>A composite value whose fields do not match its type's known fields: look at the publications now.</summary>
+    public void CompositeAltered() => _pollNow.Release();
+
     /// <summary>A relation the stream names that was not held: look at the publications now rather than at the next poll.</summary>
     public void UnknownRelation() => _pollNow.Release();
 
