@@ -6,7 +6,7 @@
 # Starts redis-server on a free port (and a TLS port, certificate made here with openssl) and loads ROWS rows of an
 # 8-column "accounts" table as hashes (HSET from BenchHost, NULL columns left out); then BenchHost serving the same
 # rows from pgrelay's store (no PostgreSQL) on pgrelay's transport, as `pgrelay run` serves them: epoll event loops
-# (one per two cores, at most 4), and a TLS listener on .NET's SslStream. STREAMS=1 adds a BenchHost whose plain
+# (one per two cores, at most 4), and a TLS listener on the same loops. STREAMS=1 adds a BenchHost whose
 # connections use .NET's asynchronous sockets instead of epoll (the fallback elsewhere than Linux); LOOPS=n adds one
 # with n event loops. redis-benchmark (-c CLIENTS, -n REQUESTS, -r ROWS so __rand_int__ picks existing keys) runs
 # HGETALL and HGET, unpipelined and -P PIPELINE, against each server in turn, alternating who goes first, ROUNDS

@@ -36,7 +36,7 @@ public sealed class ReplicationService
     private readonly InstanceSlot _slot;
     private readonly SlotPosition _position = new();
     private readonly SlotRetentionMonitor _retention;
-    private PreflightResult? _preflightDone;
+    private Task<PreflightResult>? _preflightDone;
     private bool _startupLogged;
     private readonly ICheckpointStore? _checkpoints;
 
@@ -74,8 +74,20 @@ public sealed class ReplicationService
     public void UsePreflight(PreflightResult result)
     {
         Adopt(result);
-        Volatile.Write(ref _preflightDone, result);
+        Volatile.Write(ref _preflightDone, Task.FromResult(result));
     }
+
+    /// <summary>
+    /// A preflight still running (the command line starts it, and this service, before the host is built): the first
+    /// start-up reads the checkpoint beside it and uses its result when it comes. A failure it reports is the start-up's.
+    /// </summary>
+    public void UsePreflight(Task<PreflightResult> running) =>
+        Volatile.Write(ref _preflightDone, running.ContinueWith(t =>
+        {
+            var result = t.GetAwaiter().GetResult();   // rethrows the preflight's failure as it came (not wrapped)
+            Adopt(result);
+            return result;
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default));
 
     private void Adopt(PreflightResult result)
     {
@@ -88,7 +100,10 @@ public sealed class ReplicationService
     /// Runs until cancelled. Setup problems the user must fix throw <see cref="ReplicationSetupException"/>;
     /// connection problems are retried forever with back-off.
     /// </summary>
-    public async Task RunAsync(CancellationToken ct)
+    /// <param name="beforeServing">Completes when the process serves (its listeners are open): streaming, and the start-up's
+    /// "serving" line, wait for it, so sinks and subscribers registered by the host see every change. The start-up itself (the
+    /// checks, the checkpoint load or the snapshot copy) runs at once, beside the host's own start.</param>
+    public async Task RunAsync(CancellationToken ct, Task? beforeServing = null)
     {
         var backoff = new Backoff(_options.ReconnectInitialDelay, _options.ReconnectMaxDelay);
         bool leftoversChecked = false;
@@ -105,10 +120,25 @@ public sealed class ReplicationService
                 StartedUp started;
                 PreflightResult preflight;
                 LogicalReplicationConnection? conn = null;
+                CheckpointPreload? preload = null;
                 try
                 {
                     _status.Phase = ReplicationPhase.Starting;
-                    preflight = Interlocked.Exchange(ref _preflightDone, null) ?? await PreflightAsync(ct).ConfigureAwait(false);
+                    // A store that never held data starts from the newest usable checkpoint, with no copy: its pages are read
+                    // beside the checks (preflight included), and become visible only once they passed.
+                    CheckpointInfo? checkpoint = null;
+                    string? corrupt = null;
+                    if (_checkpoints is not null && _target.AppliedLsn == Lsn.Zero) checkpoint = _checkpoints.Newest(out corrupt);
+                    if (checkpoint is not null) preload = CheckpointPreload.Start(_checkpoints!, checkpoint);
+                    try
+                    {
+                        preflight = await (Interlocked.Exchange(ref _preflightDone, null) ?? PreflightAsync(ct)).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        if (preload is not null) await preload.AbandonAsync().ConfigureAwait(false);
+                        throw;
+                    }
                     // Looks that feed nothing the store loads run beside the start-up; it waits for them only before it
                     // touches the slot (the retention reading says what the slot held while nobody read it).
                     var leftovers = leftoversChecked ? Task.FromResult(true) : WarnAboutLeftoverSlotsAsync(ct);
@@ -116,7 +146,7 @@ public sealed class ReplicationService
                     var beforeSlotChanges = Task.WhenAll(leftovers, retentionAtStart);
                     try
                     {
-                        started = await StartUpAsync(preflight, beforeSlotChanges, ct).ConfigureAwait(false);
+                        started = await StartUpAsync(preflight, checkpoint, corrupt, preload, beforeSlotChanges, ct).ConfigureAwait(false);
                     }
                     catch
                     {
@@ -136,6 +166,7 @@ public sealed class ReplicationService
                             monitor = Task.Run(() => _retention.RunAsync(_options.SlotCheckInterval, stopMonitor.Token), CancellationToken.None);
                     }
                     conn = started.Connection;
+                    if (beforeServing is not null) await beforeServing.WaitAsync(ct).ConfigureAwait(false);
                     _retention.ReadSoon();
                     if (!_startupLogged)
                     {
@@ -147,6 +178,7 @@ public sealed class ReplicationService
                 catch (Exception e) when (IsRetryable(e, ct))
                 {
                     if (conn is not null) await conn.DisposeAsync().ConfigureAwait(false);
+                    if (preload is not null) await preload.AbandonAsync().ConfigureAwait(false);
                     if (!startedOnce)
                     {
                         failingSince ??= Environment.TickCount64;
@@ -239,13 +271,12 @@ public sealed class ReplicationService
     /// <summary>Slot with exported snapshot, introspection and copy inside it, CompleteSnapshot. Returns the still-open replication
     /// connection (null when streaming resumes a kept slot on a new one). <paramref name="beforeSlotChanges"/> is awaited before
     /// the slot is touched (and before returning).</summary>
-    private async Task<StartedUp> StartUpAsync(PreflightResult preflight, Task beforeSlotChanges, CancellationToken ct)
+    /// <param name="preload">The checkpoint's load, started beside the checks; published or abandoned before this returns or throws.</param>
+    private async Task<StartedUp> StartUpAsync(PreflightResult preflight, CheckpointInfo? checkpoint, string? corrupt, CheckpointPreload? preload,
+        Task beforeSlotChanges, CancellationToken ct)
     {
         // The looks at the source that the start-up's decision needs go at once, each on its own connection: IDENTIFY_SYSTEM,
         // the slot, and (with a checkpoint to check) the publications' schemas now. One round trip of waiting, not three.
-        CheckpointInfo? checkpoint = null;
-        string? corrupt = null;
-        if (_checkpoints is not null && _target.AppliedLsn == Lsn.Zero) checkpoint = _checkpoints.Newest(out corrupt);
         var identify = IdentifyAsync(ct);
         var findSlot = FindSlotAsync(ct);
         var catalog = checkpoint is not null ? ReadCatalogAsync(preflight, ct) : null;
@@ -274,8 +305,8 @@ public sealed class ReplicationService
             if (_checkpoints is not null && _target.AppliedLsn == Lsn.Zero)
             {
                 if (checkpoint is null && corrupt is not null) Useless(_checkpoints, corrupt);
-                if (checkpoint is not null &&
-                    await TryResumeFromCheckpointAsync(_checkpoints, checkpoint, source, existing, catalog!.Result, beforeSlotChanges, ct)
+                if (checkpoint is not null && preload is not null &&
+                    await TryResumeFromCheckpointAsync(_checkpoints, checkpoint, preload, source, existing, catalog!.Result, beforeSlotChanges, ct)
                         .ConfigureAwait(false) is { } resumed)
                 {
                     await replication.DisposeAsync().ConfigureAwait(false);
@@ -322,6 +353,7 @@ public sealed class ReplicationService
         catch
         {
             if (conn is not null) await conn.DisposeAsync().ConfigureAwait(false);
+            if (preload is not null) await preload.AbandonAsync().ConfigureAwait(false);
             throw;
         }
     }
@@ -332,7 +364,8 @@ public sealed class ReplicationService
     /// every commit at or above it. Otherwise says why, loudly (ERROR, /status), and returns null for a fresh snapshot;
     /// when only the slot is unusable, the checkpoint's consistent data is served meanwhile.
     /// </summary>
-    private async Task<StartedUp?> TryResumeFromCheckpointAsync(ICheckpointStore checkpoints, CheckpointInfo checkpoint, CheckpointSource source,
+    private async Task<StartedUp?> TryResumeFromCheckpointAsync(ICheckpointStore checkpoints, CheckpointInfo checkpoint, CheckpointPreload preload,
+        CheckpointSource source,
         (int? ActivePid, Lsn? Confirmed, string? WalStatus)? slot, (SourceSchema Schema, Dictionary<uint, PublishedRelation> Membership) catalog,
         Task beforeSlotChanges, CancellationToken ct)
     {
@@ -343,6 +376,7 @@ public sealed class ReplicationService
         if ((CheckpointUsability.DataProblem(checkpoint, source, schema, membership)
              ?? MembershipProblem(checkpoint, HeldMembership.TokensOf(held, membership))) is { } data)
         {
+            await preload.AbandonAsync().ConfigureAwait(false);
             Useless(checkpoints, data);
             return null;
         }
@@ -351,10 +385,7 @@ public sealed class ReplicationService
                           ?? CheckpointUsability.SinkProblem(checkpoint, _options.ResumeFrom);
         try
         {
-            // Every row loaded survives: collections during the load would only mark and move them (see NoGcWindow). Rows in
-            // memory take about the file's bytes plus an array header each.
-            using var noGc = NoGcWindow.TryOpen(File.Exists(checkpoint.Path) ? new FileInfo(checkpoint.Path).Length * 2 : 0);
-            checkpoints.Load(checkpoint);
+            await preload.PublishAsync().ConfigureAwait(false);
             // Served from here on: the data checks passed before the load, and the slot's state only decides how to go on.
             _status.Startup.Mark("checkpoint loaded");
             _status.Startup.Mark("served");

@@ -198,9 +198,11 @@ public sealed class ReplicatedStore : IReplicationTarget
     /// <paramref name="read"/> (given a callback per table and one per row version), visible at once at
     /// <paramref name="lsn"/> when it returns. Rows keep their version LSNs; their key hashes are computed again. On failure the store is left
     /// empty and not ready, for a snapshot to fill.
+    /// <para><paramref name="publish"/>, asked once every page is in place and before anything becomes visible, lets the load run
+    /// beside the checks that decide whether its data may be served at all: false leaves the store empty and returns -1.</para>
     /// </summary>
     internal long LoadCheckpoint(IReadOnlyList<PublicationSchema> publications, Lsn lsn,
-        Func<CheckpointReader.TableSink, CheckpointReader.PageSink, long> read)
+        Func<CheckpointReader.TableSink, CheckpointReader.PageSink, long> read, Func<bool>? publish = null)
     {
         lock (_write)
         {
@@ -235,6 +237,11 @@ public sealed class ReplicatedStore : IReplicationTarget
                 foreach (var (held, schema) in loaded)
                     if (held.Identities is { } identities)
                         foreach (var view in held.NewestViews()) identities.Add(view, keys.Of(view, schema));
+                if (publish is not null && !publish())
+                {
+                    BeginSnapshot([]);
+                    return -1;
+                }
                 Complete(lsn, returnGarbage: false);   // a load from pages leaves no garbage behind
                 return rows;
             }

@@ -112,12 +112,15 @@ public abstract class Connection
     /// <summary>After output was written or sent (connection's thread): publishes the unsent count and applies the limit.</summary>
     private protected bool CheckOutputLimit()
     {
-        long unsent = Output.Length;
+        long unsent = UnsentOutput;
         Volatile.Write(ref _unsentBytes, unsent);
         if (!OverOutputLimit(unsent + Volatile.Read(ref _queuedBytes))) return true;
         Close(CloseReason.OutputBufferLimit);
         return false;
     }
+
+    /// <summary>Output written and not yet taken by the socket: the replies, and on TLS also the records sealed from them.</summary>
+    private protected virtual long UnsentOutput => Output.Length;
 
     private bool OverOutputLimit(long pending)
     {
@@ -132,6 +135,9 @@ public abstract class Connection
     internal bool IsIdle(long now) =>
         _limits.IdleTimeout > TimeSpan.Zero && now - LastInteraction > (long)_limits.IdleTimeout.TotalMilliseconds
         && Session is not { ExemptFromIdleTimeout: true };
+
+    /// <summary>True when a TLS handshake has taken longer than the limit allows (called by the listener's clock).</summary>
+    internal virtual bool IsHandshakeOverdue(long now) => false;
 
     private static string Format(EndPoint? endPoint) => endPoint switch
     {

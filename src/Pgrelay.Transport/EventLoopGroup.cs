@@ -5,7 +5,7 @@ using Pgrelay.Transport.Epoll;
 namespace Pgrelay.Transport;
 
 /// <summary>
-/// The event loop threads plain (non-TLS) connections run on, shared by every listener of the process. Accepted
+/// The event loop threads connections run on (plain and TLS), shared by every listener of the process. Accepted
 /// sockets are dealt to the loops in turn. Linux only (<see cref="IsSupported"/>); elsewhere listeners fall back to
 /// .NET's asynchronous streams.
 /// </summary>

@@ -11,9 +11,9 @@ namespace Pgrelay.Transport;
 /// <summary>
 /// Accepts connections on one socket and keeps the books for them: the connection limit is taken before a session is
 /// built, accept errors are sorted (transient, back off, stop), every open connection is known so a stop can close
-/// the idle ones at once, and the idle timeout is applied from one clock. Plain connections are accepted by an event
-/// loop itself (<see cref="EpollAcceptor"/>) and served by the loops; TLS connections, and everything where there is no
-/// epoll, are accepted and run on .NET's asynchronous sockets and streams.
+/// the idle ones at once, and the idle and TLS handshake timeouts are applied from one clock. Connections are accepted
+/// by an event loop itself (<see cref="EpollAcceptor"/>) and served by the loops, TLS ones too (their handshake and
+/// records run on the loop); where there is no epoll they are accepted and run on .NET's asynchronous sockets and streams.
 /// </summary>
 public sealed class TransportListener : IAsyncDisposable
 {
@@ -37,7 +37,7 @@ public sealed class TransportListener : IAsyncDisposable
         _options = options;
         _sessions = sessions;
         _quota = quota;
-        _loops = options.Tls is null ? loops : null;
+        _loops = loops;
         _logger = logger ?? NullLogger.Instance;
     }
 
@@ -77,7 +77,7 @@ public sealed class TransportListener : IAsyncDisposable
             _acceptor.Start();
         }
         else _acceptLoop = Task.Run(AcceptLoopAsync);
-        if (_options.Limits.IdleTimeout > TimeSpan.Zero)
+        if (_options.Limits.IdleTimeout > TimeSpan.Zero || (_loops is not null && _options.Tls is not null))
             _clock = new Timer(static s => ((TransportListener)s!).CloseIdle(), this, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
 
@@ -117,9 +117,11 @@ public sealed class TransportListener : IAsyncDisposable
     /// <summary>
     /// A socket an event loop accepted (on that loop's thread): the connection limit and the protocol's refusal come
     /// before anything is built; then the connection is dealt to a loop and registered there (at once when that is this loop).
+    /// A TLS connection is refused, and gets its session, only once its handshake succeeded (<see cref="RefusalAfterHandshake"/>).
     /// </summary>
     internal void Admit(int fd, IPEndPoint? remote)
     {
+        var tls = _options.Tls;
         Interlocked.Increment(ref _accepted);
         if (_stopping || !_quota.TryTake())
         {
@@ -131,7 +133,7 @@ public sealed class TransportListener : IAsyncDisposable
         ReadOnlySpan<byte> refusal;
         try
         {
-            refusal = _sessions.Refusal(remote);
+            refusal = tls is null ? _sessions.Refusal(remote) : default;
         }
         catch
         {
@@ -148,11 +150,11 @@ public sealed class TransportListener : IAsyncDisposable
         }
         Native.SetNoDelay(fd);
         var loop = _loops!.Next();
-        var connection = new EpollConnection(loop, fd, remote, _sharedLocal ?? SockAddr.Local(fd), this, _options.Limits);
+        var connection = new EpollConnection(loop, fd, remote, _sharedLocal ?? SockAddr.Local(fd), this, _options.Limits, tls);
         _connections[connection.Id] = connection;
         try
         {
-            connection.Session = _sessions.Create(connection);
+            if (tls is null) connection.Session = _sessions.Create(connection);
         }
         catch (Exception e)
         {
@@ -219,6 +221,16 @@ public sealed class TransportListener : IAsyncDisposable
     /// <summary>Counts a refusal the protocol made after a TLS handshake (the connection closes through <see cref="Closed"/>).</summary>
     internal void RefusedAfterHandshake() => Interlocked.Increment(ref _rejected);
 
+    /// <summary>An event loop's TLS connection finished its handshake: what the protocol refuses it with (counted), or empty.</summary>
+    internal ReadOnlySpan<byte> RefusalAfterHandshake(Connection connection)
+    {
+        var refusal = _sessions.Refusal(connection.RemoteEndPoint);
+        if (!refusal.IsEmpty) RefusedAfterHandshake();
+        return refusal;
+    }
+
+    internal IProtocolSession CreateSession(Connection connection) => _sessions.Create(connection);
+
     /// <summary>The words a connection over the limit gets, best effort and without waiting, then the close.</summary>
     private static void Refuse(Socket socket, ReadOnlySpan<byte> reply)
     {
@@ -258,6 +270,7 @@ public sealed class TransportListener : IAsyncDisposable
         long now = Environment.TickCount64;
         foreach (var connection in _connections.Values)
             if (connection.IsIdle(now)) connection.Close(CloseReason.IdleTimeout);
+            else if (connection.IsHandshakeOverdue(now)) connection.Close(CloseReason.TlsHandshake);
     }
 
     /// <summary>

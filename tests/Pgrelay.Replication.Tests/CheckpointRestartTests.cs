@@ -13,7 +13,7 @@ namespace Pgrelay.Replication.Tests;
 /// said loudly, and a fresh snapshot makes the store exact. (Identical rows of a table without primary key, which a checkpoint
 /// keeps as one version with copies, are covered by the store's CheckpointFileTests: StoreAssertions keys rows without copies.)
 /// </summary>
-public abstract class CheckpointRestartTests(PostgresFixture pg) : IDisposable
+public abstract class CheckpointRestartTests(PostgresFixture pg) : IAsyncLifetime
 {
     public sealed class PG14(Postgres14Fixture pg) : CheckpointRestartTests(pg), IClassFixture<Postgres14Fixture>;
     public sealed class PG15(PostgresFixture pg) : CheckpointRestartTests(pg), IClassFixture<PostgresFixture>;
@@ -23,7 +23,27 @@ public abstract class CheckpointRestartTests(PostgresFixture pg) : IDisposable
 
     private readonly string _stateDir = Directory.CreateTempSubdirectory("pgrelay-state-").FullName;
 
-    public void Dispose() => Directory.Delete(_stateDir, recursive: true);
+    private readonly List<string> _databases = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>The slots this test's instances kept (checkpoints keep them across stops) go with it: the class's tests share
+    /// one cluster, whose slots are few.</summary>
+    public async Task DisposeAsync()
+    {
+        Directory.Delete(_stateDir, recursive: true);
+        foreach (var db in _databases)
+        {
+            const string left = "FROM pg_replication_slots WHERE database = current_database()";
+            try
+            {
+                await PostgresHarness.WaitUntilAsync(() => pg.ScalarAsync<bool>(db, $"SELECT NOT EXISTS (SELECT 1 {left} AND active)").GetAwaiter().GetResult(),
+                    TimeSpan.FromSeconds(30), "the walsenders to let go of the slots");
+            }
+            catch (TimeoutException) { }   // what is still active stays; the test itself is over
+            await pg.ExecuteAsync(db, $"SELECT pg_drop_replication_slot(slot_name) {left} AND NOT active");
+        }
+    }
 
     private sealed record Instance(ReplicationRun Run, ReplicatedStore Store, StoreCheckpoints Checkpoints, ListLoggerFactory Log) : IAsyncDisposable
     {
@@ -33,18 +53,26 @@ public abstract class CheckpointRestartTests(PostgresFixture pg) : IDisposable
 
     private async Task<Instance> StartAsync(string db)
     {
+        var instance = Begin(db, beforeServing: null);
+        await instance.Run.WaitForStreamingAsync();
+        return instance;
+    }
+
+    /// <summary>Starts without waiting; with <paramref name="beforeServing"/>, streaming waits for it (a process's listeners).</summary>
+    private Instance Begin(string db, Task? beforeServing)
+    {
         var store = new ReplicatedStore();
         var log = new ListLoggerFactory();
         StoreCheckpoints? checkpoints = null;
         var run = ReplicationRun.Start(pg, db, store, o => o.StateDirectory = _stateDir, log,
-            status => checkpoints = new StoreCheckpoints(store, _stateDir, TimeSpan.FromHours(1), status.Checkpoints));
-        await run.WaitForStreamingAsync();
+            status => checkpoints = new StoreCheckpoints(store, _stateDir, TimeSpan.FromHours(1), status.Checkpoints), beforeServing);
         return new Instance(run, store, checkpoints!, log);
     }
 
     private async Task<string> NewDatabaseAsync()
     {
         var db = await pg.NewDatabaseAsync();
+        _databases.Add(db);
         await pg.ExecuteAsync(db, """
             CREATE TABLE t (id int PRIMARY KEY, v text, n int);
             INSERT INTO t SELECT g, repeat('x', g % 7), g FROM generate_series(1, 500) g;
@@ -201,6 +229,46 @@ public abstract class CheckpointRestartTests(PostgresFixture pg) : IDisposable
         await second.Run.SettleAsync();
         Assert.Equal(450, second.Store.Tables.Single(t => t.Schema.TableName == "t").RowCount);
         await StoreAssertions.MatchesAsync(pg, db, second.Store, "bag");
+    }
+
+    /// <summary>
+    /// The command line starts replication before its host is built: the checks and the load run beside the host's start,
+    /// and streaming waits until the process serves (sinks and subscribers registered by the host see every change).
+    /// </summary>
+    [Fact]
+    public async Task A_restart_loads_its_checkpoint_beside_the_host_start_and_streams_only_once_the_process_serves()
+    {
+        var (db, _, k) = await CheckpointedAndStoppedAsync();
+        await WhileStoppedAsync(db);
+        var serving = new TaskCompletionSource();
+        await using var second = Begin(db, serving.Task);
+        await second.Run.WaitAsync(() => second.Run.Status.Startup.Has("served"), "the checkpoint to be loaded and checked");
+        Assert.Equal(k, second.Run.Status.Checkpoints.LoadedLsn);
+        Assert.Equal(k, second.Store.AppliedLsn);   // the checkpoint's state, and nothing streamed past it yet
+        Assert.NotEqual(Core.Status.ReplicationPhase.Streaming, second.Run.Status.Phase);
+        Assert.False(second.Log.Contains("serving; start-up took"));
+
+        serving.SetResult();
+        await second.Run.WaitForStreamingAsync();
+        Assert.Equal(0, second.Run.Status.SnapshotRowsCopied);
+        await AssertExactAsync(db, second);
+    }
+
+    /// <summary>The same for a fresh snapshot: copied before the process serves, streamed from its consistent point after.</summary>
+    [Fact]
+    public async Task A_fresh_snapshot_loads_beside_the_host_start_and_streams_only_once_the_process_serves()
+    {
+        var db = await NewDatabaseAsync();
+        var serving = new TaskCompletionSource();
+        await using var first = Begin(db, serving.Task);
+        await first.Run.WaitAsync(() => first.Store.AppliedLsn != Core.Model.Lsn.Zero, "the snapshot to be loaded");
+        await pg.ExecuteAsync(db, "UPDATE t SET v = 'before serving' WHERE id < 10; DELETE FROM bag WHERE a = 'two';");
+        Assert.Equal(first.Run.Status.ConsistentPoint, first.Store.AppliedLsn);
+        Assert.NotEqual(Core.Status.ReplicationPhase.Streaming, first.Run.Status.Phase);
+
+        serving.SetResult();
+        await first.Run.WaitForStreamingAsync();
+        await AssertExactAsync(db, first);
     }
 
     [Fact]

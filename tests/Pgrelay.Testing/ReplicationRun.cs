@@ -38,7 +38,13 @@ public sealed class ReplicationRun : IAsyncDisposable
     /// <summary>Starts with the store's checkpoints (made for the run's status, whose <c>Checkpoints</c> they report to).</summary>
     public static ReplicationRun Start(PostgresHarness harness, string database, IReplicationTarget target,
         Action<ReplicationOptions>? configure, ILoggerFactory? loggers, Func<ReplicationStatus, Core.Checkpoints.ICheckpointStore>? checkpoints,
-        params string[] publications)
+        params string[] publications) =>
+        Start(harness, database, target, configure, loggers, checkpoints, beforeServing: null, publications);
+
+    /// <summary>Starts as a process does before its listeners are open: streaming waits for <paramref name="beforeServing"/>.</summary>
+    public static ReplicationRun Start(PostgresHarness harness, string database, IReplicationTarget target,
+        Action<ReplicationOptions>? configure, ILoggerFactory? loggers, Func<ReplicationStatus, Core.Checkpoints.ICheckpointStore>? checkpoints,
+        Task? beforeServing, params string[] publications)
     {
         var options = new ReplicationOptions
         {
@@ -53,7 +59,7 @@ public sealed class ReplicationRun : IAsyncDisposable
         var status = new ReplicationStatus();
         var service = new ReplicationService(options, target, status, loggers ?? NullLoggerFactory.Instance, checkpoints?.Invoke(status));
         var run = new ReplicationRun(harness, database, target, service, status);
-        run.Running = Task.Run(() => service.RunAsync(run._stop.Token));
+        run.Running = Task.Run(() => service.RunAsync(run._stop.Token, beforeServing));
         return run;
     }
 
@@ -76,6 +82,16 @@ public sealed class ReplicationRun : IAsyncDisposable
         await SyncAsync();
         await WaitAsync(() => Status.Reloads.Count == 0, "tables loading beside the stream to be loaded");
         await SyncAsync();
+    }
+
+    /// <summary>
+    /// Waits until the publication watcher has looked at the catalog <paramref name="looks"/> more times: a publication or
+    /// partition change made before this call has then been noticed (a fixed delay is not enough on a loaded machine).
+    /// </summary>
+    public Task WaitForPublicationChecksAsync(int looks = 2)
+    {
+        var target = Status.PublicationChecks + looks;
+        return WaitAsync(() => Status.PublicationChecks >= target, $"{looks} more looks at the publications");
     }
 
     public async Task WaitAsync(Func<bool> condition, string what)

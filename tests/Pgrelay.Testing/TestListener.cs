@@ -6,7 +6,7 @@ namespace Pgrelay.Testing;
 
 /// <summary>
 /// A protocol served the way pgrelay serves it: a <see cref="TransportListener"/> on a free loopback port, with an event
-/// loop of its own (plain) or TLS, stopped and disposed with the test.
+/// loop of its own (plain or TLS), stopped and disposed with the test.
 /// </summary>
 public sealed class TestListener : IAsyncDisposable
 {
@@ -26,14 +26,14 @@ public sealed class TestListener : IAsyncDisposable
     public ListLoggerFactory Logs { get; }
     public int Port => Listener.LocalEndPoint.Port;
 
-    /// <param name="streams">Run plain connections on .NET streams instead of an event loop (the fallback elsewhere than Linux).</param>
+    /// <param name="streams">Run connections on .NET streams instead of an event loop (the fallback elsewhere than Linux).</param>
     /// <param name="address">Where to listen (loopback unless a test needs clients from this machine's other addresses).</param>
     public static TestListener Start(ISessionFactory sessions, ConnectionQuota quota, ConnectionLimits limits, TlsEndpointOptions? tls = null, bool streams = false,
         IPAddress? address = null)
     {
         var logs = new ListLoggerFactory();
         var logger = logs.CreateLogger("Pgrelay.Transport");
-        var loops = tls is null && !streams ? new EventLoopGroup(1, logger) : null;
+        var loops = !streams ? new EventLoopGroup(1, logger) : null;
         var listener = new TransportListener(new ListenerOptions(new IPEndPoint(address ?? IPAddress.Loopback, 0)) { Limits = limits, Tls = tls, Name = "test" }, sessions, quota, loops, logger);
         listener.Start();
         return new TestListener(listener, loops, logs);

@@ -5,7 +5,8 @@ namespace Pgrelay.Transport.Tests;
 
 /// <summary>
 /// The smallest protocol: every line is answered with itself; "quit" closes after the reply; "push N" queues N
-/// out-of-band lines; "slow" is answered only once <see cref="Release"/> is set. It records how its connection ended.
+/// out-of-band lines; "blob N" is answered with N bytes and a newline; "slow" is answered only once
+/// <see cref="Release"/> is set. It records how its connection ended and which thread ran its requests.
 /// </summary>
 public sealed class LineEcho : ISessionFactory
 {
@@ -30,6 +31,7 @@ public sealed class LineEcho : ISessionFactory
         private readonly ConcurrentQueue<byte[]> _pushes = new();
         public Connection Connection { get; } = connection;
         public int ClosedCalls;
+        public volatile string? ConsumeThread;
 
         public int MissingBytes => 0;
         public OutputLimitClass OutputClass => OutputLimitClass.PubSub;
@@ -37,6 +39,7 @@ public sealed class LineEcho : ISessionFactory
 
         public int Consume(ReadOnlySpan<byte> input, OutputBuffer output)
         {
+            ConsumeThread = Thread.CurrentThread.Name ?? $"unnamed {Environment.CurrentManagedThreadId}";
             int done = 0;
             while (true)
             {
@@ -53,6 +56,15 @@ public sealed class LineEcho : ISessionFactory
                 {
                     int n = int.Parse(line[5..^1]);
                     for (int i = 0; i < n; i++) Push("pushed\n"u8.ToArray());
+                    continue;
+                }
+                if (line.StartsWith("blob "u8))
+                {
+                    int size = int.Parse(line[5..^1]);
+                    var blob = output.GetSpan(size + 1)[..(size + 1)];
+                    blob.Fill((byte)'x');
+                    blob[^1] = (byte)'\n';
+                    output.Advance(size + 1);
                     continue;
                 }
                 line.CopyTo(output.GetSpan(line.Length));

@@ -167,15 +167,17 @@ public sealed class TransportTests
         await listener.DisposeAsync();
     }
 
-    [Fact]
-    public async Task Each_tls_handshake_asks_for_the_current_certificate()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]   // the streams fallback (no epoll)
+    public async Task Each_tls_handshake_asks_for_the_current_certificate(bool streams)
     {
         using var first = TestCertificates.Create("first");
         using var second = TestCertificates.Create("second");
         var current = SslStreamCertificateContext.Create(first.Server, null, offline: true);
         var tls = TlsEndpointOptions.For(() => Volatile.Read(ref current));
         var echo = new LineEcho();
-        await using var listener = TestListener.Start(echo, new ConnectionQuota(10), new ConnectionLimits(), tls);
+        await using var listener = TestListener.Start(echo, new ConnectionQuota(10), new ConnectionLimits(), tls, streams);
 
         async Task<string> Subject()
         {

@@ -21,6 +21,13 @@ public interface ICheckpointStore
     /// left empty and not ready.</summary>
     void Load(CheckpointInfo checkpoint);
 
+    /// <summary>
+    /// <see cref="Load(CheckpointInfo)"/> beside the checks that decide whether the checkpoint may be served: once every row
+    /// is in place and before any becomes visible, <paramref name="publish"/> is asked (it may block until the checks are
+    /// done). False leaves the store empty and not ready, and returns false.
+    /// </summary>
+    bool Load(CheckpointInfo checkpoint, Func<bool>? publish);
+
     /// <summary>Gives up the checkpoints on disk: a fresh snapshot follows. With a <paramref name="reason"/> they were useless
     /// (counted; the caller logs it); without one they are merely obsolete (a new slot replaces the one they resume).</summary>
     void Discard(string? reason);

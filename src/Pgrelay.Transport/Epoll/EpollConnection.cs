@@ -2,12 +2,19 @@ using System.Net;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Pgrelay.Transport.Buffers;
+using Pgrelay.Transport.Tls;
 
 namespace Pgrelay.Transport.Epoll;
 
 /// <summary>
-/// A plain TCP connection served by an <see cref="EventLoop"/>: everything below runs on the loop's thread, except
+/// A TCP connection served by an <see cref="EventLoop"/>: everything below runs on the loop's thread, except
 /// <see cref="Connection.TryQueueOutput"/> and closing, which only set flags and post the connection to its loop.
+/// <para>
+/// On a TLS listener a <see cref="TlsChannel"/> sits between the socket and the session, on the same thread: received
+/// ciphertext goes to it and the session reads what it decrypts (the handshake first, then the session is built);
+/// replies are sealed into records just before they are sent. The session sees plaintext exactly as on a plain
+/// connection, under the same limits; only the bytes on the wire differ.
+/// </para>
 /// </summary>
 internal sealed unsafe class EpollConnection : Connection, ILoopHandler
 {
@@ -17,17 +24,29 @@ internal sealed unsafe class EpollConnection : Connection, ILoopHandler
     private readonly int _fd;
     private readonly TransportListener _owner;
     private readonly ReceiveBuffer _in = new();
+    private readonly TlsEndpointOptions? _tlsOptions;
+    private readonly TlsChannel? _tls;
+    private readonly long _handshakeDeadline;
+    private volatile bool _handshaking;
     private PendingWork _pending;
     private bool _registered, _closed, _writeBlocked;
     private int _closeOnce;
 
     /// <param name="fd">The accepted socket, non-blocking; the connection owns it and closes it.</param>
-    public EpollConnection(EventLoop loop, int fd, EndPoint? remote, EndPoint? local, TransportListener owner, ConnectionLimits limits)
+    /// <param name="tls">Null: plain; else the handshake starts once the loop has the connection, and the session is
+    /// built when it succeeds.</param>
+    public EpollConnection(EventLoop loop, int fd, EndPoint? remote, EndPoint? local, TransportListener owner, ConnectionLimits limits,
+        TlsEndpointOptions? tls = null)
         : base(limits, remote, local)
     {
         _loop = loop;
         _fd = fd;
         _owner = owner;
+        if (tls is null) return;
+        _tlsOptions = tls;
+        _tls = new TlsChannel(loop.ReadScratch);
+        _handshaking = true;
+        _handshakeDeadline = Environment.TickCount64 + (long)limits.TlsHandshakeTimeout.TotalMilliseconds;
     }
 
     /// <summary>epoll's data word for this connection: slot and generation, so a stale event for a reused slot is ignored.</summary>
@@ -56,7 +75,17 @@ internal sealed unsafe class EpollConnection : Connection, ILoopHandler
     {
         EventData = _loop.Add(this, _fd);
         _registered = true;
+        if (_tls is null) return;
+        _tls.BeginHandshake(_tlsOptions!);
+        if (_tls.HandshakeEnded(out _)) PumpTls();   // failed before the client said anything (the options threw)
     }
+
+    /// <summary>What goes to the socket: the replies themselves, or on TLS the records sealed from them.</summary>
+    private OutputBuffer Wire => _tls?.Sent ?? Output;
+
+    private protected override long UnsentOutput => Output.Length + (_tls?.Sent.Length ?? 0);
+
+    internal override bool IsHandshakeOverdue(long now) => _handshaking && now > _handshakeDeadline;
 
     private protected override void RequestWrite() => Post(PendingWrite);
 
@@ -108,9 +137,9 @@ internal sealed unsafe class EpollConnection : Connection, ILoopHandler
                             return;
                         }
                     }
-                    else if (_in.Length > 0)
+                    else if (_in.Length > 0 || _tls is not null)
                     {
-                        Process(_in.Data, fromScratch: false);
+                        Resume();
                         return;
                     }
                 }
@@ -127,29 +156,133 @@ internal sealed unsafe class EpollConnection : Connection, ILoopHandler
 
     private void Read()
     {
+        if (_tls is not null)
+        {
+            ReadTls();
+            return;
+        }
         bool fromScratch = _in.Length == 0;
-        Span<byte> target = fromScratch ? _loop.ReadScratch : _in.GetWritable(Session!.MissingBytes).Span;
+        int n = Receive(fromScratch ? _loop.ReadScratch : _in.GetWritable(Session!.MissingBytes).Span);
+        if (n == 0) return;
+        if (fromScratch) Process(_loop.ReadScratch.AsSpan(0, n), fromScratch: true);
+        else
+        {
+            _in.Commit(n);
+            Process(_in.Data, fromScratch: false);
+        }
+    }
+
+    /// <summary>After the socket drained: the requests held back, then (TLS) what the channel holds decrypted or not.</summary>
+    private void Resume()
+    {
+        if (_in.Length > 0) Process(_in.Data, fromScratch: false);
+        if (_tls is not null && !_closed) PumpTls();
+    }
+
+    private void ReadTls()
+    {
+        var tls = _tls!;
+        int n = Receive(tls.ReceiveSpace.Span);
+        if (n == 0) return;
+        tls.Received(n);   // the handshake or a waiting read goes on here, inline
+        PumpTls();
+    }
+
+    /// <summary>One recv into <paramref name="target"/>: the byte count, or 0 when nothing is there yet or the connection closed.</summary>
+    private int Receive(Span<byte> target)
+    {
         nint n;
         fixed (byte* p = target)
         {
             do n = Native.recv(_fd, p, target.Length, Native.MsgDontWait);
             while (n < 0 && Marshal.GetLastPInvokeError() == Native.EIntr);
         }
-        if (n <= 0)
+        if (n > 0)
         {
-            int errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
-            if (errno == Native.EAgain) return;
-            _loop.Logger.LogDebug("recv from {Address}: {Result} (errno {Errno})", RemoteAddress, n, errno);
-            CloseNow(CloseReason.ClientGone);
+            Touch();
+            return (int)n;
+        }
+        int errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+        if (errno == Native.EAgain) return 0;
+        _loop.Logger.LogDebug("recv from {Address}: {Result} (errno {Errno})", RemoteAddress, n, errno);
+        CloseNow(CloseReason.ClientGone);
+        return 0;
+    }
+
+    /// <summary>
+    /// Moves the TLS channel on: finishes the handshake (then builds the session), and runs what it decrypts through
+    /// <see cref="Process"/> until it waits for more ciphertext, the socket is full, or the connection ends. Plaintext
+    /// lands in the loop's read buffer, as a plain connection's first read does.
+    /// </summary>
+    private void PumpTls()
+    {
+        var tls = _tls!;
+        if (_handshaking && !FinishHandshake(tls)) return;
+        while (!_closed && !IsClosing && (!_writeBlocked || ReadsWhileBlocked))
+        {
+            int n;
+            try
+            {
+                if (!tls.TryRead(out n)) break;
+            }
+            catch (IOException e)
+            {
+                _loop.Logger.LogDebug("TLS from {Address}: {Message}", RemoteAddress, e.Message);
+                CloseNow(CloseReason.ClientGone);
+                return;
+            }
+            if (n == 0)
+            {
+                CloseNow(CloseReason.ClientGone);   // close_notify
+                return;
+            }
+            var plain = _loop.ReadScratch.AsSpan(0, n);
+            if (_in.Length == 0) Process(plain, fromScratch: true);
+            else
+            {
+                _in.Append(plain);
+                Process(_in.Data, fromScratch: false);
+            }
+        }
+        if (_closed) return;
+        if (tls.Buffered > Limits.QueryBufferLimit)
+        {
+            CloseNow(CloseReason.QueryBufferLimit);
             return;
         }
-        Touch();
-        if (fromScratch) Process(_loop.ReadScratch.AsSpan(0, (int)n), fromScratch: true);
-        else
+        // What the SslStream wrote by itself (a renegotiation's flight) goes out too.
+        if (!_writeBlocked && tls.Sent.Length > 0) Flush();
+    }
+
+    /// <summary>False until the handshake has succeeded and the session is built; a failed or refused one closes.</summary>
+    private bool FinishHandshake(TlsChannel tls)
+    {
+        if (!tls.HandshakeEnded(out var failure))
         {
-            _in.Commit((int)n);
-            Process(_in.Data, fromScratch: false);
+            if (!_writeBlocked && tls.Sent.Length > 0) Flush();   // the server's flight
+            return false;
         }
+        _handshaking = false;
+        if (failure is not null)
+        {
+            _loop.Logger.LogDebug("TLS handshake with {Address} failed: {Message}", RemoteAddress, failure.Message);
+            FlushOnce();   // the alert saying why, if the SslStream wrote one
+            CloseNow(CloseReason.TlsHandshake);
+            return false;
+        }
+        IsSecure = true;
+        ClientCertificate = tls.RemoteCertificate;
+        var refusal = _owner.RefusalAfterHandshake(this);
+        if (!refusal.IsEmpty)
+        {
+            refusal.CopyTo(Output.GetSpan(refusal.Length));
+            Output.Advance(refusal.Length);
+            FlushOnce();
+            CloseNow(CloseReason.Refused);
+            return false;
+        }
+        Session = _owner.CreateSession(this);
+        return true;
     }
 
     /// <summary>Runs what <paramref name="input"/> holds, sends the replies, keeps an unfinished request.</summary>
@@ -226,21 +359,23 @@ internal sealed unsafe class EpollConnection : Connection, ILoopHandler
     /// </summary>
     private bool Flush()
     {
-        while (Output.Length > 0)
+        if (_tls is not null) Seal();
+        var wire = Wire;
+        while (wire.Length > 0)
         {
-            var unsent = Output.Unsent;
+            var unsent = wire.Unsent;
             nint n;
             fixed (byte* p = unsent) n = Native.send(_fd, p, unsent.Length, Native.MsgDontWait | Native.MsgNoSignal);
             if (n > 0)
             {
-                Output.MarkSent((int)n);
+                wire.MarkSent((int)n);
                 continue;
             }
             int errno = Marshal.GetLastPInvokeError();
             if (n < 0 && errno == Native.EIntr) continue;
             if (n < 0 && errno == Native.EAgain)
             {
-                Output.KeepUnsent();
+                wire.KeepUnsent();
                 if (!_writeBlocked)
                 {
                     _writeBlocked = true;
@@ -258,7 +393,7 @@ internal sealed unsafe class EpollConnection : Connection, ILoopHandler
             return false;
         }
         Touch();
-        Output.ReleaseIfEmpty();
+        wire.ReleaseIfEmpty();
         CheckOutputLimit();
         if (_writeBlocked)
         {
@@ -273,10 +408,19 @@ internal sealed unsafe class EpollConnection : Connection, ILoopHandler
         return true;
     }
 
+    /// <summary>Encrypts the replies written so far into records (the borrowed buffer is free again after).</summary>
+    private void Seal()
+    {
+        if (_handshaking || Output.Length == 0) return;
+        _tls!.Seal(Output);
+        Output.ReleaseIfEmpty();
+    }
+
     /// <summary>One last attempt to send, without waiting (a connection closing on request).</summary>
     private void FlushOnce()
     {
-        var unsent = Output.Unsent;
+        if (_tls is not null) Seal();
+        var unsent = Wire.Unsent;
         if (unsent.IsEmpty) return;
         fixed (byte* p = unsent) Native.send(_fd, p, unsent.Length, Native.MsgDontWait | Native.MsgNoSignal);
     }
@@ -298,6 +442,8 @@ internal sealed unsafe class EpollConnection : Connection, ILoopHandler
         _closed = true;
         Close(reason);
         if (_registered) _loop.Remove(_fd, EventData);
+        _handshaking = false;
+        _tls?.Dispose();
         Output.Discard();
         _in.Release();
         Native.close(_fd);   // after epoll forgot it: the number may be reused by the next accept at once

@@ -48,41 +48,57 @@ public static class PgrelayCli
         replicationOptions.Validate();
         ProtocolListeners.Validate(settings);
         HttpsListener.Validate(settings);
-        // Fail fast, before opening any port: wal_level, privileges, publications. Building the host opens no port, so it
-        // runs meanwhile: in a fresh process both are mostly JIT work, which two cores share. The service then starts
-        // from this preflight instead of repeating it.
+        // Fail fast, before opening any port: wal_level, privileges, publications. Replication's start-up follows it at once
+        // (reading the checkpoint meanwhile), beside the host's build and start: in a fresh process the host takes most of the
+        // first half second, mostly JIT work, and the start-up mostly waits for the source, so the two share two cores well.
         var preflight = Task.Run(async () =>
         {
             var checkedSource = await PreflightAsync(replicationOptions, ct);
             Startup.Mark("preflight");
             return checkedSource;
         }, ct);
+        var core = PgrelayCore.Create(settings, status: new ReplicationStatus { Startup = Startup });
+        core.StartEarly(preflight);
         WebApplication built;
         try
         {
-            built = PgrelayHost.Build(settings, status: new ReplicationStatus { Startup = Startup });
+            built = PgrelayHost.Build(core);
             Startup.Mark("host built");
         }
         catch
         {
+            await core.StopEarlyAsync();
             await preflight;   // a source problem is the one to report, as when preflight ran first
             throw;
         }
         await using var app = built;
         try
         {
-            app.Services.GetRequiredService<ReplicationService>().UsePreflight(await preflight);
+            await preflight;
         }
         catch (ReplicationSetupException e) when (e.IsTransient)
         {
             // Down, restarting or starting up: serve /status and /readyz (not ready, saying why) while replication retries
             // with back-off, as any replication client does. Configuration mistakes stay fatal, above and in the service.
-            app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Pgrelay")
-                .LogWarning("{Problem}; starting anyway and retrying until the source answers", e.Message);
+            core.Loggers.CreateLogger("Pgrelay").LogWarning("{Problem}; starting anyway and retrying until the source answers", e.Message);
         }
-        await app.StartAsync(ct);
+        catch
+        {
+            await core.StopEarlyAsync();
+            throw;
+        }
+        try
+        {
+            await app.StartAsync(ct);
+        }
+        catch
+        {
+            await core.StopEarlyAsync();
+            throw;
+        }
         Startup.Mark("host started");
         if (started is not null) await started(app);
+        core.Serving();   // streaming starts: every subscriber the host (and the caller) registers sees every change
         await app.WaitForShutdownAsync(ct);
         // A setup problem replication met after start-up (gave up waiting for the source, a publication dropped...):
         // the same one line on stderr as one found before.

@@ -15,34 +15,25 @@ namespace Pgrelay.Hosting;
 /// </summary>
 public static class PgrelayHost
 {
-    public static WebApplication Build(PgrelaySettings settings, ReplicatedStore? store = null, ReplicationStatus? status = null)
+    public static WebApplication Build(PgrelaySettings settings, ReplicatedStore? store = null, ReplicationStatus? status = null) =>
+        Build(PgrelayCore.Create(settings, store, status));
+
+    /// <summary>The host around <paramref name="core"/>, whose replication may be running already (<see cref="PgrelayCore.StartEarly"/>).</summary>
+    public static WebApplication Build(PgrelayCore core)
     {
+        var settings = core.Settings;
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss ";
-        });
-        builder.Logging.SetMinimumLevel(Enum.Parse<LogLevel>(settings.LogLevel));
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+        // One logging for the process: replication logs before the host exists. The host disposes it.
+        builder.Services.AddSingleton<ILoggerFactory>(_ => core.Loggers);
 
-        store ??= new ReplicatedStore();
-        store.Feed.MaxRetainedBytes = settings.FeedMaxBytes;
-        status ??= new ReplicationStatus();
         builder.Services.AddSingleton(settings);
-        builder.Services.AddSingleton(store);
-        builder.Services.AddSingleton(status);
-        var sinks = SinkHosting.Settings(settings);
-        var replicationOptions = ReplicationOptionsFrom(settings);
-        SinkHosting.ConfigureReplication(replicationOptions, sinks);
-        builder.Services.AddSingleton(replicationOptions);
-        var checkpoints = new StoreCheckpoints(store, settings.StateDirectory, settings.CheckpointInterval, status.Checkpoints);
-        status.Checkpoints.WalBytes = checkpoints.Enabled ? settings.CheckpointWalBytes : 0;
-        builder.Services.AddSingleton(checkpoints);
-        builder.Services.AddSingleton(sp => new ReplicationService(
-            sp.GetRequiredService<ReplicationOptions>(), store, status, sp.GetRequiredService<ILoggerFactory>(), checkpoints));
+        builder.Services.AddSingleton(core);
+        builder.Services.AddSingleton(core.Store);
+        builder.Services.AddSingleton(core.Status);
+        builder.Services.AddSingleton(core.ReplicationOptions);
+        builder.Services.AddSingleton(core.Checkpoints);
+        builder.Services.AddSingleton(core.Replication);
         builder.Services.AddHostedService<ReplicationWorker>();
         builder.Services.AddHostedService<StoreMaintenance>();
         builder.Services.AddHostedService<CheckpointWorker>();
@@ -50,7 +41,7 @@ public static class PgrelayHost
         builder.Services.AddPgrelayHttp();
         HttpsListener.AddServices(builder.Services, settings);
         ProtocolListeners.AddServices(builder.Services, settings);
-        SinkHosting.AddServices(builder.Services, sinks);
+        SinkHosting.AddServices(builder.Services, core.Sinks);
 
         if (settings.Http is not null || settings.Https is not null)
         {

@@ -6,7 +6,7 @@ namespace Pgrelay.Hosting;
 /// Runs replication for the life of the host. A setup problem (bad source, missing publication...) is
 /// one log line and a non-zero exit, never a stack trace.
 /// </summary>
-internal sealed class ReplicationWorker(ReplicationService replication, IHostApplicationLifetime lifetime, ILogger<ReplicationWorker> log)
+internal sealed class ReplicationWorker(PgrelayCore core, IHostApplicationLifetime lifetime, ILogger<ReplicationWorker> log)
     : BackgroundService
 {
     /// <summary>The setup problem that stopped replication, for the command line to print as its one line.</summary>
@@ -16,7 +16,7 @@ internal sealed class ReplicationWorker(ReplicationService replication, IHostApp
     {
         try
         {
-            await replication.RunAsync(stoppingToken);
+            await core.RunAsync(stoppingToken);   // joins the run the command line began before the host, if any
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
