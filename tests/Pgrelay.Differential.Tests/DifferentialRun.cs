@@ -40,6 +40,15 @@ public sealed class DifferentialRun : IAsyncDisposable
     private readonly StringBuilder _pgrelayOutput = new();
     private int _started, _markers;
     private volatile TaskCompletionSource _gate = Open();
+    // Kill9's moments: set when a worker begins a big (streamed) transaction, and when one commits a DDL.
+    private volatile TaskCompletionSource _bigBegun = Signal(), _ddlCommitted = Signal();
+    private int _limit = int.MaxValue;
+    private int _wanted;   // a Want a kill waits for
+
+    private static class Want
+    {
+        public const int Ddl = 1, Big = 2;
+    }
     private bool _keepWork;
 
     public DifferentialRun(int seed, Switches switches, RunSize size, int postgresVersion, Action<string> log)
@@ -124,8 +133,17 @@ public sealed class DifferentialRun : IAsyncDisposable
             while (true)
             {
                 await _gate.Task.WaitAsync(ct);
+                // A kill ahead waits for the workload to reach it: the workers go no further than its window.
+                while (Volatile.Read(ref _started) >= Volatile.Read(ref _limit)) await Task.Delay(10, ct);
                 if (Interlocked.Increment(ref _started) > _size.Transactions) return;
-                var item = generator.Next();
+                // A kill waiting for its moment asks for it: the next transaction of some worker is a DDL or a big one.
+                int want = Interlocked.Exchange(ref _wanted, 0);
+                var item = want switch
+                {
+                    Want.Ddl => generator.NextDdl(),
+                    Want.Big => generator.NextBig(),
+                    _ => generator.Next(),
+                };
                 var body = item.Sql.TrimEnd().TrimEnd(';');
                 var sql = item.InTransaction ? $"BEGIN;\n{body};\n{(item.Rollback ? "ROLLBACK" : "COMMIT")};" : body;
                 string outcome;
@@ -133,9 +151,12 @@ public sealed class DifferentialRun : IAsyncDisposable
                 {
                     conn ??= await _pg.OpenAsync(_source);
                     await using var cmd = new NpgsqlCommand(sql, conn) { CommandTimeout = 120 };
-                    await cmd.ExecuteNonQueryAsync(ct);
+                    var running = cmd.ExecuteNonQueryAsync(ct);
+                    if (item.Kind == "big") _bigBegun.TrySetResult();
+                    await running;
                     outcome = item.Rollback ? $"{item.Kind} rolled back" : $"{item.Kind} committed";
                     if (!item.Rollback) item.OnSuccess?.Invoke(_model);
+                    if (!item.Rollback && item.Kind is "ddl" or "publication") _ddlCommitted.TrySetResult();
                 }
                 catch (PostgresException e)
                 {
@@ -150,6 +171,7 @@ public sealed class DifferentialRun : IAsyncDisposable
                     outcome = $"{item.Kind} lost its connection";
                     conn = await ReconnectAsync(conn);
                 }
+                if (want == Want.Ddl && !outcome.EndsWith(" committed", StringComparison.Ordinal)) Interlocked.CompareExchange(ref _wanted, want, 0);   // ask again
                 lock (_outcomes) _outcomes[outcome] = _outcomes.GetValueOrDefault(outcome) + 1;
                 await Task.Delay(rng.Next(0, 25), ct); // spreads the workload over pgrelay's start-up, kill and restart
             }
@@ -171,20 +193,37 @@ public sealed class DifferentialRun : IAsyncDisposable
     private async Task ControlAsync(CancellationToken ct)
     {
         int total = _size.Transactions;
+        var kills = _switches.Kill9 ? KillPlan(new Random(_seed * 104729 + 9)) : [];
+        Volatile.Write(ref _limit, kills.Find(k => k.After > 0)?.After ?? int.MaxValue);
         await ReachedAsync(total / 10, ct);
         if (_switches.StartupRaces) await WatchedAsync("start-up races", () => StartWithRacesAsync(ct), ct);
         else StartPgrelay();
+
+        if (kills.Count > 0 && kills[0].After == 0)
+        {
+            await KillAsync(kills[0], ct);
+            kills.RemoveAt(0);
+            StartPgrelay();
+        }
 
         // Let the workload run against a serving pgrelay for a while: hold the workers until it is ready.
         await ReachedAsync(total * 4 / 10, ct);
         await HoldWhileAsync(() => WatchedAsync("the first start-up", () => WaitReadyAsync(ct), ct));
 
-        if (_switches.Kill9)
+        for (int i = 0; i < kills.Count; i++)
         {
-            await ReachedAsync(total * 5 / 10, ct);
-            Step("kill -9 pgrelay");
-            KillPgrelay();
-            await ReachedAsync(total * 6 / 10, ct);
+            var kill = kills[i];
+            Volatile.Write(ref _limit, kill.After);
+            await ReachedAsync(kill.After, ct);
+            await KillAsync(kill, ct);
+            Volatile.Write(ref _limit, i + 1 < kills.Count ? kills[i + 1].After : int.MaxValue);
+            await ReachedAsync(kill.RestartAfter, ct);
+            if (kill.Moment == KillMoment.DuringCopy)
+            {
+                // A start that copies again (the state directory's checkpoint may not be usable) is killed once more.
+                StartPgrelay();
+                await KillAsync(kill, ct);
+            }
             StartPgrelay();
         }
         if (_switches.PostgresRestart)
@@ -196,6 +235,129 @@ public sealed class DifferentialRun : IAsyncDisposable
         await ReachedAsync(total * 8 / 10, ct);
         await HoldWhileAsync(() => WatchedAsync("the last start-up", () => WaitReadyAsync(ct), ct));
     }
+
+    /// <summary>Where a kill -9 lands inside the running workload.</summary>
+    private enum KillMoment
+    {
+        /// <summary>At a random transaction count, wherever pgrelay is.</summary>
+        Anywhere,
+        /// <summary>A random moment after a start, while it copies the tables (before it is ready).</summary>
+        DuringCopy,
+        /// <summary>While a worker's big transaction is being sent (streamed in pieces past logical_decoding_work_mem).</summary>
+        DuringBigTransaction,
+        /// <summary>Right after a worker committed an ALTER TABLE, VACUUM FULL or publication change.</summary>
+        AfterDdl,
+    }
+
+    /// <param name="After">Transactions started before the kill's moment is looked for.</param>
+    /// <param name="RestartAfter">Transactions started before pgrelay starts again.</param>
+    /// <param name="Delay">A random wait after the moment, so that the kill lands at another point of it in every run.</param>
+    /// <param name="WindowEnd">How far the workers may go before the kill happened: they wait at <paramref name="After"/>
+    /// until the kill asked for its moment (a DDL or a big transaction next), then go on up to here.</param>
+    private sealed record Kill(KillMoment Moment, int After, int RestartAfter, TimeSpan Delay, int WindowEnd);
+
+    /// <summary>One to three kills, each of a moment the seed picks, spread over the workload after the first start-up's
+    /// 40 % (a kill during the copy of the first start comes before it), all before 80 %, when the last start-up begins. The
+    /// workers wait at a kill's window end until it happened, so that it lands inside the workload however fast it runs.</summary>
+    private List<Kill> KillPlan(Random rng)
+    {
+        int total = _size.Transactions, count = rng.Next(1, 4);
+        var kills = new List<Kill>();
+        int from = total * 4 / 10 + 1, span = Math.Max(1, total * 4 / 10 / count), window = span;
+        for (int i = 0; i < count; i++)
+        {
+            var moment = (KillMoment)rng.Next(4);
+            int after = from + i * span + rng.Next(span / 2);
+            int restart = Math.Min(total * 8 / 10, after + rng.Next(span / 2 + 1));
+            var delay = TimeSpan.FromMilliseconds(moment switch
+            {
+                KillMoment.DuringCopy => rng.Next(0, 1500),
+                KillMoment.DuringBigTransaction => rng.Next(0, 400),
+                KillMoment.AfterDdl => rng.Next(0, 60),
+                _ => 0,
+            });
+            kills.Add(new Kill(moment, i == 0 && moment == KillMoment.DuringCopy ? 0 : after, restart, delay, after + window));
+        }
+        Step($"kill -9 plan: {string.Join("; ", kills.Select(k => $"{k.Moment} after {k.After} (+{k.Delay.TotalMilliseconds:0} ms), restart after {k.RestartAfter}"))}");
+        return kills;
+    }
+
+    /// <summary>Kills pgrelay at the kill's moment, or (bounded for CI) when the moment does not come within 15 s.</summary>
+    private async Task KillAsync(Kill kill, CancellationToken ct)
+    {
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bound.CancelAfter(TimeSpan.FromSeconds(15));
+        // The workers wait at the kill's start; its window opens once the moment was asked for.
+        void Open() => Volatile.Write(ref _limit, Math.Max(Volatile.Read(ref _limit), kill.WindowEnd));
+        string landed = kill.Moment.ToString();
+        try
+        {
+            switch (kill.Moment)
+            {
+                case KillMoment.DuringCopy:
+                    Open();
+                    if (_pgrelay is null) StartPgrelay();
+                    await WaitPhaseAsync("snapshotting", bound.Token);
+                    break;
+                case KillMoment.DuringBigTransaction:
+                    _bigBegun = Signal();
+                    Volatile.Write(ref _wanted, Want.Big);
+                    Open();
+                    await _bigBegun.Task.WaitAsync(bound.Token);
+                    break;
+                case KillMoment.AfterDdl:
+                    _ddlCommitted = Signal();
+                    Volatile.Write(ref _wanted, Want.Ddl);
+                    Open();
+                    await _ddlCommitted.Task.WaitAsync(bound.Token);
+                    break;
+                default:
+                    Open();
+                    break;
+            }
+            await Task.Delay(kill.Delay, bound.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            landed += " (did not come within 15 s: killed anyway)";
+        }
+        Volatile.Write(ref _wanted, 0);
+        Step($"kill -9 pgrelay: {landed}, pgrelay {await PhaseAsync()}, {Volatile.Read(ref _started)} transactions started");
+        KillPgrelay();
+    }
+
+    /// <summary>Until /status shows the phase (or pgrelay is ready already: the copy was too quick to see).</summary>
+    private async Task WaitPhaseAsync(string phase, CancellationToken ct)
+    {
+        using var http = Http();
+        await WaitAsync(async () =>
+        {
+            try
+            {
+                using var status = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/status", ct));
+                return status.RootElement.GetProperty("phase").GetString() == phase || status.RootElement.GetProperty("ready").GetBoolean();
+            }
+            catch (HttpRequestException) { return false; }
+        }, $"pgrelay's {phase} phase", ct);
+    }
+
+    /// <summary>What /status says pgrelay is doing, for the log (best effort: it may not answer yet).</summary>
+    private async Task<string> PhaseAsync()
+    {
+        try
+        {
+            using var http = Http();
+            http.Timeout = TimeSpan.FromSeconds(2);
+            using var status = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/status"));
+            return status.RootElement.GetProperty("phase").GetString() + (status.RootElement.GetProperty("ready").GetBoolean() ? ", ready" : ", not ready");
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            return "not answering";
+        }
+    }
+
+    private static TaskCompletionSource Signal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>
     /// Runs a step of the script; if it takes longer than 20 s, logs who waits for whom in PostgreSQL (every session's wait

@@ -25,6 +25,17 @@ public sealed class TransactionGenerator(Random rng, Switches switches, SchemaMo
         return item.Kind is "ddl" or "publication" && item.InTransaction && rng.Next(10) == 0 ? item with { Rollback = true } : item;
     }
 
+    /// <summary>A DDL (or, with DDL off, a publication change) now: a kill -9 right after one is one of Kill9's moments.</summary>
+    public WorkItem NextDdl()
+    {
+        var keyed = model.Tables.Where(t => t.Key != KeyShape.None).ToList();
+        if (switches.Ddl && keyed.Count > 0) return Ddl(Pick(keyed));
+        return switches.PublicationChanges && model.Tables.Count > 0 ? PublicationChange(Pick(model.Tables)) : Next();
+    }
+
+    /// <summary>A big (streamed) transaction now: a kill -9 while one is sent is one of Kill9's moments.</summary>
+    public WorkItem NextBig() => switches.BigTransactions && model.Tables.Count > 0 ? Big(Pick(model.Tables)) : Next();
+
     private WorkItem Choose(IReadOnlyList<TableModel> tables)
     {
         // Bands of one roll, so turning a switch off does not hand its share to another kind.

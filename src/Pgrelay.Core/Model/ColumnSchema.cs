@@ -10,6 +10,10 @@ public sealed record ColumnSchema(string Name, uint TypeOid, int TypeModifier, b
     public PgTypeKind ElementKind { get; init; } =
         PgTypes.ElementOf(TypeOid) is var e and not 0 ? PgTypes.KindOf(e) : PgTypes.KindOf(TypeOid);
 
+    /// <summary>For a composite column (Kind Record) or an array of composites (ElementKind Record), the composite's fields,
+    /// introspected; null otherwise, and for composites when the shape is not known (they render as their text).</summary>
+    public RecordShape? Record { get; init; }
+
     /// <summary>UTF-8 name, cached because every rendered row writes it.</summary>
     public byte[] Utf8Name { get; } = System.Text.Encoding.UTF8.GetBytes(Name);
 }

@@ -23,4 +23,5 @@ public enum PgTypeKind : byte
     Uuid,
     Array,       // element kind in ColumnSchema.ElementKind
     SemicolonArray,   // an array whose elements are separated by ';' (box[]: box values hold commas); elements as Array's
+    Record,      // a composite "(f1,f2,...)": an object of its fields, whose shape is in ColumnSchema.Record
 }

@@ -108,5 +108,24 @@ public sealed class TableSchema
     public bool IsRowCompatibleWith(TableSchema other) =>
         HasSameColumns(other) && HasPrimaryKey == other.HasPrimaryKey && KeyColumns.AsSpan().SequenceEqual(other.KeyColumns);
 
+    /// <summary>Whether a column is a composite whose fields are known (ALTER TYPE can change them under the table).</summary>
+    public bool HasRecords => _hasRecords ??= Columns.Any(c => c.Record is not null);
+
+    private bool? _hasRecords;
+
+    /// <summary>Whether values of the same columns render alike: the composites' fields too, which ALTER TYPE changes while
+    /// the table's own columns stay the same.</summary>
+    public bool RendersLike(TableSchema other)
+    {
+        if (Columns.Count != other.Columns.Count) return false;
+        for (int i = 0; i < Columns.Count; i++)
+        {
+            ColumnSchema a = Columns[i], b = other.Columns[i];
+            if (a.Kind != b.Kind || a.ElementKind != b.ElementKind || RecordShape.SignatureOf(a.Record) != RecordShape.SignatureOf(b.Record))
+                return false;
+        }
+        return true;
+    }
+
     public override string ToString() => $"{SchemaName}.{TableName}";
 }

@@ -12,15 +12,20 @@ namespace Pgrelay.Core.Rendering;
 public static class ArrayRenderer
 {
     /// <param name="delimiter">The element type's typdelim: ',' for every type but box, whose values hold commas (';').</param>
-    public static void Write(ReadOnlySpan<byte> text, PgTypeKind elementKind, IBufferWriter<byte> output, byte delimiter = (byte)',')
+    /// <param name="record">For an array of composites (elementKind Record), the composite's fields.</param>
+    public static void Write(ReadOnlySpan<byte> text, PgTypeKind elementKind, IBufferWriter<byte> output, byte delimiter = (byte)',',
+        RecordShape? record = null) => Write(text, elementKind, output, delimiter, record, 0);
+
+    internal static void Write(ReadOnlySpan<byte> text, PgTypeKind elementKind, IBufferWriter<byte> output, byte delimiter,
+        RecordShape? record, int depth)
     {
         if (elementKind is PgTypeKind.Array or PgTypeKind.SemicolonArray) elementKind = PgTypeKind.Text;   // elements are never arrays themselves
-        if (!new ArrayLiteralWalker(text, elementKind, null, delimiter).Walk())
+        if (!new ArrayLiteralWalker(text, elementKind, null, delimiter, record, depth).Walk())
         {
             JsonStringWriter.Write(text, output);
             return;
         }
-        var walker = new ArrayLiteralWalker(text, elementKind, output, delimiter);
+        var walker = new ArrayLiteralWalker(text, elementKind, output, delimiter, record, depth);
         try
         {
             walker.Walk();
@@ -32,7 +37,8 @@ public static class ArrayRenderer
     }
 
     /// <summary>One pass over the literal; validates only when there is no output.</summary>
-    private ref struct ArrayLiteralWalker(ReadOnlySpan<byte> text, PgTypeKind elementKind, IBufferWriter<byte>? output, byte delimiter)
+    private ref struct ArrayLiteralWalker(ReadOnlySpan<byte> text, PgTypeKind elementKind, IBufferWriter<byte>? output, byte delimiter,
+        RecordShape? record, int depth)
     {
         // PostgreSQL allows 6 dimensions (MAXDIM); a little slack costs nothing and bounds the recursion.
         private const int MaxDepth = 16;
@@ -146,7 +152,7 @@ public static class ArrayRenderer
         {
             if (_output is null) return;
             if (escaped) raw = Unescape(raw);
-            JsonValueRenderer.WriteValue(elementKind, elementKind, raw, _output);
+            JsonValueRenderer.WriteValue(elementKind, elementKind, raw, _output, record, depth + 1);
         }
 
         /// <summary>Drops the backslashes of "\"" and "\\" into a pooled buffer; an element is never longer than the literal.</summary>

@@ -24,7 +24,7 @@ public static class JsonRowRenderer
             // Unchanged (TOAST) is resolved by the store before a reader can see the row; if it ever
             // leaks, null is the honest answer, never the empty placeholder.
             if (i >= present || row.State(i) != ColumnState.Value) JsonValueRenderer.WriteNull(output);
-            else JsonValueRenderer.WriteValue(column.Kind, column.ElementKind, row.Value(i), output);
+            else JsonValueRenderer.WriteValue(column.Kind, column.ElementKind, row.Value(i), output, column.Record);
         }
         JsonOutput.WriteByte(output, (byte)'}');
     }

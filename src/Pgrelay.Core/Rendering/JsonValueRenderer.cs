@@ -12,7 +12,13 @@ public static class JsonValueRenderer
 {
     public static void WriteNull(IBufferWriter<byte> output) => JsonOutput.Write(output, "null"u8);
 
-    public static void WriteValue(PgTypeKind kind, PgTypeKind elementKind, ReadOnlySpan<byte> text, IBufferWriter<byte> output)
+    /// <param name="record">The composite's fields when the value (Record) or its elements (ElementKind Record) are composites.</param>
+    public static void WriteValue(PgTypeKind kind, PgTypeKind elementKind, ReadOnlySpan<byte> text, IBufferWriter<byte> output,
+        RecordShape? record = null) => WriteValue(kind, elementKind, text, output, record, 0);
+
+    /// <param name="depth">How deep inside composites and arrays the value is: nesting is bounded.</param>
+    internal static void WriteValue(PgTypeKind kind, PgTypeKind elementKind, ReadOnlySpan<byte> text, IBufferWriter<byte> output,
+        RecordShape? record, int depth)
     {
         switch (kind)
         {
@@ -42,10 +48,13 @@ public static class JsonValueRenderer
                 DateTimeRenderer.WriteTimestampTz(text, output);
                 break;
             case PgTypeKind.Array:
-                ArrayRenderer.Write(text, elementKind, output);
+                ArrayRenderer.Write(text, elementKind, output, (byte)',', record, depth);
                 break;
             case PgTypeKind.SemicolonArray:
-                ArrayRenderer.Write(text, elementKind, output, (byte)';');
+                ArrayRenderer.Write(text, elementKind, output, (byte)';', record, depth);
+                break;
+            case PgTypeKind.Record:
+                RecordRenderer.Write(text, record, output, depth);
                 break;
             default:
                 // Text, Date, Time, TimeTz, Interval, Uuid and unknown types: a string exactly as PostgreSQL printed it, as

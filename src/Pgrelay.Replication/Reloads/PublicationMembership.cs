@@ -75,6 +75,11 @@ internal static class PublicationMembership
             while (await r.ReadAsync(ct).ConfigureAwait(false)) keys[r.GetFieldValue<uint>(0)] = r.GetFieldValue<string[]>(1);
         }
 
+        // ALTER TYPE … ADD/DROP/RENAME ATTRIBUTE changes how a composite column's values read without a Relation message
+        // (the table itself is not altered): the composites' fields are compared too.
+        var renderings = columns.Count == 0 ? []
+            : await Schema.TypeRendering.KindsAsync(conn, columns.Values.SelectMany(l => l.Select(c => c.Item2)), ct).ConfigureAwait(false);
+
         var result = new Dictionary<uint, PublishedRelation>();
         foreach (var group in members.GroupBy(m => m.Oid))
         {
@@ -92,6 +97,7 @@ internal static class PublicationMembership
                 TableName = group.First().Table,
                 Partitions = group.First().Partitions,
                 // As PostgreSQL publishes it: every row when one publication has no filter, else the rows any filter passes.
+                Composites = string.Join(",", cols.Select(c => Core.Model.RecordShape.SignatureOf(renderings.GetValueOrDefault(c.Item2).Record))),
                 RowFilter = group.Any(g => g.RowFilter is null) ? null
                     : string.Join(" OR ", group.Select(g => g.RowFilter!).Distinct().Order(StringComparer.Ordinal).Select(f => "(" + f + ")")),
             };

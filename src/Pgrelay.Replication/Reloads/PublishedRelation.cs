@@ -26,6 +26,14 @@ internal sealed record PublishedRelation(uint RelationId, string Name, IReadOnly
     /// since are not streamed either.</summary>
     public string? RowFilter { get; init; }
 
+    /// <summary>The fields of each published column's composite type (empty for other types), as
+    /// <see cref="Core.Model.RecordShape.Signature"/>s joined by ','. ALTER TYPE changes them without a word in the stream.</summary>
+    public string Composites { get; init; } = "";
+
+    /// <summary>Whether the held schema reads composite values with the fields the catalog has now.</summary>
+    public bool SameCompositesAs(Core.Model.TableSchema schema) =>
+        Composites == string.Join(",", schema.Columns.Select(c => Core.Model.RecordShape.SignatureOf(c.Record)));
+
     /// <summary>What a store checkpoint records for this table: the membership token and the row filter, so that a start
     /// notices either having changed while pgrelay was down (<see cref="SplitCheckpointToken"/> tells which).</summary>
     public string CheckpointToken => RowFilter is null ? Token : Token + RowFilterSeparator + RowFilter;

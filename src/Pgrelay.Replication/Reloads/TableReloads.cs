@@ -193,6 +193,8 @@ internal sealed class TableReloads : IAsyncDisposable
                     loads.Add((id, relation.Name, "partitions attached or detached"));
                 else if (held.Membership.RowFilter != relation.RowFilter)
                     loads.Add((id, relation.Name, "row filter changed"));
+                else if (!relation.SameCompositesAs(held.Schema))
+                    loads.Add((id, relation.Name, "a composite type of its columns changed"));
             }
             foreach (var (id, held) in _held)
                 if (!published.ContainsKey(id) && held.Generation <= generation) removals.Add(id);
@@ -219,6 +221,9 @@ internal sealed class TableReloads : IAsyncDisposable
             if (_held.TryGetValue(now.RelationId, out var held) && !(held.Schema.SchemaName == now.SchemaName && held.Schema.TableName == now.TableName))
                 _held[now.RelationId] = held with { Schema = now };
     }
+
+    /// <summary>A composite value whose fields do not match its type's known fields: look at the publications now.</summary>
+    public void CompositeAltered() => _pollNow.Release();
 
     /// <summary>A relation the stream names that was not held: look at the publications now rather than at the next poll.</summary>
     public void UnknownRelation() => _pollNow.Release();

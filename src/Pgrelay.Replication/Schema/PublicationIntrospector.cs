@@ -135,7 +135,7 @@ public sealed class PublicationIntrospector
         var columns = attributes.Select(a =>
         {
             var column = new ColumnSchema(a.Name, a.TypeOid, a.TypeMod, key?.Contains(a.Num) == true);
-            return kinds.TryGetValue(a.TypeOid, out var kind) ? column with { Kind = kind.Kind, ElementKind = kind.Element } : column;
+            return kinds.TryGetValue(a.TypeOid, out var kind) ? column with { Kind = kind.Kind, ElementKind = kind.Element, Record = kind.Record } : column;
         }).ToList();
         string NameOf(short num) => attributes.First(a => a.Num == num).Name;
         var keyOrder = key?.Select(NameOf).ToList();

@@ -3,6 +3,8 @@ using Npgsql.Replication.PgOutput.Messages;
 using NpgsqlTypes;
 using Pgrelay.Core.Changes;
 using Pgrelay.Core.Model;
+using Pgrelay.Core.Rendering;
+using Pgrelay.Core.Rows;
 using Pgrelay.Core.Status;
 using Pgrelay.Replication.Reloads;
 
@@ -23,6 +25,7 @@ internal sealed class PgOutputDecoder : IDisposable
     private readonly ReplicationStatus _status;
     private readonly RelationCatalog _catalog;
     private readonly TableReloads? _reloads;
+    private readonly Dictionary<uint, TableSchema> _altered = [];   // the shape a composite mismatch was reported for, by table
     private readonly ReplicationOptions _options;
     private readonly string _spillDirectory;
     private readonly ILogger _log;
@@ -206,7 +209,25 @@ internal sealed class PgOutputDecoder : IDisposable
         // Old before new: that is their order on the wire.
         var oldRow = oldTuple is null ? null : await _reader.ReadAsync(oldTuple, columns, ct).ConfigureAwait(false);
         var newRow = newTuple is null ? null : await _reader.ReadAsync(newTuple, columns, ct).ConfigureAwait(false);
+        if (newRow is not null && _reloads is not null && schema.HasRecords && !ReferenceEquals(_altered.GetValueOrDefault(relationId), schema) &&
+            !FitsItsComposites(schema, newRow))
+        {
+            // ALTER TYPE ... ADD/DROP ATTRIBUTE sends no message: the value's fields tell. The publication watcher looks now
+            // (once per shape), and the table is loaded again with the type's new fields.
+            _altered[relationId] = schema;
+            _reloads.CompositeAltered();
+        }
         buffer.Add(new RowChange(kind, schema, newRow, oldRow), message.TransactionXid ?? 0);
+    }
+
+    private static bool FitsItsComposites(TableSchema schema, byte[] row)
+    {
+        var view = new RowView(row);
+        for (int i = 0; i < schema.Columns.Count && i < view.ColumnCount; i++)
+            if (schema.Columns[i] is { Kind: PgTypeKind.Record, Record: { } shape } && view.State(i) == ColumnState.Value &&
+                RecordRenderer.FieldCount(view.Value(i)) != shape.Fields.Count)
+                return false;
+        return true;
     }
 
     private void OnTruncate(TruncateMessage truncate)

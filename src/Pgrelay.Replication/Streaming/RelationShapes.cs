@@ -42,7 +42,7 @@ internal static class RelationShapes
             columns[i] = new ColumnSchema(names[i], types[i].Oid, types[i].Mod, key.Contains(names[i]));
             // How a type renders (a domain as its base type...) comes from introspection; the message has the OID only.
             if (known?.Columns.FirstOrDefault(c => c.Name == names[i] && c.TypeOid == types[i].Oid) is { } same)
-                columns[i] = columns[i] with { Kind = same.Kind, ElementKind = same.ElementKind };
+                columns[i] = columns[i] with { Kind = same.Kind, ElementKind = same.ElementKind, Record = same.Record };
         }
         // pgoutput flags key columns but does not order them: keep the order introspection found.
         var keyOrder = knownKey.Count > 0 ? knownKey : null;

@@ -129,7 +129,7 @@ internal static class HashCommands
                 return;
             }
             var schema = row.Schema.Columns[c];
-            if (RowReplies.HasField(row, c)) JsonValueRenderer.WriteValue(schema.Kind, schema.ElementKind, row.View.Value(c), buffer);
+            if (RowReplies.HasField(row, c)) JsonValueRenderer.WriteValue(schema.Kind, schema.ElementKind, row.View.Value(c), buffer, schema.Record);
             else JsonValueRenderer.WriteNull(buffer);
         }
         if (jsonPath)

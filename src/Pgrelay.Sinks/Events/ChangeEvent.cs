@@ -33,6 +33,8 @@ public sealed class SinkColumn(string name, uint typeOid, int typeModifier, PgTy
     public int TypeModifier { get; } = typeModifier;
     public PgTypeKind Kind { get; } = kind;
     public PgTypeKind ElementKind { get; } = elementKind;
+    /// <summary>The fields of a composite column (or of an array's composite elements).</summary>
+    public RecordShape? Record { get; init; }
     public bool IsKey { get; } = isKey;
     /// <summary>Index of the column in the source schema.</summary>
     public int Source { get; } = source;

@@ -94,7 +94,7 @@ public static class EventJson
             JsonStringWriter.Write(column.Utf8Name, output);
             Raw(output, ":"u8);
             if (v.State == ColumnState.Null) JsonValueRenderer.WriteNull(output);
-            else JsonValueRenderer.WriteValue(column.Kind, column.ElementKind, v.Bytes.Span, output);
+            else JsonValueRenderer.WriteValue(column.Kind, column.ElementKind, v.Bytes.Span, output, column.Record);
         }
         Raw(output, "}"u8);
     }

@@ -207,7 +207,7 @@ public sealed class TablePlan
             var ts = transforms.TryGetValue(c.Name, out var list) ? list.ToArray() : [];
             // A transformed value is text whatever the source type: a masked number is not a number any more.
             columns.Add(ts.Length == 0
-                ? new SinkColumn(name, c.TypeOid, c.TypeModifier, c.Kind, c.ElementKind, c.IsKey, i)
+                ? new SinkColumn(name, c.TypeOid, c.TypeModifier, c.Kind, c.ElementKind, c.IsKey, i) { Record = c.Record }
                 : new SinkColumn(name, PgTypes.Text, -1, PgTypeKind.Text, PgTypeKind.Text, c.IsKey, i));
             perColumn.Add(ts);
         }

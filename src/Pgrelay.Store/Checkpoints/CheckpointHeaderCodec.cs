@@ -41,6 +41,7 @@ internal static class CheckpointHeaderCodec
                     json.WriteBoolean("key", column.IsKey);
                     json.WriteNumber("kind", (int)column.Kind);   // how it renders (a domain as its base type): introspected
                     json.WriteNumber("element_kind", (int)column.ElementKind);
+                    if (column.Record is not null) WriteRecord(json, column.Record);
                     json.WriteEndObject();
                 }
                 json.WriteEndArray();
@@ -69,6 +70,31 @@ internal static class CheckpointHeaderCodec
         return buffer.ToArray();
     }
 
+    /// <summary>A composite's fields, nested: how its values render is introspected, and a start from the checkpoint keeps it
+    /// (the publication watcher compares it with the catalog, and loads the table again if the type changed meanwhile).</summary>
+    private static void WriteRecord(Utf8JsonWriter json, RecordShape shape)
+    {
+        json.WriteStartArray("record");
+        foreach (var field in shape.Fields)
+        {
+            json.WriteStartObject();
+            json.WriteString("name", field.Name);
+            json.WriteNumber("type_oid", field.TypeOid);
+            json.WriteNumber("kind", (int)field.Kind);
+            json.WriteNumber("element_kind", (int)field.ElementKind);
+            if (field.Record is not null) WriteRecord(json, field.Record);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+    }
+
+    private static RecordShape? ReadRecord(JsonElement owner) =>
+        owner.TryGetProperty("record", out var fields)
+            ? new RecordShape([.. fields.EnumerateArray().Select(f => new RecordField(f.GetProperty("name").GetString()!,
+                f.GetProperty("type_oid").GetUInt32(), (PgTypeKind)f.GetProperty("kind").GetInt32(),
+                (PgTypeKind)f.GetProperty("element_kind").GetInt32(), ReadRecord(f)))])
+            : null;
+
     public static CheckpointInfo Decode(string path, ReadOnlySpan<byte> utf8)
     {
         using var document = JsonDocument.Parse(utf8.ToArray());
@@ -83,7 +109,7 @@ internal static class CheckpointHeaderCodec
                     var column = new ColumnSchema(c.GetProperty("name").GetString()!, c.GetProperty("type_oid").GetUInt32(),
                         c.GetProperty("type_modifier").GetInt32(), c.GetProperty("key").GetBoolean());
                     return c.TryGetProperty("kind", out var kind) && c.TryGetProperty("element_kind", out var element)
-                        ? column with { Kind = (PgTypeKind)kind.GetInt32(), ElementKind = (PgTypeKind)element.GetInt32() }
+                        ? column with { Kind = (PgTypeKind)kind.GetInt32(), ElementKind = (PgTypeKind)element.GetInt32(), Record = ReadRecord(c) }
                         : column;
                 })
                 .ToList();

@@ -30,7 +30,9 @@ internal sealed class TableSwap(StoreCatalog catalog, CommitVisibility visibilit
         var shadow = load.Shadow;
         var target = catalog.Find(schema.RelationId) ?? new StoredTable(visibility, schema, hasher);
         var from = target.Schema;
-        bool sameRows = from.IsRowCompatibleWith(schema) && !target.AwaitingReload;
+        // A composite type altered (its fields render otherwise) is a new shape for every row: each row is installed under
+        // the new schema, and consumers get it again, rendered as now.
+        bool sameRows = from.IsRowCompatibleWith(schema) && from.RendersLike(schema) && !target.AwaitingReload;
         var held = target.NewestLiveRows();
         target.AddSchema(lsn, schema);
         target.AwaitingReload = false;
