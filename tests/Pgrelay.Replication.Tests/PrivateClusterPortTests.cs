@@ -65,10 +65,10 @@ public sealed class PrivateClusterPortTests
         Assert.Equal(second.Port, await AnswersAsync(second));
     }
 
-    /// <summary><paramref name="first"/>, then ports nobody listens on.</summary>
+    /// <summary><paramref name="first"/>, then the usual candidates.</summary>
     private static IEnumerable<int> FreePortsAfter(int first)
     {
         yield return first;
-        for (int i = 0; i < 100; i++) yield return FreeTcpPort.Next();
+        foreach (int port in ReservedPort.Candidates()) yield return port;
     }
 }

@@ -14,13 +14,13 @@ public sealed class PrivatePostgresCluster : IAsyncDisposable
 
     private readonly PrivateClusterOptions _options;
     private readonly string? _runAs;
-    private ClusterPort _port;
+    private ReservedPort _port;
     private int _disposed;
 
     /// <summary>Times a first start moves to another port because something else bound its port first.</summary>
     private const int PortAttempts = 5;
 
-    private PrivatePostgresCluster(PrivateClusterOptions options, string directory, ClusterPort port, string? runAs)
+    private PrivatePostgresCluster(PrivateClusterOptions options, string directory, ReservedPort port, string? runAs)
     {
         _options = options;
         Directory = directory;
@@ -58,8 +58,8 @@ public sealed class PrivatePostgresCluster : IAsyncDisposable
         var directory = Path.Combine(parent, "pgrelay-pg-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(directory);
         string? runAs = IsRoot() ? PostgresUser : null;
-        using var candidates = (options.CandidatePorts ?? ClusterPort.Candidates()).GetEnumerator();
-        var port = options.Port is { } given ? ClusterPort.Given(given) : ClusterPort.Reserve(candidates);
+        using var candidates = (options.CandidatePorts ?? ReservedPort.Candidates()).GetEnumerator();
+        var port = options.Port is { } given ? ReservedPort.Given(given) : ReservedPort.Reserve(candidates);
         var cluster = new PrivatePostgresCluster(options, directory, port, runAs);
         try
         {
@@ -185,7 +185,7 @@ public sealed class PrivatePostgresCluster : IAsyncDisposable
             catch (InvalidOperationException) when (candidates is not null && attempt < PortAttempts && CouldNotBind(logStart))
             {
                 _port.Dispose();
-                _port = ClusterPort.Reserve(candidates);
+                _port = ReservedPort.Reserve(candidates);
                 // The last setting in postgresql.conf wins.
                 await File.AppendAllLinesAsync(Path.Combine(DataDirectory, "postgresql.conf"), [$"port = {Port}"], ct).ConfigureAwait(false);
             }

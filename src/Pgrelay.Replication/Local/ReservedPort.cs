@@ -4,18 +4,19 @@ using System.Net.Sockets;
 namespace Pgrelay.Replication.Local;
 
 /// <summary>
-/// A TCP port held for one private cluster, across processes, for the cluster's whole life (stops and starts included).
-/// Ports come from below the kernel's ephemeral range, so no socket bound to port 0 (another test's listener, any
-/// outgoing connection) can take one between the choice and the postmaster's bind; a lock file per port
-/// (<c>flock</c>, released by the kernel even after kill -9) keeps two clusters of parallel test processes apart.
-/// Asking the OS for a free port and closing it, as before, left both windows open: dotnet test runs projects in parallel.
+/// A loopback TCP port held across processes while this object lives: a private cluster's for its whole life (stops and
+/// starts included), a test listener's until its process ends. Ports come from outside the kernel's ephemeral range, so
+/// no socket bound to port 0 (another test's listener, any outgoing connection) can take one between the choice and the
+/// bind; a lock file per port (<c>flock</c>, released by the kernel even after kill -9) keeps the reservations of parallel
+/// test processes apart. Asking the OS for a free port and closing it left both windows open: dotnet test runs projects
+/// in parallel.
 /// </summary>
-internal sealed class ClusterPort : IDisposable
+public sealed class ReservedPort : IDisposable
 {
     private static readonly string LockDirectory = Path.Combine(Path.GetTempPath(), "pgrelay-cluster-ports");
     private readonly FileStream? _lock;
 
-    private ClusterPort(int port, FileStream? lockFile)
+    private ReservedPort(int port, FileStream? lockFile)
     {
         Number = port;
         _lock = lockFile;
@@ -24,10 +25,17 @@ internal sealed class ClusterPort : IDisposable
     public int Number { get; }
 
     /// <summary>A port chosen by the caller: not reserved, used as it is.</summary>
-    public static ClusterPort Given(int port) => new(port, null);
+    public static ReservedPort Given(int port) => new(port, null);
+
+    /// <summary>A port nobody listens on now, reserved until disposed (or the process ends).</summary>
+    public static ReservedPort Next()
+    {
+        using var candidates = Candidates().GetEnumerator();
+        return Reserve(candidates);
+    }
 
     /// <summary>The next candidate whose lock no other cluster holds (the candidates go on where the last call stopped).</summary>
-    public static ClusterPort Reserve(IEnumerator<int> candidates)
+    public static ReservedPort Reserve(IEnumerator<int> candidates)
     {
         Directory.CreateDirectory(LockDirectory);
         for (int tried = 0; tried < 1000 && candidates.MoveNext(); tried++)
@@ -41,7 +49,7 @@ internal sealed class ClusterPort : IDisposable
             }
             catch (IOException) { continue; }
             catch (UnauthorizedAccessException) { continue; }
-            return new ClusterPort(port, lockFile);
+            return new ReservedPort(port, lockFile);
         }
         throw new InvalidOperationException("no free port for a private PostgreSQL cluster among the candidates");
     }
