@@ -273,7 +273,7 @@ public abstract class AttackTests(PostgresFixture pg)
         await pg.ExecuteAsync(db, "ALTER PUBLICATION pub ADD TABLE t");
         await run.WaitAsync(() => run.Status.Reloads.Count > 0, "the load to be decided");
         await pg.ExecuteAsync(db, "ALTER PUBLICATION pub DROP TABLE t; INSERT INTO first VALUES (1);");
-        await Task.Delay(1000);   // a few publication polls
+        await run.WaitForPublicationChecksAsync();
         await run.SettleAsync();
         Assert.Null(StoreAssertions.Table(store, "t"));
         Assert.False(Has(store, "pub.t.1"));
@@ -294,7 +294,7 @@ public abstract class AttackTests(PostgresFixture pg)
         await run.WaitForStreamingAsync();
         Assert.Equal(10, StoreAssertions.Table(store, "t")!.RowCount);
         await pg.ExecuteAsync(db, "ALTER PUBLICATION pub SET TABLE t WHERE (id > 5)");
-        await Task.Delay(1000);   // a few publication polls
+        await run.WaitForPublicationChecksAsync();
         await run.SettleAsync();
         var expected = await pg.ScalarAsync<long>(db, "SELECT count(*) FROM t WHERE id > 5");
         var keys = StoreAssertions.Rows(store, "t").Select(r => int.Parse(r.Key)).Order().ToList();
@@ -360,13 +360,13 @@ public abstract class AttackTests(PostgresFixture pg)
         await using var run = Start(pg, db, store);
         await run.WaitForStreamingAsync();
         await pg.ExecuteAsync(db, "ALTER TABLE p ATTACH PARTITION p2 FOR VALUES FROM (100) TO (200)");
-        await Task.Delay(1000);   // a few publication polls
+        await run.WaitForPublicationChecksAsync();
         await pg.ExecuteAsync(db, "INSERT INTO p VALUES (160, 'n')");
         await run.SettleAsync();
         await StoreAssertions.MatchesAsync(pg, db, store, "p");
         Assert.True(Has(store, "pub.p.120"));
         await pg.ExecuteAsync(db, "ALTER TABLE p DETACH PARTITION p1");
-        await Task.Delay(1000);   // a few publication polls
+        await run.WaitForPublicationChecksAsync();
         await pg.ExecuteAsync(db, "INSERT INTO p VALUES (161, 'n')");
         await run.SettleAsync();
         await StoreAssertions.MatchesAsync(pg, db, store, "p");
@@ -468,7 +468,7 @@ public abstract class AttackTests(PostgresFixture pg)
         Assert.True(Has(store, "pub.t.1"));
         Assert.True(Has(store, "pub2.t.1"));
         await pg.ExecuteAsync(db, "ALTER PUBLICATION pub DROP TABLE t");
-        await Task.Delay(1000);   // a few publication polls
+        await run.WaitForPublicationChecksAsync();
         await pg.ExecuteAsync(db, "UPDATE t SET v = 'z' WHERE id = 1");
         await run.SettleAsync();
         Assert.False(Has(store, "pub.t.1"));
@@ -489,7 +489,7 @@ public abstract class AttackTests(PostgresFixture pg)
         await using var run = Start(pg, db, store);
         await run.WaitForStreamingAsync();
         await pg.ExecuteAsync(db, "DROP TABLE t; CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (3, 'c');");
-        await Task.Delay(1000);   // a few publication polls
+        await run.WaitForPublicationChecksAsync();
         await run.SettleAsync();
         await StoreAssertions.MatchesAsync(pg, db, store, "t");
         Assert.False(Has(store, "pub.t.1"));

@@ -78,6 +78,16 @@ public sealed class ReplicationRun : IAsyncDisposable
         await SyncAsync();
     }
 
+    /// <summary>
+    /// Waits until the publication watcher has looked at the catalog <paramref name="looks"/> more times: a publication or
+    /// partition change made before this call has then been noticed (a fixed delay is not enough on a loaded machine).
+    /// </summary>
+    public Task WaitForPublicationChecksAsync(int looks = 2)
+    {
+        var target = Status.PublicationChecks + looks;
+        return WaitAsync(() => Status.PublicationChecks >= target, $"{looks} more looks at the publications");
+    }
+
     public async Task WaitAsync(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow + DefaultTimeout;
