@@ -18,6 +18,21 @@ public static class Preflight
     public static async Task<PreflightResult> RunAsync(SourceOptions source, IReadOnlyCollection<string> publications, CancellationToken ct)
     {
         await using var conn = await OpenAsync(source, ct).ConfigureAwait(false);
+        try
+        {
+            return await CheckAsync(conn, source, publications, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not ReplicationSetupException && !ct.IsCancellationRequested && TransientFailure.Is(e))
+        {
+            // The server went away between the connect and the checks (a shutdown or restart: 57P01, a broken socket). The
+            // same wait as a refused connect, not an unhandled exception: the CLI's preflight runs outside the service's retries.
+            throw new ReplicationSetupException($"lost the connection to {source} while checking it: {Describe(e)}", e);
+        }
+    }
+
+    private static async Task<PreflightResult> CheckAsync(NpgsqlConnection conn, SourceOptions source, IReadOnlyCollection<string> publications,
+        CancellationToken ct)
+    {
 
         int version = conn.PostgreSqlVersion.Major * 10000 + Math.Max(0, conn.PostgreSqlVersion.Minor);
         var versionNum = await ScalarAsync<string>(conn, "SHOW server_version_num", ct).ConfigureAwait(false);

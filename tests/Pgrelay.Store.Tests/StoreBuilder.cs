@@ -40,8 +40,9 @@ internal static class StoreBuilder
 
     public static Transaction Txn(params RowChange[] changes)
     {
-        _lsn += 0x100;
-        return new Transaction(1, new Lsn(_lsn), new Lsn(_lsn + 8), DateTimeOffset.UtcNow, changes.Length, changes);
+        // Test classes run in parallel: a plain += could hand a store an LSN below one it already applied.
+        ulong lsn = Interlocked.Add(ref _lsn, 0x100);
+        return new Transaction(1, new Lsn(lsn), new Lsn(lsn + 8), DateTimeOffset.UtcNow, changes.Length, changes);
     }
 
     public static string? Get(ReplicatedStore store, string key, int column)

@@ -1,15 +1,22 @@
-using System.Net;
-using System.Net.Sockets;
+using Pgrelay.Replication.Local;
 
 namespace Pgrelay.Testing;
 
 public static class FreeTcpPort
 {
-    /// <summary>A loopback port nobody listens on right now (the OS picks it).</summary>
+    /// <summary>Reservations held until the test process ends: a port handed out is never handed out again meanwhile, by
+    /// this process or another (see <see cref="ReservedPort"/>).</summary>
+    private static readonly List<ReservedPort> Held = [];
+
+    /// <summary>
+    /// A loopback port nobody listens on right now, outside the kernel's ephemeral range and reserved for this process, so
+    /// a parallel test process's bind to port 0, outgoing connection or private cluster cannot take it before the test
+    /// binds it (a port from binding 0 and closing could be handed to anyone in between).
+    /// </summary>
     public static int Next()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var port = ReservedPort.Next();
+        lock (Held) Held.Add(port);
+        return port.Number;
     }
 }

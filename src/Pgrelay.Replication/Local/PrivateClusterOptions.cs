@@ -24,5 +24,8 @@ public sealed class PrivateClusterOptions
     /// <summary>The port to listen on; a free one when null.</summary>
     public int? Port { get; set; }
 
+    /// <summary>Ports to try, in order, when <see cref="Port"/> is null (tests of the choice); random ones outside the kernel's
+    /// ephemeral range otherwise.</summary>
+    internal IEnumerable<int>? CandidatePorts { get; set; }
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(60);
 }

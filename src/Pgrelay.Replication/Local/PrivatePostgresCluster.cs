@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Npgsql;
 
@@ -16,13 +14,17 @@ public sealed class PrivatePostgresCluster : IAsyncDisposable
 
     private readonly PrivateClusterOptions _options;
     private readonly string? _runAs;
+    private ReservedPort _port;
     private int _disposed;
 
-    private PrivatePostgresCluster(PrivateClusterOptions options, string directory, int port, string? runAs)
+    /// <summary>Times a first start moves to another port because something else bound its port first.</summary>
+    private const int PortAttempts = 5;
+
+    private PrivatePostgresCluster(PrivateClusterOptions options, string directory, ReservedPort port, string? runAs)
     {
         _options = options;
         Directory = directory;
-        Port = port;
+        _port = port;
         _runAs = runAs;
     }
 
@@ -30,7 +32,8 @@ public sealed class PrivatePostgresCluster : IAsyncDisposable
     public string Directory { get; }
     public string DataDirectory => Path.Combine(Directory, "data");
     public string LogFile => Path.Combine(Directory, "postgres.log");
-    public int Port { get; }
+    /// <summary>Fixed once <see cref="StartAsync"/> returns (it may move to another port while it starts).</summary>
+    public int Port => _port.Number;
     public string Host => "127.0.0.1";
 
     /// <summary>Npgsql connection string for the superuser postgres to database postgres.</summary>
@@ -55,11 +58,13 @@ public sealed class PrivatePostgresCluster : IAsyncDisposable
         var directory = Path.Combine(parent, "pgrelay-pg-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(directory);
         string? runAs = IsRoot() ? PostgresUser : null;
-        var cluster = new PrivatePostgresCluster(options, directory, options.Port ?? FreePort(), runAs);
+        using var candidates = (options.CandidatePorts ?? ReservedPort.Candidates()).GetEnumerator();
+        var port = options.Port is { } given ? ReservedPort.Given(given) : ReservedPort.Reserve(candidates);
+        var cluster = new PrivatePostgresCluster(options, directory, port, runAs);
         try
         {
             await cluster.InitializeAsync(ct).ConfigureAwait(false);
-            await cluster.StartServerAsync(ct).ConfigureAwait(false);
+            await cluster.FirstStartAsync(options.Port is null ? candidates : null, ct).ConfigureAwait(false);
             return cluster;
         }
         catch
@@ -104,6 +109,7 @@ public sealed class PrivatePostgresCluster : IAsyncDisposable
             }
             catch (Exception) { /* best effort: the folder goes anyway */ }
         }
+        _port.Dispose();
         try { System.IO.Directory.Delete(Directory, recursive: true); }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
@@ -162,6 +168,43 @@ public sealed class PrivatePostgresCluster : IAsyncDisposable
         ], ct).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Starts the new cluster. When its port was chosen here and the postmaster could not bind it (a process outside these
+    /// reservations took it meanwhile), it moves to the next candidate instead of failing the test that asked for it.
+    /// </summary>
+    private async Task FirstStartAsync(IEnumerator<int>? candidates, CancellationToken ct)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            long logStart = File.Exists(LogFile) ? new FileInfo(LogFile).Length : 0;
+            try
+            {
+                await StartServerAsync(ct).ConfigureAwait(false);
+                return;
+            }
+            catch (InvalidOperationException) when (candidates is not null && attempt < PortAttempts && CouldNotBind(logStart))
+            {
+                _port.Dispose();
+                _port = ReservedPort.Reserve(candidates);
+                // The last setting in postgresql.conf wins.
+                await File.AppendAllLinesAsync(Path.Combine(DataDirectory, "postgresql.conf"), [$"port = {Port}"], ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Whether the server log since <paramref name="from"/> says the postmaster could not listen on its port.</summary>
+    private bool CouldNotBind(long from)
+    {
+        try
+        {
+            using var log = new FileStream(LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            log.Seek(Math.Min(from, log.Length), SeekOrigin.Begin);
+            var text = new StreamReader(log).ReadToEnd();
+            return text.Contains("could not bind", StringComparison.Ordinal) || text.Contains("could not create any TCP/IP sockets", StringComparison.Ordinal);
+        }
+        catch (IOException) { return false; }
+    }
+
     private async Task StartServerAsync(CancellationToken ct)
     {
         var result = await ProcessRunner.RunAsync(Bin("pg_ctl"),
@@ -181,16 +224,6 @@ public sealed class PrivatePostgresCluster : IAsyncDisposable
     private string Bin(string name) => Path.Combine(_options.BinDirectory, name);
 
     private static string Tail(string output) => output.Length <= 2000 ? output.Trim() : output[^2000..].Trim();
-
-    private static int FreePort()
-    {
-        // Ask the OS for a free port; the tiny window before postgres binds it is acceptable for tests and demos.
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     private static bool IsRoot()
     {
