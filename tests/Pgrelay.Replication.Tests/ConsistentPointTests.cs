@@ -87,12 +87,16 @@ public abstract class ConsistentPointTests(PostgresFixture pg)
         await using var x = await pg.OpenAsync(db);
         await using var y = await pg.OpenAsync(db);
         await using var z = await pg.OpenAsync(db);
-        await Exec(x, "BEGIN; INSERT INTO t VALUES (1, 'x')");
+        var xXid = await XidAsync(x, "BEGIN; INSERT INTO t VALUES (1, 'x')");
 
         var store = new ReplicatedStore();
         await using var run = ReplicationRun.Start(pg, db, store, options);
-        // Slot creation waits for X, which holds an xid; the slot is listed while its snapshot builder waits.
+        // Slot creation waits for X, which holds an xid; the slot is listed while its snapshot builder waits. The slot is
+        // listed before the builder logs its first running-xacts record: Y must take its xid only once the builder waits for
+        // X (after that record), else the record lists Y too, the builder's next one lists Z, and it then waits for Z, which
+        // waits for the consistent point (found on a loaded machine: two minutes in phase Starting).
         await run.WaitAsync(() => pg.ScalarAsync<long>(db, slotBeingCreated).GetAwaiter().GetResult() > 0, "the slot to be created");
+        await run.WaitAsync(() => WaitsFor(db, xXid), "the snapshot builder to wait for X");
         var yXid = await XidAsync(y, "BEGIN; INSERT INTO t VALUES (2, 'y')");
         await Exec(x, "COMMIT");
         // The builder logs its next running-xacts record (listing Y) and waits for Y. Z takes its xid only now, so the
