@@ -27,6 +27,7 @@ public sealed class SinkRunner : IAsyncDisposable
     private readonly Func<SinkTable, IEnumerable<SinkValue[]>> _storeRows;
     private readonly Func<SinkTable, IEnumerable<(SinkValue[] Row, int Copies)>> _publishedRows;
     private Checkpoint? _checkpoint;
+    private readonly WrittenTables _written;
 
     /// <summary>Registers the sink's durable consumer at its checkpoint right away, before replication can confirm anything.</summary>
     public SinkRunner(SinkDefinition definition, ISinkTarget target, RuleSet rules, ReplicatedStore store, CheckpointStore checkpoints, ILogger log)
@@ -39,7 +40,9 @@ public sealed class SinkRunner : IAsyncDisposable
         _events = new EventBuilder(rules, definition.Transactions, target.WantsSchemaChanges, store.Feed, () => IdleLsn?.Invoke() ?? Lsn.Zero);
         _storeRows = layout => _events.StoreRows(store, layout);
         _publishedRows = layout => _events.PublishedRows(store, layout);
-        _checkpoint = checkpoints.Load(definition.Name);
+        var record = checkpoints.Read(definition.Name);
+        _checkpoint = record.Position;
+        _written = new WrittenTables(record.Written);
         _consumer = store.RegisterDurableConsumer("sink:" + definition.Name, _checkpoint?.EndLsn ?? Lsn.Zero);
         Status = new SinkStatus(definition.Name, SinkSettingsParser.TypeName(definition.Type));
         if (_checkpoint is { } c) Status.CheckpointLsn = c.EndLsn;
@@ -137,7 +140,7 @@ public sealed class SinkRunner : IAsyncDisposable
         if (confirmed <= position || _store.AppliedEndLsn > position || _store.Feed.NewestEndLsn > position) return position;
         try
         {
-            _checkpoints.Save(_definition.Name, new Checkpoint(confirmed, _checkpoint?.CommitLsn ?? Lsn.Zero, DateTimeOffset.UtcNow));
+            _checkpoints.Save(_definition.Name, new Checkpoint(confirmed, _checkpoint?.CommitLsn ?? Lsn.Zero, DateTimeOffset.UtcNow), _written.List);
         }
         catch (IOException e)
         {
@@ -167,6 +170,8 @@ public sealed class SinkRunner : IAsyncDisposable
             last = t;
         }
         batch.EndLsn = last!.EndLsn;
+        // A table the sink has not written yet (added to the publications, or routed anew) is remembered before it is.
+        if (_written.Note(batch.Events, _store.Publications)) await SaveWrittenAsync(ct).ConfigureAwait(false);
         if (batch.Events.Count > 0)
             await WithRetryAsync("delivery", () => _target.DeliverAsync(batch, ct), reopen: true, ct).ConfigureAwait(false);
         Status.Delivered(batch.Events.Count);
@@ -182,23 +187,46 @@ public sealed class SinkRunner : IAsyncDisposable
         using var pin = _store.Pin(out var end);
         _log.LogInformation("sink {Sink}: initial load at {Lsn}", _definition.Name, pin.Lsn);
         var time = DateTimeOffset.UtcNow;
-        var tables = _store.Tables.ToList();
+        var publications = _store.Publications;
+        var tables = publications.SelectMany(p => p.Tables).Distinct().ToList();   // the store's tables, as of these publications
+        var layouts = tables.Select(t => _events.Rules.PlanFor(t.Schema, EventOp.Read).Table).ToList();
+        var loaded = tables.Select((t, i) => new WrittenTable(t.RelationId, layouts[i].Schema, layouts[i].Name, WrittenTables.PublicationsOf(t, publications)))
+            .ToList();
+        // What the sink wrote before, the load clears too: tables removed from the publications since (while pgrelay was
+        // down, the store does not hold them), or routed elsewhere now. Remembered with the loaded ones until the load is
+        // checkpointed, so a load that a crash interrupts is followed by one that clears both.
+        var before = _written.List;
+        if (_checkpoint is not null && !_written.Recorded)
+            _log.LogInformation("sink {Sink}: its checkpoint does not list the tables it wrote (an older version's): the load clears only the tables it loads",
+                _definition.Name);
+        if (_written.Add(loaded)) await SaveWrittenAsync(ct).ConfigureAwait(false);
         var batch = new SinkBatch
         {
-            LoadStartTables = tables.Select(t => _events.Rules.PlanFor(t.Schema, EventOp.Read).Table).Distinct().ToList(),
+            LoadStartTables = layouts.Distinct().ToList(),
+            LoadWrittenTables = before,
         };
         int index = 0, rows = 0;
         if (!_target.WantsSchemaChanges)
         {
             // Documents are appended, never replaced: a load repeated after a crash during it, or after a reset, would
-            // read as more rows on top of the last one. Each load starts with a truncate per table that says so; mirrors
-            // empty their tables themselves (LoadStartTables).
-            var seen = new HashSet<SinkTable>(ReferenceEqualityComparer.Instance);
-            foreach (var table in tables)
-                if (_events.Rules.PlanFor(table.Schema, EventOp.Read).Table is var layout && seen.Add(layout))
+            // read as more rows on top of the last one. Each load starts with a truncate per table that says so, first of
+            // the tables written before that it does not load (marked unpublished when the store no longer holds them);
+            // mirrors empty their tables themselves (LoadStartTables, LoadWrittenTables).
+            var names = new HashSet<(string, string)>();
+            foreach (var stale in before)
+                if (!layouts.Exists(stale.SameName) && names.Add((stale.Schema, stale.Name)))
                     batch.Events.Add(new ChangeEvent
                     {
-                        Op = EventOp.Truncate, Table = layout, SourceTable = table, CommitLsn = pin.Lsn, EndLsn = end,
+                        Op = EventOp.Truncate, Table = stale.ToSinkTable(), CommitLsn = pin.Lsn, EndLsn = end, CommitTime = time,
+                        Index = index++, LoadStart = true,
+                        UnpublishedFrom = tables.Exists(t => t.RelationId == stale.RelationId) ? null : stale.Publications.ToArray(),
+                    });
+            var seen = new HashSet<SinkTable>(ReferenceEqualityComparer.Instance);
+            for (int t = 0; t < tables.Count; t++)
+                if (layouts[t] is var layout && seen.Add(layout))
+                    batch.Events.Add(new ChangeEvent
+                    {
+                        Op = EventOp.Truncate, Table = layout, SourceTable = tables[t], CommitLsn = pin.Lsn, EndLsn = end,
                         CommitTime = time, Index = index++, LoadStart = true,
                     });
         }
@@ -231,6 +259,7 @@ public sealed class SinkRunner : IAsyncDisposable
         batch.EndLsn = end;   // the last slice commits the checkpoint in targets that keep it themselves
         await DeliverLoadSliceAsync(batch, ct).ConfigureAwait(false);
         rows += batch.Events.Count;
+        _written.Replace(loaded);   // the loaded tables are all the target holds now
         await CheckpointAsync(new Checkpoint(end, pin.Lsn, DateTimeOffset.UtcNow), ct).ConfigureAwait(false);
         _log.LogInformation("sink {Sink}: initial load done ({Rows} rows); streaming after {End}", _definition.Name, rows, end);
         Status.State = SinkState.Streaming;
@@ -239,7 +268,7 @@ public sealed class SinkRunner : IAsyncDisposable
 
     private async Task DeliverLoadSliceAsync(SinkBatch batch, CancellationToken ct)
     {
-        if (batch.Events.Count == 0 && batch.LoadStartTables is null && batch.EndLsn is null) return;
+        if (batch.Events.Count == 0 && batch.LoadStartTables is null && batch.LoadWrittenTables is null && batch.EndLsn is null) return;
         await WithRetryAsync("initial load", () => _target.DeliverAsync(batch, ct), reopen: true, ct).ConfigureAwait(false);
         Status.Delivered(batch.Events.Count);
         Status.Loaded(batch.Events.Count(e => e.Op == EventOp.Read));
@@ -249,13 +278,21 @@ public sealed class SinkRunner : IAsyncDisposable
     {
         await WithRetryAsync("checkpoint", () =>
         {
-            _checkpoints.Save(_definition.Name, checkpoint);
+            _checkpoints.Save(_definition.Name, checkpoint, _written.List);
             return Task.CompletedTask;
         }, reopen: false, ct).ConfigureAwait(false);
         _checkpoint = checkpoint;
         Status.CheckpointLsn = checkpoint.EndLsn;
         _consumer.Acknowledge(checkpoint.EndLsn);
     }
+
+    /// <summary>The tables written grew: durable (with the position unchanged) before the delivery that writes them.</summary>
+    private Task SaveWrittenAsync(CancellationToken ct) =>
+        WithRetryAsync("checkpoint", () =>
+        {
+            _checkpoints.Save(_definition.Name, _checkpoint, _written.List);
+            return Task.CompletedTask;
+        }, reopen: false, ct);
 
     /// <summary>
     /// Runs <paramref name="action"/> until it succeeds: nothing is ever skipped. A transient failure is retried with

@@ -231,6 +231,12 @@ public sealed class SinkBatch
     /// <summary>The first slice of an initial load: targets that keep state (PostgreSQL, Redis hashes) clear these tables first.</summary>
     public IReadOnlyList<SinkTable>? LoadStartTables { get; set; }
     /// <summary>
+    /// The first slice of an initial load: every table the sink wrote before it (<see cref="WrittenTable"/>). Targets that
+    /// keep state clear those the load does not clear anyway (<see cref="LoadStartTables"/>): a table removed from the
+    /// publications while pgrelay was down, or one the rules route elsewhere now.
+    /// </summary>
+    public IReadOnlyList<WrittenTable>? LoadWrittenTables { get; set; }
+    /// <summary>
     /// Every row pgrelay's store holds now for a layout's source table, in that layout: what a mirroring target fills a
     /// column with when its table lacks it and no relation event said what existing rows hold (a replay that began after
     /// the ALTER TABLE). Later changes to those rows follow in the feed.

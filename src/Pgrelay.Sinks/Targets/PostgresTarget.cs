@@ -133,6 +133,9 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
                 await TruncateAsync(table, ct).ConfigureAwait(false);
                 _loading.Add(table);
             }
+        if (batch.LoadWrittenTables is { } written)
+            foreach (var table in written.Where(w => batch.LoadStartTables?.Any(w.SameName) != true).DistinctBy(w => (w.Schema, w.Name)))
+                await TruncateWrittenAsync(table, ct).ConfigureAwait(false);
         var events = batch.Events;
         // Replayed events may be given their old key below: the batch itself stays as it came, for a retry.
         if (events.Exists(e => e.Replayed)) events = [.. events];
@@ -293,6 +296,14 @@ public sealed class PostgresTarget : ISinkTarget, ITransactionalCheckpoint
     {
         var target = await TableAsync(table, ct).ConfigureAwait(false);
         Queue($"TRUNCATE {target.QualifiedName}");
+    }
+
+    /// <summary>A table the sink wrote before and does not load now: emptied if it is still there (nothing is created).</summary>
+    private async Task TruncateWrittenAsync(WrittenTable table, CancellationToken ct)
+    {
+        await SendQueuedAsync(ct).ConfigureAwait(false);   // the lookup runs in the delivery's transaction, after what came before
+        var qualified = $"{SinkTable.Quote(_schema ?? table.Schema)}.{SinkTable.Quote(table.Name)}";
+        if (await ExistingTableAsync(qualified, ct).ConfigureAwait(false) is not null) Queue($"TRUNCATE {qualified}");
     }
 
     /// <summary>

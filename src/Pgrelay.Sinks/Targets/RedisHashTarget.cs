@@ -81,10 +81,7 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
     {
         var redis = _redis ?? throw new InvalidOperationException("not connected to Redis");
         var db = redis.GetDatabase();
-        if (batch.LoadStartTables is { } loading)
-            foreach (var table in loading)
-                foreach (var source in store.Tables.Where(t => t.RelationId == table.SourceSchema.RelationId))
-                    await DeleteTableAsync(redis, source, table, ct).ConfigureAwait(false);
+        if (batch.LoadStartTables is not null || batch.LoadWrittenTables is not null) await ClearForLoadAsync(redis, batch, ct).ConfigureAwait(false);
         var pending = new List<Task>(batch.Events.Count);
         var events = batch.Events.Exists(e => e.Replayed) ? await FindOldKeysAsync(redis, batch.Events, ct).ConfigureAwait(false) : batch.Events;
         foreach (var e in events)
@@ -143,6 +140,25 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
             }
         }
         await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A load's first slice: deletes the hashes of the tables it loads, and those the sink wrote before under a publication
+    /// (or for a table) the load does not rewrite: a table removed from the publications while pgrelay was down, a
+    /// publication it left, a table the rules route elsewhere now.
+    /// </summary>
+    private async Task ClearForLoadAsync(ConnectionMultiplexer redis, SinkBatch batch, CancellationToken ct)
+    {
+        var cleared = new HashSet<(string Publication, string Table)>();
+        foreach (var table in batch.LoadStartTables ?? [])
+            foreach (var source in store.Tables.Where(t => t.RelationId == table.SourceSchema.RelationId))
+            {
+                await DeleteTableAsync(redis, source, table, ct).ConfigureAwait(false);
+                foreach (var publication in PublicationsOf(source)) cleared.Add((publication, table.KeyName));
+            }
+        foreach (var table in batch.LoadWrittenTables ?? [])
+            if (table.Publications.Where(p => cleared.Add((p, table.KeyName))).ToArray() is { Length: > 0 } stale)
+                await ForEachKeyAsync(redis, table.KeyName, stale, (db, key) => db.KeyDeleteAsync(key), ct).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -350,13 +366,18 @@ public sealed class RedisHashTarget(string address, string? prefix, ReplicatedSt
     }
 
     /// <summary>Runs <paramref name="action"/> on every key of the table (each publication's), found by SCAN on every primary.</summary>
-    private async Task ForEachKeyAsync(ConnectionMultiplexer redis, StoredTable source, SinkTable table, Func<IDatabase, RedisKey, Task> action,
-        CancellationToken ct, string[]? publications = null)
+    private Task ForEachKeyAsync(ConnectionMultiplexer redis, StoredTable source, SinkTable table, Func<IDatabase, RedisKey, Task> action,
+        CancellationToken ct, string[]? publications = null) =>
+        ForEachKeyAsync(redis, table.KeyName, publications ?? PublicationsOf(source), action, ct);
+
+    /// <summary>Runs <paramref name="action"/> on every key of the table named <paramref name="keyName"/> under these publications.</summary>
+    private async Task ForEachKeyAsync(ConnectionMultiplexer redis, string keyName, IReadOnlyList<string> publications, Func<IDatabase, RedisKey, Task> action,
+        CancellationToken ct)
     {
         var db = redis.GetDatabase();
-        foreach (var publication in publications ?? PublicationsOf(source))
+        foreach (var publication in publications)
         {
-            var pattern = Glob($"{_prefix}{publication}.{table.KeyName}.") + "*";
+            var pattern = Glob($"{_prefix}{publication}.{keyName}.") + "*";
             foreach (var server in Primaries(redis))
             {
                 var batch = new List<Task>(1000);
